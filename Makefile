@@ -1,0 +1,40 @@
+# Two commands do all the set-up: `make run` starts the dashboard, `make test` runs the test suite.
+# Each creates .venv and installs the requirements on first use (and again when they change).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STREAMLIT_FLAGS := --server.address 127.0.0.1 --server.headless true --browser.gatherUsageStats false
+
+.PHONY: run test test-fast bench browser-deps clean
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+run: $(VENV)/.installed
+	$(VENV)/bin/streamlit run app.py $(STREAMLIT_FLAGS)
+
+# The browser tests need Debian's chromium; install it once (root, apt-get) if it is missing.
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+test: $(VENV)/.installed-dev browser-deps
+	$(PY) -m pytest -q
+
+# Everything but the browser tests.
+test-fast: $(VENV)/.installed-dev
+	$(PY) -m pytest -q -m "not browser"
+
+bench: $(VENV)/.installed
+	$(PY) -m benchmarks.run_all
+
+clean:
+	rm -rf $(VENV) test-output .pytest_cache
