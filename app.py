@@ -1,0 +1,78 @@
+"""Home page of the dashboard: what the system does, a one-click try, and the way to every page.
+
+Run it with `make run` (or `streamlit run app.py`); the pages live in `pages/`.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import files, image_view, resources, ui
+from fer_core.detectors import DETECTOR_DESCRIPTIONS
+from fer_core.io import load_image
+
+settings = ui.setup_page(
+    "Emotion Recognition", "🙂",
+    "Finds the faces in a photo, a video or your webcam and tells which of seven emotions each one shows: "
+    "angry, disgust, fear, happy, sad, surprise or neutral. Everything runs on this computer, on the CPU.",
+)
+
+st.markdown("#### How it works")
+steps = st.columns(4)
+with steps[0]:
+    ui.card("1. Find faces", f"The <b>{settings.detector}</b> detector draws a box around every face "
+            f"({DETECTOR_DESCRIPTIONS.get(settings.detector, '')}).")
+with steps[1]:
+    ui.card("2. Crop", "Each face is squared with a small margin, turned grey and resized to 64x64 pixels, "
+            "as in the FER2013 training data.")
+with steps[2]:
+    ui.card("3. Classify", "A small CNN (Mini-XCEPTION) gives a probability for each of the seven emotions, "
+            "all faces of a frame in one call.")
+with steps[3]:
+    ui.card("4. Follow", "In videos and on the webcam, faces are tracked and their probabilities smoothed "
+            "so that labels do not flicker.")
+
+st.markdown("#### Try it")
+SAMPLE = files.SAMPLES / "photos" / "happy_astronaut.png"
+left, right = st.columns([1, 3])
+with left:
+    tried = st.button("Try on a sample photo", type="primary", icon=":material/play_arrow:", key="try_sample")
+    st.caption("Runs the model on a bundled photo of an astronaut.")
+if tried:
+    st.session_state["home_tried"] = True
+if st.session_state.get("home_tried"):
+    try:
+        result = image_view.analyze(resources.recognizer(settings), SAMPLE.name, load_image(SAMPLE))
+    except Exception as error:  # noqa: BLE001
+        ui.show_error(error, "the sample photo")
+    else:
+        with right:
+            ui.chips([(f.label, f.confidence) for f in result.faces] or ["neutral"])
+        image_view.render(result, key="home", compact=True)
+
+st.markdown("#### Pages")
+nav = st.columns(4)
+with nav[0]:
+    st.page_link("pages/1_Image.py", label="Image", icon="🖼️")
+    st.caption("Photos: boxes, labels, the model's view of each face, charts, CSV and JSON.")
+with nav[1]:
+    st.page_link("pages/2_Video.py", label="Video", icon="🎞️")
+    st.caption("Videos: emotion over time per face, share of time, an annotated video to play or download.")
+with nav[2]:
+    st.page_link("pages/3_Webcam.py", label="Webcam", icon="📷")
+    st.caption("Live: your camera with labels, probabilities and a rolling timeline.")
+with nav[3]:
+    st.page_link("pages/4_Model_Explorer.py", label="Model explorer", icon="🔬")
+    st.caption("How good is the model, what does it look at, and what breaks it.")
+
+st.markdown("#### In use")
+try:
+    spec = resources.model_spec(settings)
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Model", spec.title)
+    c2.metric("Face detector", settings.detector)
+    c3.metric("Input", f"{spec.input_size}x{spec.input_size} grey")
+except Exception as error:  # noqa: BLE001
+    ui.show_error(error, "the model")
+st.caption("Change the model, the detector and its parameters, smoothing and test-time augmentation in the "
+           "sidebar; every page uses them.")

@@ -1,0 +1,160 @@
+"""Plotly figure builders. Every chart colours an emotion with `COLORS_HEX`, so an emotion looks the same
+on every page, in every chart and on every annotated image."""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from fer_core.emotions import COLORS_HEX, EMOTIONS, display_name
+
+FONT = dict(family="Inter, 'Source Sans Pro', sans-serif", size=13, color="#1F2933")
+GRID = "#E6EAF0"
+
+
+def _layout(fig: go.Figure, height: int, title: str | None = None, **kwargs) -> go.Figure:
+    fig.update_layout(
+        height=height,
+        margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+        title=dict(text=title, font=dict(size=15), x=0, xanchor="left") if title else None,
+        font=FONT,
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+        showlegend=False,
+        **kwargs,
+    )
+    fig.update_xaxes(gridcolor=GRID, zeroline=False)
+    fig.update_yaxes(gridcolor=GRID, zeroline=False)
+    return fig
+
+
+def probability_bars(probabilities: Mapping[str, float], title: str | None = None, height: int = 260) -> go.Figure:
+    """Horizontal bars, one per emotion in model order, the winner outlined."""
+    names = [e for e in EMOTIONS if e in probabilities]
+    values = [float(probabilities[e]) for e in names]
+    best = names[int(np.argmax(values))] if values else None
+    fig = go.Figure(
+        go.Bar(
+            x=values,
+            y=[display_name(e) for e in names],
+            orientation="h",
+            marker=dict(
+                color=[COLORS_HEX[e] for e in names],
+                line=dict(color=["#1F2933" if e == best else "rgba(0,0,0,0)" for e in names], width=1.5),
+            ),
+            text=[f"{v:.0%}" for v in values],
+            textposition="outside",
+            cliponaxis=False,
+            hovertemplate="%{y}: %{x:.1%}<extra></extra>",
+        )
+    )
+    _layout(fig, height, title)
+    fig.update_xaxes(range=[0, 1.15], tickformat=".0%", showgrid=True)
+    fig.update_yaxes(autorange="reversed")
+    return fig
+
+
+def emotion_timeline(frame: pd.DataFrame, title: str | None = None, height: int = 340,
+                     time_col: str = "time", x_title: str = "time (s)") -> go.Figure:
+    """Probabilities over time (one line per emotion) above a band showing the label at each moment.
+
+    `frame` has a time column, one column per emotion and a `label` column (one face's rows).
+    """
+    frame = frame.sort_values(time_col)
+    t = frame[time_col].to_numpy(dtype=float)
+    fig = go.Figure()
+    for e in EMOTIONS:
+        if e not in frame:
+            continue
+        fig.add_trace(go.Scatter(
+            x=t, y=frame[e], mode="lines", name=display_name(e),
+            line=dict(color=COLORS_HEX[e], width=2.2 if e == _dominant(frame) else 1.4),
+            hovertemplate=f"{display_name(e)}: %{{y:.0%}}<extra></extra>",
+            yaxis="y",
+        ))
+    # The label band: one bar segment per sample, coloured by the label, drawn on a second y axis.
+    if "label" in frame and len(t):
+        widths = np.diff(t, append=t[-1] + (np.median(np.diff(t)) if len(t) > 1 else 1.0))
+        for e in EMOTIONS:
+            mask = (frame["label"] == e).to_numpy()
+            if not mask.any():
+                continue
+            fig.add_trace(go.Bar(
+                x=t[mask] + widths[mask] / 2, y=[1] * int(mask.sum()), width=widths[mask],
+                marker=dict(color=COLORS_HEX[e], line=dict(width=0)), name=display_name(e),
+                hovertemplate=f"label: {display_name(e)}<extra></extra>", yaxis="y2", showlegend=False,
+            ))
+    _layout(fig, height, title)
+    fig.update_layout(
+        showlegend=True,
+        legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0, font=dict(size=11)),
+        yaxis=dict(domain=[0.2, 1.0], range=[0, 1.02], tickformat=".0%", title="probability"),
+        yaxis2=dict(domain=[0.0, 0.12], range=[0, 1], showticklabels=False, showgrid=False, title="label"),
+        bargap=0,
+        hovermode="x unified",
+    )
+    fig.update_xaxes(title=x_title)
+    return fig
+
+
+def _dominant(frame: pd.DataFrame) -> str | None:
+    cols = [e for e in EMOTIONS if e in frame]
+    if not cols or frame.empty:
+        return None
+    return str(frame[cols].mean().idxmax())
+
+
+def share_of_time(shares: Mapping[str, float], title: str | None = None, height: int = 260) -> go.Figure:
+    """Share of time per emotion (fractions summing to 1) as a donut."""
+    names = [e for e in EMOTIONS if shares.get(e, 0) > 0]
+    fig = go.Figure(go.Pie(
+        labels=[display_name(e) for e in names],
+        values=[float(shares[e]) for e in names],
+        marker=dict(colors=[COLORS_HEX[e] for e in names], line=dict(color="#FFFFFF", width=2)),
+        hole=0.55, sort=False, direction="clockwise", textinfo="label+percent",
+        hovertemplate="%{label}: %{percent}<extra></extra>",
+    ))
+    _layout(fig, height, title)
+    return fig
+
+
+def confusion_heatmap(matrix: np.ndarray, classes: Sequence[str], normalise: bool = True,
+                      title: str | None = None, height: int = 420) -> go.Figure:
+    """Confusion matrix, rows = true class, columns = predicted class; cells show counts (and row share)."""
+    m = np.asarray(matrix, dtype=float)
+    rows = m.sum(axis=1, keepdims=True)
+    share = np.divide(m, rows, out=np.zeros_like(m), where=rows > 0)
+    z = share if normalise else m
+    labels = [display_name(c) for c in classes]
+    text = [[f"{int(m[i, j])}" if m[i, j] else "" for j in range(m.shape[1])] for i in range(m.shape[0])]
+    fig = go.Figure(go.Heatmap(
+        z=z, x=labels, y=labels, text=text, texttemplate="%{text}", textfont=dict(size=13),
+        colorscale=[[0, "#F7FBFF"], [0.5, "#6BAED6"], [1, "#08306B"]], zmin=0, zmax=1 if normalise else None,
+        hovertemplate="true %{y}, predicted %{x}: %{text} (%{z:.0%} of row)<extra></extra>",
+        colorbar=dict(title="share of row", tickformat=".0%", thickness=12),
+    ))
+    _layout(fig, height, title)
+    fig.update_xaxes(title="predicted", side="bottom", showgrid=False)
+    fig.update_yaxes(title="true", autorange="reversed", showgrid=False)
+    return fig
+
+
+def precision_recall_bars(table: pd.DataFrame, title: str | None = None, height: int = 320) -> go.Figure:
+    """Grouped bars of precision and recall per class; `table` is indexed by class."""
+    classes = list(table.index)
+    fig = go.Figure()
+    fig.add_trace(go.Bar(x=[display_name(c) for c in classes], y=table["precision"], name="precision",
+                         marker=dict(color=[COLORS_HEX.get(c, "#888") for c in classes]),
+                         hovertemplate="%{x} precision: %{y:.0%}<extra></extra>"))
+    fig.add_trace(go.Bar(x=[display_name(c) for c in classes], y=table["recall"], name="recall",
+                         marker=dict(color=[COLORS_HEX.get(c, "#888") for c in classes], opacity=0.45,
+                                     pattern=dict(shape="/")),
+                         hovertemplate="%{x} recall: %{y:.0%}<extra></extra>"))
+    _layout(fig, height, title)
+    fig.update_layout(barmode="group", showlegend=True,
+                      legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0))
+    fig.update_yaxes(range=[0, 1.05], tickformat=".0%")
+    return fig

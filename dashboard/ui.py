@@ -1,0 +1,95 @@
+"""Page scaffolding shared by every page: page config, the look, the sidebar, errors, small widgets."""
+
+from __future__ import annotations
+
+import html
+import logging
+from typing import Mapping
+
+import streamlit as st
+
+from fer_core.emotions import COLORS_HEX, EMOTIONS, display_name
+
+from . import settings as settings_mod
+from .files import upload_limit_mb
+from .settings import Settings
+
+log = logging.getLogger("fer.dashboard")
+
+APP_NAME = "Emotion Recognition"
+
+_CSS = """
+<style>
+  .block-container {padding-top: 2.2rem; padding-bottom: 3rem; max-width: 1250px;}
+  h1 {font-weight: 700; letter-spacing: -0.02em;}
+  .fer-lead {font-size: 1.08rem; color: #52606D; margin-top: -0.6rem; margin-bottom: 1.2rem;}
+  .fer-chip {display: inline-block; padding: 0.18rem 0.65rem; border-radius: 999px; font-weight: 600;
+             font-size: 0.9rem; color: #111; margin: 0 0.3rem 0.3rem 0; white-space: nowrap;}
+  .fer-chip small {font-weight: 500; opacity: 0.8; margin-left: 0.25rem;}
+  .fer-legend {margin: 0.2rem 0 0.6rem 0;}
+  .fer-card {border: 1px solid #E4E7EB; border-radius: 0.8rem; padding: 1rem 1.1rem; height: 100%;
+             background: #FFFFFF;}
+  .fer-card h4 {margin: 0 0 0.35rem 0; font-size: 1.05rem;}
+  .fer-card p {margin: 0; color: #52606D; font-size: 0.93rem;}
+  .fer-step {font-size: 0.93rem; color: #3E4C59;}
+  div[data-testid="stMetricValue"] {font-size: 1.6rem;}
+  div[data-testid="stSidebarUserContent"] {padding-top: 1rem;}
+</style>
+"""
+
+
+def setup_page(title: str, icon: str, lead: str | None = None) -> Settings:
+    """Configure the page, draw the title and the shared sidebar; returns the current settings."""
+    st.set_page_config(page_title=f"{title} · {APP_NAME}", page_icon=icon, layout="wide",
+                       initial_sidebar_state="expanded")
+    st.markdown(_CSS, unsafe_allow_html=True)
+    settings = settings_mod.sidebar()
+    with st.sidebar:
+        st.divider()
+        st.caption(
+            f"Uploads up to {upload_limit_mb()} MB each. They are processed in memory (videos in a temporary "
+            "file that is deleted right after) and never stored."
+        )
+    st.title(f"{icon} {title}")
+    if lead:
+        st.markdown(f'<p class="fer-lead">{lead}</p>', unsafe_allow_html=True)
+    return settings
+
+
+def show_error(error: BaseException, what: str = "the input") -> None:
+    """One clear sentence in the page; the traceback goes to the server log, never to the user."""
+    from fer_core.errors import FerError
+
+    if isinstance(error, FerError):
+        st.error(str(error), icon="⚠️")
+    else:
+        log.exception("unexpected error while processing %s", what, exc_info=error)
+        st.error(f"Something went wrong while processing {what}: {type(error).__name__}. "
+                 "Try another file or other settings.", icon="⚠️")
+
+
+def chip(emotion: str, confidence: float | None = None, prefix: str = "") -> str:
+    """An emotion label as a coloured pill (HTML)."""
+    colour = COLORS_HEX.get(emotion, "#CCCCCC")
+    text = html.escape(prefix + display_name(emotion))
+    extra = f"<small>{confidence:.0%}</small>" if confidence is not None else ""
+    return f'<span class="fer-chip" style="background:{colour}">{text}{extra}</span>'
+
+
+def chips(labels: list[tuple[str, float | None]] | list[str]) -> None:
+    parts = [chip(*item) if isinstance(item, tuple) else chip(item) for item in labels]
+    st.markdown("".join(parts), unsafe_allow_html=True)
+
+
+def legend() -> None:
+    """The emotion colour key, identical on every page."""
+    st.markdown('<div class="fer-legend">' + "".join(chip(e) for e in EMOTIONS) + "</div>", unsafe_allow_html=True)
+
+
+def card(title: str, body: str) -> None:
+    st.markdown(f'<div class="fer-card"><h4>{html.escape(title)}</h4><p>{body}</p></div>', unsafe_allow_html=True)
+
+
+def probabilities_text(probabilities: Mapping[str, float], top: int = 3) -> str:
+    ranked = sorted(probabilities.items(), key=lambda kv: -kv[1])[:top]
+    return ", ".join(f"{display_name(k)} {v:.0%}" for k, v in ranked)

@@ -1,0 +1,65 @@
+"""Image page: upload photos (or pick a sample) and see every face's emotion."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import files, image_view, resources, ui
+from fer_core.io import decode_image
+
+settings = ui.setup_page(
+    "Image", "🖼️",
+    "Upload one or more photos, or pick a bundled sample: every face gets a box and a label, and you can see "
+    "the crop the model looked at and how sure it is.",
+)
+ui.legend()
+
+source = st.radio("Source", ["Upload photos", "Sample photo"], horizontal=True, key="image_source",
+                  label_visibility="collapsed")
+inputs: list[tuple[str, bytes | None, object]] = []  # (name, data, error)
+if source == "Upload photos":
+    uploads = st.file_uploader(
+        f"Photos (JPG, PNG, WebP or BMP, up to {files.upload_limit_mb()} MB each)",
+        type=files.IMAGE_TYPES, accept_multiple_files=True, key="image_uploads",
+    )
+    for upload in uploads or []:
+        inputs.append((upload.name, upload.getvalue(), None))
+    if not inputs:
+        st.info("Drop one or several photos above, or switch to **Sample photo** to try a bundled one.", icon="👆")
+else:
+    samples = files.sample_photos()
+    names = list(samples)
+    default = names.index("happy astronaut") if "happy astronaut" in names else 0
+    choice = st.selectbox("Sample photo", names, index=default, key="image_sample")
+    inputs.append((samples[choice].name, samples[choice].read_bytes(), None))
+
+if inputs:
+    try:
+        recognizer = resources.recognizer(settings)
+    except Exception as error:  # noqa: BLE001 - shown as one sentence
+        ui.show_error(error, "the model")
+        st.stop()
+
+    results = []
+    for index, (name, data, _) in enumerate(inputs):
+        with st.container(border=True):
+            if len(inputs) > 1:
+                st.subheader(name)
+            try:
+                image = decode_image(data, name=name)
+                result = image_view.analyze(recognizer, name, image)
+            except Exception as error:  # noqa: BLE001 - one message, the other images still work
+                ui.show_error(error, name)
+                continue
+            results.append(result)
+            image_view.render(result, key=f"img{index}")
+
+    if len(results) > 1:
+        st.markdown("#### All photos")
+        table = pd.concat([r.table() for r in results], ignore_index=True)
+        c1, c2, _ = st.columns([1, 1, 3])
+        c1.download_button("All results (CSV)", files.csv_bytes(table), "faces.csv", "text/csv",
+                           key="all_csv", on_click="ignore", icon=":material/table:")
+        c2.download_button("All results (JSON)", files.json_bytes([r.to_json() for r in results]), "faces.json",
+                           "application/json", key="all_json", on_click="ignore", icon=":material/data_object:")
