@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -47,17 +48,17 @@ def sample_videos() -> dict[str, Path]:
 
 
 @contextlib.contextmanager
-def temporary_file(data: bytes, suffix: str) -> Iterator[Path]:
-    """Write `data` to a private temporary file and remove it on exit, even on error or interruption."""
-    fd, name = tempfile.mkstemp(prefix="fer-upload-", suffix=suffix)
-    path = Path(name)
+def temporary_file(data: bytes, name: str) -> Iterator[Path]:
+    """Write `data` to a private temporary folder under (a safe form of) `name`, so that messages about
+    the file use the name the user knows; the folder is removed on exit, even on error or interruption."""
+    folder = Path(tempfile.mkdtemp(prefix="fer-upload-"))
+    suffix = Path(name).suffix.lower()
+    path = folder / (safe_stem(name) + suffix)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+        path.write_bytes(data)
         yield path
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @contextlib.contextmanager

@@ -1,0 +1,173 @@
+"""Video page: analyse a video file frame by frame; emotion over time per face, an annotated copy."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+
+import streamlit as st
+
+from dashboard import charts, files, resources, ui
+from fer_core.emotions import display_name
+from fer_core.errors import InvalidVideoError
+
+settings = ui.setup_page(
+    "Video", "🎞️",
+    "Upload a video or pick a sample: every face is followed through the video, and you get its emotions "
+    "over time, the share of time per emotion and an annotated copy to play or download.",
+)
+ui.legend()
+
+RESULT_KEY = "video_result"
+
+source = st.radio("Source", ["Upload a video", "Sample video"], horizontal=True, key="video_source",
+                  label_visibility="collapsed")
+name: str | None = None
+data: bytes | None = None
+sample_path: Path | None = None
+if source == "Upload a video":
+    upload = st.file_uploader(f"Video (MP4, MOV, AVI or WebM, up to {files.upload_limit_mb()} MB)",
+                              type=files.VIDEO_TYPES, key="video_upload")
+    if upload is not None:
+        name, data = upload.name, upload.getvalue()
+    else:
+        st.info("Drop a video above, or switch to **Sample video** to try a bundled one.", icon="👆")
+else:
+    samples = files.sample_videos()
+    names = list(samples)
+    choice = st.selectbox("Sample video", names, index=names.index("single face") if "single face" in names else 0,
+                          key="video_sample")
+    sample_path = samples[choice]
+    name = sample_path.name
+
+c1, c2, c3 = st.columns([2, 2, 3])
+every = c1.number_input("Analyse every Nth frame", min_value=1, max_value=60, value=2, step=1, key="video_every",
+                        help="1 analyses every frame; 5 analyses one frame in five (five times faster). "
+                             "The annotated video keeps every frame, labelled with the latest result.")
+annotate = c2.toggle("Make an annotated video", value=True, key="video_annotate",
+                     help="Writes an H.264 MP4 with boxes and labels that plays here and can be downloaded.")
+
+
+def input_key() -> str | None:
+    if name is None:
+        return None
+    digest = hashlib.sha1(data if data is not None else str(sample_path).encode()).hexdigest()[:16]
+    return f"{name}:{digest}"
+
+
+def run_key() -> tuple:
+    return (input_key(), int(every), bool(annotate), settings.model, settings.detector, settings.params_key(),
+            settings.smoothing, settings.tta)
+
+
+def analyse() -> None:
+    """Run the analysis with a progress bar; results go to session state. Temporary files never outlive it."""
+    recognizer = resources.recognizer(settings)
+    bar = st.progress(0.0, text="Starting...")
+    state = {"last": 0.0, "start": time.perf_counter()}
+
+    def progress(done: int, total: int) -> bool:
+        now = time.perf_counter()
+        if now - state["last"] >= 0.2 or done >= total:
+            state["last"] = now
+            elapsed = now - state["start"]
+            left = elapsed / done * max(total - done, 0) if done else 0.0
+            # Every update is also where Streamlit interrupts this run when the user presses Stop or leaves.
+            bar.progress(min(done / max(total, 1), 1.0),
+                         text=f"Frame {done} of {total} · {elapsed:.0f} s elapsed · about {left:.0f} s left")
+        return True
+
+    with files.temporary_path(".mp4") as out_path:
+        if data is not None:
+            with files.temporary_file(data, name or "upload.mp4") as in_path:
+                result = _run(in_path, recognizer, out_path, progress)
+        else:
+            result = _run(sample_path, recognizer, out_path, progress)
+        video_bytes = out_path.read_bytes() if annotate and out_path.exists() and out_path.stat().st_size else None
+    result.output_path = None
+    bar.empty()
+    st.session_state[RESULT_KEY] = {"key": run_key(), "name": name, "analysis": result, "video": video_bytes}
+
+
+def _run(path, recognizer, out_path, progress):
+    from fer_core.video import analyze_video
+
+    return analyze_video(path, recognizer, every=int(every), smoothing_window=settings.smoothing,
+                         output_path=out_path if annotate else None, progress=progress)
+
+
+with c3:
+    st.write("")
+    start = st.button("Analyse video", type="primary", icon=":material/play_arrow:", key="video_go",
+                      disabled=name is None)
+    st.caption("Press **Stop** (top right) or leave the page to cancel a run.")
+
+if start and name is not None:
+    st.session_state.pop(RESULT_KEY, None)
+    try:
+        analyse()
+    except InvalidVideoError as error:
+        ui.show_error(error, name)
+    except Exception as error:  # noqa: BLE001 - one sentence, the page keeps working
+        ui.show_error(error, name)
+
+stored = st.session_state.get(RESULT_KEY)
+if stored and stored["key"][0] == input_key():
+    analysis = stored["analysis"]
+    if stored["key"] != run_key():
+        st.caption("Settings changed since this run: press **Analyse video** to apply them.")
+    info = analysis.info
+    st.divider()
+    st.subheader(f"Results: {stored['name']}")
+    m = st.columns(5)
+    m[0].metric("Length", f"{info.duration:.1f} s")
+    m[1].metric("Frames analysed", f"{analysis.frames_analysed} / {analysis.frames_decoded}")
+    m[2].metric("Faces followed", len(analysis.face_ids))
+    m[3].metric("Processing", f"{analysis.frames_decoded / max(analysis.seconds, 1e-6):.0f} fps")
+    m[4].metric("Size", f"{info.width}x{info.height}")
+
+    timeline = analysis.timeline
+    if not len(timeline):
+        st.warning(f"No face was found in {stored['name']}. Try the YuNet detector or a smaller minimum face "
+                   "size in the sidebar.", icon="🔍")
+    left, right = st.columns([3, 2], gap="large")
+    with left:
+        if stored["video"]:
+            st.markdown("##### Annotated video")
+            st.video(stored["video"], format="video/mp4")
+    with right:
+        if len(timeline):
+            st.markdown("##### Share of time")
+            st.plotly_chart(charts.share_of_time(analysis.emotion_shares()), key="video_share",
+                            config={"displayModeBar": False}, width="stretch")
+            dominant = analysis.face_summary()
+            ui.chips([(str(row.dominant), float(getattr(row, f"share_{row.dominant}")))
+                      for row in dominant.itertuples()])
+            st.caption("Dominant emotion of each face, with the share of its time.")
+
+    if len(timeline):
+        st.markdown("##### Emotion over time")
+        ids = analysis.face_ids
+        tabs = st.tabs([f"Face {i}" for i in ids]) if len(ids) > 1 else [st.container()]
+        for tab, face_id in zip(tabs, ids):
+            with tab:
+                rows = timeline[timeline["face_id"] == face_id]
+                st.plotly_chart(charts.emotion_timeline(rows, title=f"Face {face_id}"), key=f"video_tl_{face_id}",
+                                config={"displayModeBar": False}, width="stretch")
+        st.markdown("##### Per-face summary")
+        summary = analysis.face_summary()
+        show = summary.rename(columns={f"share_{e}": display_name(e) for e in ui.EMOTIONS})
+        st.dataframe(show, hide_index=True, width="stretch",
+                     column_config={display_name(e): st.column_config.ProgressColumn(
+                         display_name(e), min_value=0.0, max_value=1.0, format="percent") for e in ui.EMOTIONS})
+
+    stem = files.safe_stem(stored["name"])
+    d1, d2, d3, _ = st.columns([1, 1, 1, 2])
+    if stored["video"]:
+        d1.download_button("Annotated video (MP4)", stored["video"], f"{stem}_annotated.mp4", "video/mp4",
+                           key="video_dl_mp4", on_click="ignore", icon=":material/movie:")
+    d2.download_button("Timeline (CSV)", files.csv_bytes(timeline), f"{stem}_timeline.csv", "text/csv",
+                       key="video_dl_csv", on_click="ignore", icon=":material/table:")
+    d3.download_button("Results (JSON)", files.json_bytes(analysis.to_dict()), f"{stem}_results.json",
+                       "application/json", key="video_dl_json", on_click="ignore", icon=":material/data_object:")
