@@ -1,0 +1,30 @@
+"""fer_core: facial expression recognition as a plain library (no Streamlit, no TensorFlow at run time).
+
+    from fer_core import EmotionRecognizer, load_image
+    faces = EmotionRecognizer().analyze(load_image("photo.jpg"))
+    print([(face.label, round(face.confidence, 2)) for face in faces])
+"""
+
+from .detectors import Box, FaceDetector, available_detectors, create_detector, register_detector
+from .emotions import COLORS_BGR, COLORS_HEX, DISPLAY_NAMES, EMOTIONS
+from .errors import (
+    DatasetError,
+    FerError,
+    InputNotFoundError,
+    InvalidImageError,
+    InvalidVideoError,
+    ModelNotFoundError,
+    UnsupportedInputError,
+)
+from .io import load_image
+from .pipeline import EmotionRecognizer
+from .registry import ModelSpec, get_model, list_models
+from .results import FaceResult
+
+__all__ = [
+    "Box", "FaceDetector", "available_detectors", "create_detector", "register_detector",
+    "COLORS_BGR", "COLORS_HEX", "DISPLAY_NAMES", "EMOTIONS",
+    "DatasetError", "FerError", "InputNotFoundError", "InvalidImageError", "InvalidVideoError",
+    "ModelNotFoundError", "UnsupportedInputError",
+    "load_image", "EmotionRecognizer", "ModelSpec", "get_model", "list_models", "FaceResult",
+]

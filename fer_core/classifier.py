@@ -1,0 +1,65 @@
+"""Emotion classification on the TFLite interpreter (ai-edge-litert).
+
+The interpreter imports in milliseconds and runs Mini-XCEPTION in about 0.4 ms per face on this kind of
+CPU, where Keras costs 2-5 s to import and 25 ms per call. Every face of a frame goes through in one call.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import numpy as np
+
+# The interpreter logs "Created TensorFlow Lite XNNPACK delegate" to stdout, which would corrupt --json.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from .registry import ModelSpec, get_model
+
+
+class EmotionClassifier:
+    """Probabilities over the model's classes for a batch of preprocessed faces.
+
+    `tta=True` averages each face with its mirror image (test-time augmentation): one call on a batch twice
+    as large, so it roughly doubles the classifier's (small) share of the cost per face.
+    """
+
+    def __init__(self, model: str | ModelSpec | None = None, tta: bool = False, num_threads: int = 1) -> None:
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.spec = model if isinstance(model, ModelSpec) else get_model(model)
+        self.tta = tta
+        self._interpreter = Interpreter(model_path=str(self.spec.weights_path), num_threads=num_threads)
+        self._input = self._interpreter.get_input_details()[0]
+        self._output = self._interpreter.get_output_details()[0]
+        self._batch = -1
+        self._lock = threading.Lock()  # one interpreter, possibly shared by a webcam thread and a page
+
+    @property
+    def input_size(self) -> int:
+        return self.spec.input_size
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self.spec.classes
+
+    def _run(self, batch: np.ndarray) -> np.ndarray:
+        with self._lock:
+            if batch.shape[0] != self._batch:
+                self._interpreter.resize_tensor_input(self._input["index"], list(batch.shape))
+                self._interpreter.allocate_tensors()
+                self._batch = batch.shape[0]
+            self._interpreter.set_tensor(self._input["index"], batch)
+            self._interpreter.invoke()
+            return self._interpreter.get_tensor(self._output["index"]).copy()
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        """(N, S, S, 1) float32 in [-1, 1] -> (N, classes) probabilities."""
+        if batch.shape[0] == 0:
+            return np.zeros((0, len(self.classes)), dtype=np.float32)
+        batch = np.ascontiguousarray(batch, dtype=np.float32)
+        if not self.tta:
+            return self._run(batch)
+        both = self._run(np.concatenate([batch, batch[:, :, ::-1, :]], axis=0))
+        n = batch.shape[0]
+        return (both[:n] + both[n:]) / 2.0

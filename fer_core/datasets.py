@@ -1,0 +1,262 @@
+"""Training and evaluation datasets: class folders, the FER2013 CSV, FER+ soft labels.
+
+Every reader checks the data completely *before* any training starts and raises `DatasetError` with one
+sentence the user can act on (an empty class, an unreadable image, a wrong CSV header, fewer than two
+classes). Faces are returned as uint8 grayscale arrays of shape (N, size, size) in memory: FER2013 is
+28,709 faces of 48x48, i.e. 66 MB, so there is no need for a streaming pipeline.
+
+Class folders look like `DATA/<emotion>/*.jpg|png|...` where `<emotion>` is one of `EMOTIONS` (any case);
+the label index is always the position in `EMOTIONS`, whatever classes the folder holds, because every
+model in the registry outputs the seven emotions in that order.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .emotions import EMOTIONS
+from .errors import DatasetError
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".pgm", ".tif", ".tiff", ".webp"}
+FER2013_HEADER = ("emotion", "pixels", "Usage")
+FER2013_SIZE = 48
+# FER+ vote columns, in the order of `votes_neutral_happiness_surprise_sadness_anger_disgust_fear_contempt`,
+# mapped to indices in EMOTIONS (contempt has no FER2013 class and is dropped).
+FERPLUS_TO_EMOTIONS = (EMOTIONS.index("neutral"), EMOTIONS.index("happy"), EMOTIONS.index("surprise"),
+                       EMOTIONS.index("sad"), EMOTIONS.index("angry"), EMOTIONS.index("disgust"),
+                       EMOTIONS.index("fear"))
+
+
+@dataclass
+class FaceDataset:
+    """Faces (uint8, N x size x size), integer labels (index in EMOTIONS) and where each face came from."""
+
+    x: np.ndarray
+    y: np.ndarray
+    sources: list[str] = field(default_factory=list)
+    soft: np.ndarray | None = None  # optional (N, 7) target distributions (FER+ votes)
+
+    def __len__(self) -> int:
+        return int(len(self.y))
+
+    @property
+    def size(self) -> int:
+        return int(self.x.shape[1])
+
+    def class_counts(self) -> dict[str, int]:
+        counts = np.bincount(self.y, minlength=len(EMOTIONS))
+        return {name: int(c) for name, c in zip(EMOTIONS, counts)}
+
+    def present_classes(self) -> list[str]:
+        return [name for name, c in self.class_counts().items() if c > 0]
+
+    def subset(self, idx: np.ndarray) -> "FaceDataset":
+        return FaceDataset(self.x[idx], self.y[idx], [self.sources[i] for i in idx] if self.sources else [],
+                           None if self.soft is None else self.soft[idx])
+
+    def resized(self, size: int) -> "FaceDataset":
+        if size == self.size:
+            return self
+        return FaceDataset(resize_faces(self.x, size), self.y, self.sources, self.soft)
+
+
+def resize_faces(x: np.ndarray, size: int) -> np.ndarray:
+    import cv2
+
+    interp = cv2.INTER_AREA if size < x.shape[1] else cv2.INTER_LINEAR
+    return np.stack([cv2.resize(face, (size, size), interpolation=interp) for face in x]) if len(x) else \
+        np.zeros((0, size, size), np.uint8)
+
+
+def _class_index(folder_name: str) -> int | None:
+    name = folder_name.strip().lower()
+    aliases = {"anger": "angry", "happiness": "happy", "sadness": "sad", "disgusted": "disgust",
+               "fearful": "fear", "surprised": "surprise"}
+    name = aliases.get(name, name)
+    return EMOTIONS.index(name) if name in EMOTIONS else None
+
+
+def _decode_gray(data: bytes) -> np.ndarray | None:
+    import cv2
+
+    if not data:
+        return None
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
+    return img if img is not None and img.size > 0 else None
+
+
+def load_folder(root: str | Path, size: int = FER2013_SIZE, min_classes: int = 2) -> FaceDataset:
+    """Read `root/<emotion>/*` into memory, each face resized to `size` x `size` grayscale."""
+    import cv2
+
+    root = Path(root)
+    if not root.exists():
+        raise DatasetError(f"The dataset folder {root} does not exist.")
+    if not root.is_dir():
+        raise DatasetError(f"{root} is not a folder of class folders (expected {root}/happy/*.jpg, ...).")
+    class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "__")))
+    # A zip often wraps everything in one top folder: descend into it.
+    if len(class_dirs) == 1 and _class_index(class_dirs[0].name) is None:
+        return load_folder(class_dirs[0], size=size, min_classes=min_classes)
+    unknown = [p.name for p in class_dirs if _class_index(p.name) is None]
+    if unknown:
+        raise DatasetError(
+            f"Unknown class folder(s) {', '.join(sorted(unknown))} in {root}; class folders must be named "
+            f"after the emotions: {', '.join(EMOTIONS)}.")
+    if len(class_dirs) < min_classes:
+        raise DatasetError(
+            f"{root} has {len(class_dirs)} class folder(s); training needs at least {min_classes} "
+            f"(folders named {', '.join(EMOTIONS)}).")
+    faces, labels, sources = [], [], []
+    for class_dir in class_dirs:
+        files = sorted(p for p in class_dir.rglob("*") if p.is_file() and not p.name.startswith("."))
+        images = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
+        if not images:
+            raise DatasetError(f"The class folder {class_dir} has no images (.jpg, .png, ...).")
+        label = _class_index(class_dir.name)
+        for path in images:
+            img = _decode_gray(path.read_bytes())
+            if img is None:
+                raise DatasetError(f"Cannot read the image {path}: it is not a valid image file.")
+            if img.shape != (size, size):
+                interp = cv2.INTER_AREA if min(img.shape) > size else cv2.INTER_LINEAR
+                img = cv2.resize(img, (size, size), interpolation=interp)
+            faces.append(img)
+            labels.append(label)
+            sources.append(str(path))
+    return FaceDataset(np.stack(faces).astype(np.uint8), np.asarray(labels, np.int64), sources)
+
+
+def load_fer2013_csv(path: str | Path, usage: str | tuple[str, ...] | None = None,
+                     size: int = FER2013_SIZE, min_classes: int = 2) -> FaceDataset:
+    """Read the Kaggle FER2013 CSV (`emotion,pixels,Usage`; 48x48 = 2304 space-separated pixels a row).
+
+    `usage` keeps only rows whose Usage is in it (e.g. "Training", or ("PublicTest",)); the Usage column
+    may be missing, in which case every row is kept.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DatasetError(f"The CSV file {path} does not exist.")
+    wanted = (usage,) if isinstance(usage, str) else usage
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (UnicodeDecodeError, OSError) as exc:
+        raise DatasetError(f"Cannot read {path} as a text CSV file ({exc.__class__.__name__}).") from None
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, None)
+    if header is None:
+        raise DatasetError(f"The CSV file {path} is empty.")
+    header = [h.strip() for h in header]
+    if header[:2] != ["emotion", "pixels"] or (len(header) > 2 and header[2] != "Usage"):
+        raise DatasetError(
+            f"{path} does not look like the FER2013 CSV: its header is '{','.join(header)}', "
+            f"expected 'emotion,pixels,Usage'.")
+    n_pix = FER2013_SIZE * FER2013_SIZE
+    faces, labels, sources = [], [], []
+    for line_no, row in enumerate(reader, start=2):
+        if not row or all(not c.strip() for c in row):
+            continue
+        row_usage = row[2].strip() if len(row) > 2 else ""
+        if wanted and row_usage not in wanted:
+            continue
+        try:
+            label = int(row[0])
+            pixels = np.array(row[1].split(), dtype=np.int64)
+        except (ValueError, IndexError):
+            raise DatasetError(f"{path}, line {line_no}: the emotion must be an integer and the pixels "
+                               f"space-separated integers.") from None
+        if not 0 <= label < len(EMOTIONS):
+            raise DatasetError(f"{path}, line {line_no}: emotion {label} is outside 0-{len(EMOTIONS) - 1}.")
+        if pixels.size != n_pix or pixels.min() < 0 or pixels.max() > 255:
+            raise DatasetError(f"{path}, line {line_no}: expected {n_pix} pixel values between 0 and 255, "
+                               f"got {pixels.size}.")
+        faces.append(pixels.astype(np.uint8).reshape(FER2013_SIZE, FER2013_SIZE))
+        labels.append(label)
+        sources.append(f"{path.name}:{line_no}:{row_usage}")
+    if not faces:
+        which = f" with Usage {'/'.join(wanted)}" if wanted else ""
+        raise DatasetError(f"The CSV file {path} has no rows{which}.")
+    ds = FaceDataset(np.stack(faces), np.asarray(labels, np.int64), sources)
+    if len(ds.present_classes()) < min_classes:
+        raise DatasetError(f"{path} holds {len(ds.present_classes())} class(es); training needs at least "
+                           f"{min_classes}.")
+    return ds.resized(size)
+
+
+def load_dataset(path: str | Path, size: int = FER2013_SIZE, usage: str | tuple[str, ...] | None = None,
+                 min_classes: int = 2) -> FaceDataset:
+    """A class-folder tree or a FER2013-format CSV, by what `path` is."""
+    path = Path(path)
+    if path.is_file() and path.suffix.lower() == ".csv":
+        return load_fer2013_csv(path, usage=usage, size=size, min_classes=min_classes)
+    if path.is_file():
+        raise DatasetError(f"{path} is neither a folder of class folders nor a FER2013 .csv file.")
+    return load_folder(path, size=size, min_classes=min_classes)
+
+
+def _source_key(source: str) -> str:
+    """`.../Training/angry/Training_1426440.jpg` -> `training_1426440.jpg` (FER+ files are unique by name)."""
+    return Path(source).name.lower()
+
+
+def ferplus_soft_labels(votes_csv: str | Path, dataset: FaceDataset, weight: float = 0.5) -> np.ndarray:
+    """Blend each face's one-hot FER2013 label with its FER+ vote distribution.
+
+    target = (1 - weight) * onehot(label) + weight * votes / sum(votes) over the seven FER2013 classes
+    (contempt, unknown and not-a-face votes are ignored). Faces without FER+ votes keep their one-hot label.
+    """
+    path = Path(votes_csv)
+    if not path.exists():
+        raise DatasetError(f"The FER+ votes file {path} does not exist.")
+    with path.open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        col = "votes_neutral_happiness_surprise_sadness_anger_disgust_fear_contempt"
+        if not reader.fieldnames or "file" not in reader.fieldnames or col not in reader.fieldnames:
+            raise DatasetError(f"{path} does not look like the FER+ votes CSV (it needs the columns file and {col}).")
+        votes: dict[str, np.ndarray] = {}
+        for row in reader:
+            counts = np.array(row[col].split(), dtype=np.float64)
+            dist = np.zeros(len(EMOTIONS))
+            for src, dst in enumerate(FERPLUS_TO_EMOTIONS):
+                dist[dst] = counts[src]
+            if dist.sum() > 0:
+                votes[_source_key(row["file"])] = dist / dist.sum()
+    onehot = np.eye(len(EMOTIONS))[dataset.y]
+    soft = onehot.copy()
+    matched = 0
+    for i, source in enumerate(dataset.sources):
+        dist = votes.get(_source_key(source))
+        if dist is not None:
+            soft[i] = (1.0 - weight) * onehot[i] + weight * dist
+            matched += 1
+    if matched == 0:
+        raise DatasetError(f"None of the training faces has FER+ votes in {path} (files are matched by name, "
+                           f"e.g. Training_1426440.jpg).")
+    return soft.astype(np.float32)
+
+
+def split_validation(ds: FaceDataset, fraction: float, seed: int = 0) -> tuple[FaceDataset, FaceDataset]:
+    """Stratified split: `fraction` of every class (at least one face of each class with 2+) to validation."""
+    if not 0 < fraction < 1:
+        raise DatasetError(f"The validation split must be between 0 and 1, got {fraction}.")
+    rng = np.random.default_rng(seed)
+    val_idx = []
+    for c in np.unique(ds.y):
+        idx = np.flatnonzero(ds.y == c)
+        rng.shuffle(idx)
+        n_val = int(round(len(idx) * fraction))
+        if len(idx) >= 2:
+            n_val = min(max(n_val, 1), len(idx) - 1)
+        else:
+            n_val = 0
+        val_idx.extend(idx[:n_val].tolist())
+    val_mask = np.zeros(len(ds), bool)
+    val_mask[val_idx] = True
+    if not val_mask.any():
+        raise DatasetError("The dataset is too small to hold out a validation split; give a --val folder.")
+    return ds.subset(np.flatnonzero(~val_mask)), ds.subset(np.flatnonzero(val_mask))
