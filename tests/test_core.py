@@ -1,0 +1,191 @@
+"""The library on real photos: detection, preprocessing, classification, results."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import FER_MINI, PHOTOS
+from fer_core import EMOTIONS, Box, EmotionRecognizer, create_detector, get_model, list_models, load_image
+from fer_core.errors import FerError, ModelNotFoundError
+from fer_core.preprocess import crop_faces, prepare_face, square_crop_region, to_gray
+
+
+# --- detection -----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("detector", ["haar", "yunet"])
+@pytest.mark.parametrize("photo", ["happy_astronaut.png", "happy_posed.jpg", "happy_single_face.jpg", "surprise_posed.jpg"])
+def test_single_face_photos_have_one_face(detector, photo):
+    boxes = create_detector(detector).detect(load_image(PHOTOS / photo))
+    assert len(boxes) == 1
+    assert boxes[0].w > 80 and boxes[0].h > 80
+
+
+def test_multi_face_photo_yields_several_faces_left_to_right(haar_recognizer, yunet_recognizer):
+    image = load_image(PHOTOS / "unlabelled_multi_face.jpg")
+    for recognizer, expected in ((haar_recognizer, 4), (yunet_recognizer, 5)):
+        faces = recognizer.analyze(image)
+        assert len(faces) >= expected
+        xs = [f.box.x for f in faces]
+        assert xs == sorted(xs)
+
+
+def test_yunet_finds_the_turned_face_haar_misses():
+    image = load_image(PHOTOS / "disgust_posed_45deg.jpg")
+    assert len(create_detector("yunet").detect(image)) == 1
+    assert create_detector("haar").detect(image) == []
+
+
+def test_haar_parameters_change_detection():
+    image = load_image(PHOTOS / "unlabelled_multi_face.jpg")
+    assert create_detector("haar", min_size=400).detect(image) == []
+
+
+def test_unknown_detector_and_bad_parameters_are_clear_errors():
+    with pytest.raises(FerError, match="Unknown detector"):
+        create_detector("mtcnn")
+    with pytest.raises(FerError, match="Bad parameter"):
+        create_detector("haar", colour="blue")
+    with pytest.raises(FerError, match="greater than 1.0"):
+        create_detector("haar", scale_factor=1.0)
+
+
+def test_no_face_in_a_frame_without_people(yunet_recognizer, haar_recognizer):
+    from conftest import VIDEOS
+    from fer_core.video import iter_frames
+
+    frame = next(iter_frames(VIDEOS / "no_face.mp4")).image
+    assert haar_recognizer.analyze(frame) == []
+    assert yunet_recognizer.analyze(frame) == []
+
+
+# --- preprocessing -------------------------------------------------------------------------------------
+
+def test_square_region_adds_margin_and_stays_square_inside_the_frame():
+    assert square_crop_region(Box(100, 100, 100, 100), 0.1, 640, 480) == (90, 90, 210, 210)
+    # A tall box becomes a square on its longer side, centred.
+    assert square_crop_region(Box(100, 100, 80, 120), 0.0, 640, 480) == (80, 100, 200, 220)
+    # Near the edge the square is shifted inside, not cut.
+    x0, y0, x1, y1 = square_crop_region(Box(0, 0, 100, 100), 0.2, 640, 480)
+    assert (x0, y0) == (0, 0) and x1 - x0 == y1 - y0 == 140
+    x0, y0, x1, y1 = square_crop_region(Box(590, 430, 50, 50), 0.5, 640, 480)
+    assert (x1, y1) == (640, 480) and x1 - x0 == y1 - y0 == 100
+    # Larger than the frame: clipped to the frame's shorter side.
+    x0, y0, x1, y1 = square_crop_region(Box(0, 0, 60, 60), 1.0, 100, 50)
+    assert x1 - x0 == y1 - y0 == 50
+
+
+def test_crops_are_grey_64x64_scaled_to_minus_one_one():
+    image = load_image(PHOTOS / "happy_posed.jpg")
+    boxes = create_detector("haar").detect(image)
+    batch = crop_faces(image, boxes, size=64, margin=0.1)
+    assert batch.shape == (1, 64, 64, 1) and batch.dtype == np.float32
+    assert -1.0 <= batch.min() < -0.5 and 0.5 < batch.max() <= 1.0
+    # Same pixels as doing it by hand: grey, crop the square region, resize, x / 127.5 - 1.
+    import cv2
+
+    x0, y0, x1, y1 = square_crop_region(boxes[0], 0.1, image.shape[1], image.shape[0])
+    gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)[y0:y1, x0:x1]
+    manual = cv2.resize(gray, (64, 64), interpolation=cv2.INTER_AREA).astype(np.float32) / 127.5 - 1
+    np.testing.assert_allclose(batch[0, :, :, 0], manual, atol=1e-6)
+
+
+def test_preprocessing_matches_training_accuracy_on_fer2013_faces(haar_recognizer):
+    """FER2013 crops through our preprocessing keep the model's known accuracy (a silent mismatch would not)."""
+    from fer_core.evaluate import evaluate
+
+    result = evaluate(FER_MINI, haar_recognizer)
+    assert result.n == 70
+    assert result.accuracy >= 0.55
+    # Feeding raw 0-255 pixels instead of [-1, 1] is the classic silent mistake: it must visibly hurt.
+    faces, labels = [], []
+    for index, emotion in enumerate(EMOTIONS):
+        for path in sorted((FER_MINI / emotion).glob("*.jpg")):
+            faces.append(prepare_face(to_gray(load_image(path)), 64))
+            labels.append(index)
+    batch = np.stack(faces)
+    right = (haar_recognizer.classify_crops(batch).argmax(1) == labels).mean()
+    wrong = (haar_recognizer.classify_crops((batch + 1) * 127.5).argmax(1) == labels).mean()
+    assert right >= wrong + 0.2
+
+
+# --- classification ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("photo", ["happy_astronaut.png", "happy_posed.jpg", "happy_single_face.jpg"])
+def test_happy_photos_come_out_happy(haar_recognizer, photo):
+    faces = haar_recognizer.analyze(load_image(PHOTOS / photo))
+    assert [f.label for f in faces] == ["happy"]
+    assert faces[0].confidence > 0.8
+
+
+def test_surprise_photo_comes_out_surprise(yunet_recognizer):
+    faces = yunet_recognizer.analyze(load_image(PHOTOS / "surprise_posed.jpg"))
+    assert [f.label for f in faces] == ["surprise"]
+
+
+def test_probabilities_cover_seven_emotions_and_sum_to_one(haar_recognizer):
+    faces = haar_recognizer.analyze(load_image(PHOTOS / "unlabelled_multi_face.jpg"))
+    for face in faces:
+        assert list(face.probabilities) == list(EMOTIONS)
+        assert sum(face.probabilities.values()) == pytest.approx(1.0, abs=1e-4)
+        assert face.confidence == max(face.probabilities.values())
+
+
+def test_all_faces_of_a_frame_go_through_in_one_batch(haar_recognizer):
+    image = load_image(PHOTOS / "unlabelled_multi_face.jpg")
+    boxes = haar_recognizer.detect(image)
+    batch = haar_recognizer.crops(image, boxes)
+    together = haar_recognizer.classify_crops(batch)
+    one_by_one = np.concatenate([haar_recognizer.classify_crops(batch[i : i + 1]) for i in range(len(boxes))])
+    np.testing.assert_allclose(together, one_by_one, atol=1e-5)
+
+
+def test_mirror_tta_averages_the_face_and_its_mirror():
+    plain = EmotionRecognizer(detector="haar")
+    tta = EmotionRecognizer(detector="haar", tta=True)
+    image = load_image(PHOTOS / "angry_posed.jpg")
+    batch = plain.crops(image, plain.detect(image))
+    expected = (plain.classify_crops(batch) + plain.classify_crops(batch[:, :, ::-1, :].copy())) / 2
+    np.testing.assert_allclose(tta.classify_crops(batch), expected, atol=1e-5)
+
+
+def test_results_are_json_serialisable(haar_recognizer):
+    faces = haar_recognizer.analyze(load_image(PHOTOS / "happy_astronaut.png"))
+    data = json.loads(json.dumps([f.to_dict() for f in faces]))
+    assert data[0]["label"] == "happy"
+    assert set(data[0]["box"]) == {"x", "y", "w", "h", "score"}
+    assert set(data[0]["probabilities"]) == set(EMOTIONS)
+
+
+# --- the converted model agrees with the original Keras model -----------------------------------------
+
+def test_tflite_model_agrees_with_the_keras_original_on_real_faces(haar_recognizer):
+    keras = pytest.importorskip("keras")
+    spec = get_model("mini_xception_fer2013")
+    original = keras.models.load_model(str(spec.keras_path), compile=False)
+    faces = [prepare_face(to_gray(load_image(p)), 64) for p in sorted(FER_MINI.rglob("*.jpg"))]
+    for photo in ("happy_astronaut.png", "angry_posed.jpg", "surprise_posed.jpg"):
+        image = load_image(PHOTOS / photo)
+        faces.extend(haar_recognizer.crops(image, haar_recognizer.detect(image)))
+    batch = np.stack(faces)
+    fast = EmotionRecognizer(model="mini_xception_fer2013").classify_crops(batch)
+    reference = original.predict(batch, verbose=0)
+    np.testing.assert_allclose(fast, reference, atol=1e-4)
+    assert (fast.argmax(1) == reference.argmax(1)).all()
+
+
+# --- registry ------------------------------------------------------------------------------------------
+
+def test_registry_lists_the_pretrained_model_with_its_card():
+    names = [spec.name for spec in list_models()]
+    assert "mini_xception_fer2013" in names
+    spec = get_model("mini_xception_fer2013")
+    assert spec.input_size == 64 and spec.classes == EMOTIONS
+    assert "Mini-XCEPTION" in spec.card()
+
+
+def test_unknown_model_is_a_clear_error():
+    with pytest.raises(ModelNotFoundError, match="Unknown model 'nope'"):
+        get_model("nope")
