@@ -12,7 +12,7 @@ from fer_core.detectors import DETECTOR_DESCRIPTIONS
 from fer_core.io import load_image
 
 settings = ui.setup_page(
-    "Emotion Recognition", "🙂",
+    "Emotion Recognition", ":material/sentiment_satisfied:",
     "Finds the faces in a photo, a video or your webcam and tells which of seven emotions each one shows: "
     "angry, disgust, fear, happy, sad, surprise or neutral. Everything runs on this computer, on the CPU.",
 )
@@ -53,16 +53,16 @@ if st.session_state.get("home_tried"):
 st.markdown("#### Pages")
 nav = st.columns(4)
 with nav[0]:
-    st.page_link("pages/1_Image.py", label="Image", icon="🖼️")
+    st.page_link("pages/1_Image.py", label="Image", icon=":material/image:")
     st.caption("Photos: boxes, labels, the model's view of each face, charts, CSV and JSON.")
 with nav[1]:
-    st.page_link("pages/2_Video.py", label="Video", icon="🎞️")
+    st.page_link("pages/2_Video.py", label="Video", icon=":material/movie:")
     st.caption("Videos: emotion over time per face, share of time, an annotated video to play or download.")
 with nav[2]:
-    st.page_link("pages/3_Webcam.py", label="Webcam", icon="📷")
+    st.page_link("pages/3_Webcam.py", label="Webcam", icon=":material/videocam:")
     st.caption("Live: your camera with labels, probabilities and a rolling timeline.")
 with nav[3]:
-    st.page_link("pages/4_Model_Explorer.py", label="Model explorer", icon="🔬")
+    st.page_link("pages/4_Model_Explorer.py", label="Model explorer", icon=":material/biotech:")
     st.caption("How good is the model, what does it look at, and what breaks it.")
 
 st.markdown("#### In use")

@@ -87,10 +87,12 @@ def emotion_timeline(frame: pd.DataFrame, title: str | None = None, height: int 
                 marker=dict(color=COLORS_HEX[e], line=dict(width=0)), name=display_name(e),
                 hovertemplate=f"label: {display_name(e)}<extra></extra>", yaxis="y2", showlegend=False,
             ))
-    _layout(fig, height, title)
+    _layout(fig, height)
     fig.update_layout(
         showlegend=True,
-        legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0, font=dict(size=11)),
+        margin=dict(l=10, r=10, t=36, b=10),
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0, font=dict(size=11),
+                    title=dict(text=f"<b>{title}</b>  " if title else "", font=dict(size=13))),
         yaxis=dict(domain=[0.2, 1.0], range=[0, 1.02], tickformat=".0%", title="probability"),
         yaxis2=dict(domain=[0.0, 0.12], range=[0, 1], showticklabels=False, showgrid=False, title="label"),
         bargap=0,

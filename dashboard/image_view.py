@@ -47,7 +47,7 @@ def render(result: ImageAnalysis, key: str, compact: bool = False) -> None:
         if not n:
             st.warning(
                 f"No face was found in {result.name}. Try the YuNet detector or a smaller minimum face size "
-                "in the sidebar, or a photo where the face is larger and facing the camera.", icon="🔍")
+                "in the sidebar, or a photo where the face is larger and facing the camera.", icon=":material/search_off:")
         else:
             st.markdown("**What the model sees**")
             st.caption("Each face as the classifier receives it: square, grey, 64x64 pixels (shown enlarged).")

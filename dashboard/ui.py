@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import html
 import logging
+import re
+from pathlib import Path
 from typing import Mapping
 
 import streamlit as st
@@ -17,6 +19,7 @@ from .settings import Settings
 log = logging.getLogger("fer.dashboard")
 
 APP_NAME = "Emotion Recognition"
+PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"
 
 _CSS = """
 <style>
@@ -38,11 +41,50 @@ _CSS = """
 """
 
 
+PAGE_ICONS = {
+    "image": ":material/image:",
+    "video": ":material/movie:",
+    "webcam": ":material/videocam:",
+    "model explorer": ":material/biotech:",
+    "training": ":material/model_training:",
+}
+
+
+def _pages() -> list[tuple[str, str, str]]:
+    """(path relative to app.py, label, icon) for Home and every file in pages/, in file-name order."""
+    found = [("app.py", "Home", ":material/home:")]
+    for path in sorted(PAGES_DIR.glob("*.py"), key=lambda p: (_order(p.stem), p.stem)):
+        label = re.sub(r"^\d+[_ ]*", "", path.stem).replace("_", " ").strip() or path.stem
+        found.append((f"pages/{path.name}", label, PAGE_ICONS.get(label.lower(), ":material/article:")))
+    return found
+
+
+def _order(stem: str) -> int:
+    match = re.match(r"^(\d+)", stem)
+    return int(match.group(1)) if match else 10_000
+
+
+def navigation() -> None:
+    """Our own page list (the built-in one would call the home page "app"); it picks up new pages/ files."""
+    with st.sidebar:
+        st.markdown(f"#### :material/sentiment_satisfied: {APP_NAME}")
+        for path, label, icon in _pages():
+            try:
+                st.page_link(path, label=label, icon=icon)
+            except Exception:  # noqa: BLE001 - a page Streamlit has not registered (e.g. added while running)
+                continue
+        st.divider()
+
+
 def setup_page(title: str, icon: str, lead: str | None = None) -> Settings:
-    """Configure the page, draw the title and the shared sidebar; returns the current settings."""
+    """Configure the page, draw the title and the shared sidebar; returns the current settings.
+
+    `icon` is a Material icon (":material/name:"), which renders the same on every machine.
+    """
     st.set_page_config(page_title=f"{title} · {APP_NAME}", page_icon=icon, layout="wide",
                        initial_sidebar_state="expanded")
     st.markdown(_CSS, unsafe_allow_html=True)
+    navigation()
     settings = settings_mod.sidebar()
     with st.sidebar:
         st.divider()
@@ -61,11 +103,11 @@ def show_error(error: BaseException, what: str = "the input") -> None:
     from fer_core.errors import FerError
 
     if isinstance(error, FerError):
-        st.error(str(error), icon="⚠️")
+        st.error(str(error), icon=":material/error:")
     else:
         log.exception("unexpected error while processing %s", what, exc_info=error)
         st.error(f"Something went wrong while processing {what}: {type(error).__name__}. "
-                 "Try another file or other settings.", icon="⚠️")
+                 "Try another file or other settings.", icon=":material/error:")
 
 
 def chip(emotion: str, confidence: float | None = None, prefix: str = "") -> str:

@@ -9,7 +9,7 @@ from dashboard import files, image_view, resources, ui
 from fer_core.io import decode_image
 
 settings = ui.setup_page(
-    "Image", "🖼️",
+    "Image", ":material/image:",
     "Upload one or more photos, or pick a bundled sample: every face gets a box and a label, and you can see "
     "the crop the model looked at and how sure it is.",
 )
@@ -26,7 +26,7 @@ if source == "Upload photos":
     for upload in uploads or []:
         inputs.append((upload.name, upload.getvalue(), None))
     if not inputs:
-        st.info("Drop one or several photos above, or switch to **Sample photo** to try a bundled one.", icon="👆")
+        st.info("Drop one or several photos above, or switch to **Sample photo** to try a bundled one.", icon=":material/upload:")
 else:
     samples = files.sample_photos()
     names = list(samples)

@@ -13,7 +13,7 @@ from fer_core.emotions import display_name
 from fer_core.errors import InvalidVideoError
 
 settings = ui.setup_page(
-    "Video", "🎞️",
+    "Video", ":material/movie:",
     "Upload a video or pick a sample: every face is followed through the video, and you get its emotions "
     "over time, the share of time per emotion and an annotated copy to play or download.",
 )
@@ -32,7 +32,7 @@ if source == "Upload a video":
     if upload is not None:
         name, data = upload.name, upload.getvalue()
     else:
-        st.info("Drop a video above, or switch to **Sample video** to try a bundled one.", icon="👆")
+        st.info("Drop a video above, or switch to **Sample video** to try a bundled one.", icon=":material/upload:")
 else:
     samples = files.sample_videos()
     names = list(samples)
@@ -130,7 +130,7 @@ if stored and stored["key"][0] == input_key():
     timeline = analysis.timeline
     if not len(timeline):
         st.warning(f"No face was found in {stored['name']}. Try the YuNet detector or a smaller minimum face "
-                   "size in the sidebar.", icon="🔍")
+                   "size in the sidebar.", icon=":material/search_off:")
     left, right = st.columns([3, 2], gap="large")
     with left:
         if stored["video"]:

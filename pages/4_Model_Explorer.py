@@ -1,0 +1,171 @@
+"""Model explorer: how good the model is on labelled faces, what it looks at, what breaks it, its card."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from dashboard import charts, explorer, resources, ui
+from fer_core.emotions import COLORS_HEX, EMOTIONS, display_name
+from fer_core.perturb import Perturbation, apply
+from fer_core.saliency import occlusion_saliency, overlay
+
+settings = ui.setup_page(
+    "Model explorer", ":material/biotech:",
+    "Explore the model's behaviour on a bundled labelled sample: 10 FER2013 test faces per emotion. How often "
+    "is it right, which pixels drive a prediction, and how much light, blur, tilt or a covered eye change it.",
+)
+
+try:
+    spec = resources.model_spec(settings)
+    classifier = resources.classifier(settings)
+    ev = explorer.evaluate_samples(settings.model, settings.tta)
+except Exception as error:  # noqa: BLE001
+    ui.show_error(error, "the sample set")
+    st.stop()
+
+SIZE = classifier.input_size
+tab_acc, tab_face, tab_card = st.tabs([":material/analytics: Accuracy", ":material/face: One face up close",
+                                       ":material/description: Model card"])
+
+# --- Accuracy -------------------------------------------------------------------------------------------
+with tab_acc:
+    table = ev.per_class_table()
+    m = st.columns(4)
+    m[0].metric("Accuracy", f"{ev.accuracy:.0%}", help="Share of the sample faces whose top label is the true one.")
+    m[1].metric("Faces", len(ev.y_true))
+    m[2].metric("Macro F1", f"{table['f1'].mean():.2f}")
+    m[3].metric("Chance level", f"{1 / len(ev.classes):.0%}")
+    st.caption(f"{spec.title}{' with mirror test-time augmentation' if settings.tta else ''}. 70 faces is a small "
+               "sample: one face more or less right moves a class's recall by 10 points. Human agreement on "
+               "FER2013 is about 65%.")
+    left, right = st.columns([1, 1], gap="large")
+    with left:
+        st.markdown("##### Confusion matrix")
+        st.plotly_chart(charts.confusion_heatmap(ev.confusion, ev.classes), key="explorer_cm",
+                        config={"displayModeBar": False}, width="stretch")
+    with right:
+        st.markdown("##### Precision and recall per class")
+        st.plotly_chart(charts.precision_recall_bars(table), key="explorer_pr",
+                        config={"displayModeBar": False}, width="stretch")
+        shown = table.copy()
+        shown.index = [display_name(c) for c in shown.index]
+        st.dataframe(shown, width="stretch", column_config={
+            c: st.column_config.ProgressColumn(c, min_value=0.0, max_value=1.0, format="percent")
+            for c in ("precision", "recall", "f1")})
+
+# --- One face -------------------------------------------------------------------------------------------
+with tab_face:
+    pick_class, pick_face = st.columns([1, 2])
+    true_class = pick_class.selectbox("True emotion", ev.classes, index=ev.classes.index("happy"),
+                                      format_func=display_name, key="explorer_class")
+    members = ev.indices_of(ev.classes.index(true_class))
+    if not members:
+        st.warning(f"The sample set has no {display_name(true_class)} face.")
+        st.stop()
+    position = pick_face.select_slider(
+        "Face", options=list(range(1, len(members) + 1)), key="explorer_face",
+        format_func=lambda i: f"{i} ({display_name(ev.classes[ev.y_pred[members[i - 1]]])})",
+        help="In brackets: the model's label for that face.")
+    idx = members[position - 1]
+    thumbs = [cv2.resize(ev.faces[i], (72, 72), interpolation=cv2.INTER_CUBIC) for i in members]
+    st.image(thumbs, width=72,
+             caption=[f"{n + 1}: {'✓' if ev.y_pred[i] == ev.y_true[i] else display_name(ev.classes[ev.y_pred[i]])}"
+                      for n, i in enumerate(members)])
+
+    face = ev.faces[idx]
+    x = explorer.model_input(face, SIZE)
+    probs = ev.probabilities[idx]
+    predicted = ev.classes[int(np.argmax(probs))]
+    c1, c2, c3 = st.columns([1, 1, 1.6], gap="large")
+    with c1:
+        st.markdown("##### The face")
+        st.image(cv2.resize(face, (224, 224), interpolation=cv2.INTER_CUBIC), width=224,
+                 caption=f"{explorer.Path(ev.paths[idx]).name}")
+        st.markdown(f"True: {ui.chip(true_class)} Model: {ui.chip(predicted, float(probs.max()))}",
+                    unsafe_allow_html=True)
+    with c2:
+        st.markdown("##### What drives it")
+        target = st.selectbox("Explain", ev.classes, index=ev.classes.index(predicted), format_func=display_name,
+                              key="explorer_target", help="The class whose probability the map explains.")
+        heat = occlusion_saliency(x, classifier.predict, ev.classes.index(target))
+        st.image(overlay(face, heat, size=224), width=224,
+                 caption="Occlusion map: red = covering this area lowers the score most.")
+    with c3:
+        st.markdown("##### Probabilities")
+        st.plotly_chart(charts.probability_bars(dict(zip(ev.classes, map(float, probs)))), key="explorer_probs",
+                        config={"displayModeBar": False}, width="stretch")
+
+    st.markdown("#### Robustness playground")
+    st.caption("Change the face and watch the probabilities: the model was trained on centred, upright, evenly lit "
+               "faces.")
+    s1, s2, s3 = st.columns(3)
+    brightness = s1.slider("Brightness", -120, 120, 0, 5, key="pg_brightness")
+    contrast = s1.slider("Contrast", 0.2, 2.5, 1.0, 0.1, key="pg_contrast")
+    blur_sigma = s2.slider("Blur (pixels)", 0.0, 5.0, 0.0, 0.25, key="pg_blur")
+    rotation = s2.slider("Rotation (degrees)", -60, 60, 0, 5, key="pg_rotation")
+    mirror = s3.toggle("Mirror", key="pg_mirror")
+    patch_size = s3.slider("Occluding patch size", 0.0, 0.7, 0.0, 0.05, key="pg_patch",
+                           help="A black square, as a share of the face's side.")
+    if patch_size > 0:
+        px, py = s3.columns(2)
+        patch_x = px.slider("Patch x", 0.0, 1.0, 0.5, 0.05, key="pg_patch_x")
+        patch_y = py.slider("Patch y", 0.0, 1.0, 0.35, 0.05, key="pg_patch_y")
+    else:
+        patch_x, patch_y = 0.5, 0.35
+    p = Perturbation(brightness=brightness, contrast=contrast, blur_sigma=blur_sigma, rotation=rotation,
+                     mirror=mirror, patch_size=patch_size, patch_x=patch_x, patch_y=patch_y)
+    changed = apply(face, p)
+    new_probs = classifier.predict(explorer.model_input(changed, SIZE)[None])[0]
+    new_label = ev.classes[int(np.argmax(new_probs))]
+
+    r1, r2 = st.columns([1, 2.6], gap="large")
+    with r1:
+        st.image(cv2.resize(changed, (224, 224), interpolation=cv2.INTER_CUBIC), width=224, caption="Changed face")
+        verdict = "same label" if new_label == predicted else "label changed"
+        st.markdown(f"{ui.chip(predicted, float(probs.max()))} → {ui.chip(new_label, float(new_probs.max()))} "
+                    f"<small>({verdict})</small>", unsafe_allow_html=True)
+    with r2:
+        fig = go.Figure()
+        names = [display_name(c) for c in ev.classes]
+        fig.add_trace(go.Bar(x=names, y=probs, name="original", marker=dict(
+            color=[COLORS_HEX.get(c, "#888") for c in ev.classes], opacity=0.35),
+            hovertemplate="%{x} original: %{y:.0%}<extra></extra>"))
+        fig.add_trace(go.Bar(x=names, y=new_probs, name="changed", marker=dict(
+            color=[COLORS_HEX.get(c, "#888") for c in ev.classes]),
+            hovertemplate="%{x} changed: %{y:.0%}<extra></extra>"))
+        charts._layout(fig, 300)
+        fig.update_layout(barmode="group", showlegend=True, legend=dict(orientation="h", y=1.08, x=0))
+        fig.update_yaxes(range=[0, 1.05], tickformat=".0%")
+        st.plotly_chart(fig, key="explorer_playground", config={"displayModeBar": False}, width="stretch")
+
+# --- Model card -----------------------------------------------------------------------------------------
+with tab_card:
+    card = spec.card()
+    facts = pd.DataFrame(
+        [("Name", spec.name), ("Title", spec.title), ("Input", f"{spec.input_size}x{spec.input_size} grey, [-1, 1]"),
+         ("Face margin", f"{spec.face_margin:.0%} on each side of the detector's box, squared"),
+         ("Classes", ", ".join(display_name(c) for c in spec.classes)),
+         ("Runtime weights", spec.weights), ("Keras weights", spec.keras_weights or "none"),
+         ("Accuracy on this sample set", f"{ev.accuracy:.1%} ({len(ev.y_true)} faces)")],
+        columns=["", "value"])
+    left, right = st.columns([1, 1.4], gap="large")
+    with left:
+        st.markdown("##### At a glance")
+        st.dataframe(facts, hide_index=True, width="stretch")
+        if spec.metrics:
+            st.markdown("##### Reported metrics")
+            st.json(spec.metrics, expanded=False)
+    with right:
+        if card:
+            st.markdown(card)
+        else:
+            st.markdown(f"##### {spec.title}")
+            st.markdown(spec.description or
+                        "A Mini-XCEPTION CNN trained on FER2013 (48x48 grey faces, seven emotions). It works best on "
+                        "frontal, evenly lit faces; accuracy drops with turned heads, strong shadows and occlusion, "
+                        "and FER2013's labels are noisy (human agreement about 65%). Do not use it to make decisions "
+                        "about people.")

@@ -1,0 +1,143 @@
+"""Browser tests: `streamlit run app.py` on a free localhost port, driven by Debian's headless Chromium
+through Playwright (no browser download: `executable_path` points at /usr/bin/chromium).
+
+The webcam is Chromium's fake camera playing a sample video that the fixture converts to .y4m with PyAV.
+Screenshots go to test-output/screenshots/.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SCREENSHOTS = REPO / "test-output" / "screenshots"
+CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
+
+
+def chromium_path() -> str | None:
+    for candidate in (os.environ.get("FER_CHROMIUM"), *CHROMIUM_CANDIDATES, shutil.which("chromium")):
+        if candidate and Path(candidate).exists():
+            return candidate
+    return None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_y4m(source: Path, target: Path, seconds: float = 2.4) -> Path:
+    """Re-encode the first seconds of `source` as raw YUV 4:2:0 in a Y4M file (Chromium's fake camera)."""
+    import av
+
+    with av.open(str(source)) as src, av.open(str(target), mode="w", format="yuv4mpegpipe") as dst:
+        in_stream = src.streams.video[0]
+        fps = in_stream.average_rate or 30
+        out = dst.add_stream("rawvideo", rate=fps)
+        out.width, out.height = in_stream.width - in_stream.width % 2, in_stream.height - in_stream.height % 2
+        out.pix_fmt = "yuv420p"
+        for frame in src.decode(in_stream):
+            if frame.time is not None and frame.time > seconds:
+                break
+            image = frame.reformat(width=out.width, height=out.height, format="yuv420p")
+            image.pts = None
+            for packet in out.encode(image):
+                dst.mux(packet)
+        for packet in out.encode():
+            dst.mux(packet)
+    return target
+
+
+@pytest.fixture(scope="session")
+def y4m_file(tmp_path_factory) -> Path:
+    return make_y4m(REPO / "samples" / "videos" / "single_face.mp4", tmp_path_factory.mktemp("camera") / "face.y4m")
+
+
+@pytest.fixture(scope="session")
+def app_url() -> str:
+    """A `streamlit run app.py` server for the whole session, stopped (by its own pid) at the end."""
+    port = free_port()
+    cmd = [
+        sys.executable, "-m", "streamlit", "run", "app.py",
+        "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
+        "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+    ]
+    log_path = REPO / "test-output" / "streamlit-server.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = open(log_path, "w")
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"streamlit exited early; see {log_path}")
+            try:
+                with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as response:
+                    if response.read().strip() == b"ok":
+                        break
+            except OSError:
+                pass
+            if time.time() > deadline:
+                raise RuntimeError(f"streamlit did not start within 60 s; see {log_path}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def browser(y4m_file):
+    path = chromium_path()
+    if path is None:
+        pytest.skip("Debian's chromium is not installed (run `make browser-deps`).")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=path,
+            headless=True,
+            args=[
+                "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run",
+                "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                f"--use-file-for-fake-video-capture={y4m_file}",
+            ],
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture()
+def page(browser, app_url):
+    context = browser.new_context(viewport={"width": 1440, "height": 1000}, base_url=app_url)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+@pytest.fixture(scope="session")
+def screenshots() -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS
