@@ -23,6 +23,9 @@ MAX_PIXELS = 50_000_000
 """Largest image accepted (50 megapixels): enough for any camera photo, small enough to stay in memory."""
 
 
+_LIMIT = f"more than the {MAX_PIXELS // 1_000_000} megapixel limit"
+
+
 def is_image_path(path: str | Path) -> bool:
     return Path(path).suffix.lower() in IMAGE_EXTENSIONS
 
@@ -62,8 +65,7 @@ def decode_image(data: bytes, name: str = "the image") -> np.ndarray:
             width, height = image.size
             if width * height > MAX_PIXELS:
                 raise InvalidImageError(
-                    f"{name} is {width}x{height} pixels, more than the {MAX_PIXELS // 1_000_000} megapixel limit; "
-                    "downscale it first."
+                    f"{name} is {width}x{height} pixels, {_LIMIT}; downscale it first."
                 )
             image.load()
             image = ImageOps.exif_transpose(image)
@@ -72,7 +74,7 @@ def decode_image(data: bytes, name: str = "the image") -> np.ndarray:
     except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         if isinstance(exc, UnidentifiedImageError):
             raise InvalidImageError(f"{name} is not an image this tool can read.") from None
-        raise InvalidImageError(f"{name} is too large to decode safely; downscale it first.") from None
+        raise InvalidImageError(f"{name} is {_LIMIT}; downscale it first.") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise InvalidImageError(f"{name} could not be decoded: it is damaged or truncated ({exc}).") from None
     if image.size[0] < 1 or image.size[1] < 1:

@@ -60,7 +60,7 @@ def _open(path: str | Path) -> Any:
         raise InvalidVideoError(f"{path.name} is not a video this tool can decode (damaged or unknown format).") from None
     if not container.streams.video:
         container.close()
-        raise InvalidVideoError(f"{path.name} has no video stream.")
+        raise InvalidVideoError(f"{path.name} has no video stream, so no frames to analyse.")
     return container
 
 

@@ -1,0 +1,226 @@
+"""The command line on real photos and videos, and on every kind of bad input."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+
+import av
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from conftest import PHOTOS, ROOT, VIDEOS
+from fer_core.cli import main
+from fer_core.errors import InvalidImageError, InvalidVideoError
+from fer_core.io import load_image
+from fer_core.video import analyze_video
+
+
+def run(*argv: str) -> tuple[int, str]:
+    out = io.StringIO()
+    code = main(list(argv), out=out)
+    return code, out.getvalue()
+
+
+# --- good input -----------------------------------------------------------------------------------------
+
+def test_image_prints_one_line_per_face():
+    code, out = run("--input", str(PHOTOS / "happy_astronaut.png"))
+    assert code == 0 and out == "Detected Emotion: Happy\n"
+
+
+def test_multi_face_image_lists_faces_left_to_right():
+    code, out = run("--input", str(PHOTOS / "unlabelled_multi_face.jpg"), "--detector", "yunet")
+    lines = out.splitlines()
+    assert code == 0 and len(lines) == 5
+    assert all(line.startswith("Detected Emotion: ") for line in lines)
+
+
+def test_json_output_is_machine_readable(tmp_path):
+    code, out = run("--input", str(PHOTOS / "happy_posed.jpg"), "--json")
+    data = json.loads(out)
+    assert code == 0 and data["type"] == "image" and data["faces"][0]["label"] == "happy"
+
+
+def test_annotated_image_is_written(tmp_path):
+    target = tmp_path / "out" / "astronaut.png"
+    code, _ = run("--input", str(PHOTOS / "happy_astronaut.png"), "--output", str(target))
+    assert code == 0
+    annotated = load_image(target)
+    assert annotated.shape == (512, 512, 3)
+    assert not np.array_equal(annotated, load_image(PHOTOS / "happy_astronaut.png"))
+
+
+def test_video_prints_a_summary_per_face(tmp_path):
+    out_video = tmp_path / "annotated.mp4"
+    csv = tmp_path / "timeline.csv"
+    code, out = run("--input", str(VIDEOS / "single_face.mp4"), "--every", "2", "--output", str(out_video), "--csv", str(csv))
+    assert code == 0
+    assert out.splitlines()[0] == "Video: 2.4 s, 36 of 72 frames analysed"
+    assert out.splitlines()[1].startswith("Face 1 (0.0-2.3 s): Detected Emotion: Happy (Happy")
+    assert "Neutral" in out.splitlines()[1]
+    assert out_video.stat().st_size > 10_000
+    assert len(pd.read_csv(csv)) == 36
+
+
+def test_video_json_has_timeline():
+    code, out = run("--input", str(VIDEOS / "single_face.mp4"), "--json", "--fps", "10", "--detector", "yunet")
+    data = json.loads(out)
+    assert code == 0 and data["type"] == "video" and data["every"] == 3
+    assert data["faces"][0]["dominant"] == "happy" and len(data["timeline"]) == 24
+
+
+def test_video_without_faces_says_so():
+    code, out = run("--input", str(VIDEOS / "no_face.mp4"), "--every", "5")
+    assert code == 0 and out.splitlines()[-1] == "No faces detected"
+
+
+def test_list_models():
+    code, out = run("--input", ".", "--list-models")
+    assert code == 0 and "mini_xception_fer2013" in out
+
+
+def test_folder_run_skips_a_bad_file_and_writes_a_csv(tmp_path, capsys):
+    folder = tmp_path / "media"
+    (folder / "sub").mkdir(parents=True)
+    for name in ("happy_astronaut.png", "surprise_posed.jpg"):
+        (folder / name).write_bytes((PHOTOS / name).read_bytes())
+    (folder / "sub" / "single_face.mp4").write_bytes((VIDEOS / "single_face.mp4").read_bytes())
+    (folder / "broken.jpg").write_text("not an image")
+    (folder / "notes.txt").write_text("ignored: not media")
+    csv = tmp_path / "all.csv"
+    code, out = run("--input", str(folder), "--csv", str(csv), "--every", "6", "--output", str(tmp_path / "annotated"))
+    assert code == 0
+    assert "happy_astronaut.png: Happy" in out and "sub/single_face.mp4: face 1: Happy" in out
+    assert "3 of 4 files analysed" in out
+    assert "skipped broken.jpg: broken.jpg is not an image this tool can read." in capsys.readouterr().err
+    table = pd.read_csv(csv)
+    assert set(table.file) == {"happy_astronaut.png", "surprise_posed.jpg", "sub/single_face.mp4"}
+    assert (tmp_path / "annotated" / "sub" / "single_face.mp4").exists()
+    assert (tmp_path / "annotated" / "happy_astronaut.png").exists()
+
+
+# --- bad input: one line, non-zero exit, no traceback ----------------------------------------------------
+
+def _truncated_jpeg(path):
+    data = (PHOTOS / "happy_posed.jpg").read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _video_without_frames(path):
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p"
+        container.start_encoding()  # header and trailer, but not a single frame
+
+
+BAD_INPUTS = {
+    "text named .jpg": ("fake.jpg", lambda p: p.write_text("hello, I am text"), "is not an image this tool can read"),
+    "zero-byte image": ("empty.png", lambda p: p.write_bytes(b""), "is empty (0 bytes)"),
+    "truncated jpeg": ("cut.jpg", _truncated_jpeg, "damaged or truncated"),
+    "huge image": ("huge.png", lambda p: Image.new("1", (20000, 20000)).save(p), "more than the 50 megapixel limit"),
+    "corrupt video": ("noise.mp4", lambda p: p.write_bytes(np.random.default_rng(0).bytes(50_000)), "not a video this tool can decode"),
+    "zero-byte video": ("empty.mp4", lambda p: p.write_bytes(b""), "is empty (0 bytes)"),
+    "video without frames": ("frameless.mp4", _video_without_frames, "no frames to analyse"),
+    "unsupported type": ("notes.txt", lambda p: p.write_text("text"), "neither an image nor a video"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_INPUTS, ids=list(BAD_INPUTS))
+def test_bad_input_gets_one_clear_line(case, tmp_path, capsys):
+    name, make, message = BAD_INPUTS[case]
+    path = tmp_path / name
+    make(path)
+    code, out = run("--input", str(path))
+    err = capsys.readouterr().err
+    assert code == 1 and out == ""
+    assert err.count("\n") == 1 and err.startswith("error: ") and message in err
+
+
+def test_missing_path_and_empty_folder(tmp_path, capsys):
+    assert run("--input", str(tmp_path / "nope.jpg"))[0] == 1
+    assert capsys.readouterr().err == f"error: {tmp_path / 'nope.jpg'} does not exist.\n"
+    assert run("--input", str(tmp_path))[0] == 1
+    assert capsys.readouterr().err == f"error: {tmp_path} has no images or videos in it.\n"
+
+
+def test_bad_options_exit_2(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["--input", str(PHOTOS / "happy_posed.jpg"), "--every", "0"])
+    assert stop.value.code == 2
+    with pytest.raises(SystemExit):
+        main(["--input", str(PHOTOS / "happy_posed.jpg"), "--detector", "nope"])
+
+
+def test_truncated_video_keeps_what_decodes(tmp_path, haar_recognizer):
+    data = (VIDEOS / "single_face.mp4").read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: int(len(data) * 0.6)])
+    try:
+        analysis = analyze_video(cut, haar_recognizer)
+    except InvalidVideoError as error:  # the index may sit at the end of the file: then nothing decodes
+        assert "cut.mp4" in str(error)
+    else:
+        assert 0 < analysis.frames_decoded < 72
+
+
+def test_whole_process_has_no_traceback_on_bad_input(tmp_path):
+    bad = tmp_path / "fake.jpg"
+    bad.write_text("text")
+    result = subprocess.run([sys.executable, str(ROOT / "emotion_recognition.py"), "--input", str(bad)],
+                            capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert result.returncode == 1
+    assert result.stderr == "error: fake.jpg is not an image this tool can read.\n"
+    assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def test_whole_process_prints_json_only(tmp_path):
+    result = subprocess.run([sys.executable, str(ROOT / "emotion_recognition.py"), "--input",
+                             str(PHOTOS / "happy_astronaut.png"), "--json"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0
+    assert json.loads(result.stdout)["faces"][0]["label"] == "happy"
+
+
+# --- unusual but valid images ----------------------------------------------------------------------------
+
+def _happy_face_variants(tmp_path):
+    bgr = cv2.imread(str(PHOTOS / "happy_posed.jpg"))
+    gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+    paths = {
+        "16-bit png": tmp_path / "deep.png",
+        "rgba png": tmp_path / "alpha.png",
+        "grayscale jpeg": tmp_path / "gray.jpg",
+        "webp": tmp_path / "face.webp",
+        "bmp": tmp_path / "face.bmp",
+    }
+    cv2.imwrite(str(paths["16-bit png"]), gray.astype(np.uint16) * 257)
+    cv2.imwrite(str(paths["rgba png"]), np.dstack([bgr, np.full(gray.shape, 255, np.uint8)]))
+    cv2.imwrite(str(paths["grayscale jpeg"]), gray)
+    cv2.imwrite(str(paths["webp"]), bgr)
+    cv2.imwrite(str(paths["bmp"]), bgr)
+    return paths
+
+
+def test_unusual_image_formats_still_work(tmp_path):
+    for kind, path in _happy_face_variants(tmp_path).items():
+        image = load_image(path)
+        assert image.dtype == np.uint8 and image.shape == (512, 512, 3), kind
+        code, out = run("--input", str(path))
+        assert (code, out) == (0, "Detected Emotion: Happy\n"), kind
+
+
+def test_sixteen_bit_values_are_rescaled_not_clipped(tmp_path):
+    path = _happy_face_variants(tmp_path)["16-bit png"]
+    gray = cv2.cvtColor(cv2.imread(str(PHOTOS / "happy_posed.jpg")), cv2.COLOR_BGR2GRAY)
+    assert np.abs(load_image(path)[:, :, 0].astype(int) - gray).max() <= 1
+
+
+def test_bytes_input_and_library_errors():
+    assert load_image((PHOTOS / "happy_posed.jpg").read_bytes()).shape == (512, 512, 3)
+    with pytest.raises(InvalidImageError, match="empty"):
+        load_image(b"")
