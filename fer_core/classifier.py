@@ -6,15 +6,38 @@ CPU, where Keras costs 2-5 s to import and 25 ms per call. Every face of a frame
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import threading
+from typing import Iterator
 
 import numpy as np
 
-# The interpreter logs "Created TensorFlow Lite XNNPACK delegate" to stdout, which would corrupt --json.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 from .registry import ModelSpec, get_model
+
+
+@contextlib.contextmanager
+def _quiet_native_stderr() -> Iterator[None]:
+    """Silence the interpreter's native "INFO: Created TensorFlow Lite XNNPACK delegate" line.
+
+    It is written by C++ straight to file descriptor 2 when tensors are allocated, ignoring Python's
+    logging, and would land in every CLI run and test log.
+    """
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 class EmotionClassifier:
@@ -47,7 +70,8 @@ class EmotionClassifier:
         with self._lock:
             if batch.shape[0] != self._batch:
                 self._interpreter.resize_tensor_input(self._input["index"], list(batch.shape))
-                self._interpreter.allocate_tensors()
+                with _quiet_native_stderr():
+                    self._interpreter.allocate_tensors()
                 self._batch = batch.shape[0]
             self._interpreter.set_tensor(self._input["index"], batch)
             self._interpreter.invoke()
