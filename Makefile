@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STREAMLIT_FLAGS := --server.address 127.0.0.1 --server.headless true --browser.gatherUsageStats false
 
-.PHONY: run test test-fast bench browser-deps clean
+.PHONY: run test test-fast bench browser-deps data clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,12 @@ test-fast: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed
 	$(PY) -m benchmarks.run_all
+
+# FER2013 Training and PublicTest as class folders in data/ (for evaluation and training; not needed to run).
+FER2013_TGZ ?= ../shared/data/fer2013_trainval.tgz
+data:
+	@test -d data/PublicTest || { mkdir -p data && tar xzf $(FER2013_TGZ) -C data; }
+	@echo "FER2013 in data/Training and data/PublicTest"
 
 clean:
 	rm -rf $(VENV) test-output .pytest_cache
