@@ -6,9 +6,12 @@ model) and outputs softmax probabilities over the seven EMOTIONS.
 Mini-XCEPTION: two 3x3 convolutions, then four residual modules of two depthwise-separable convolutions
 and a strided max-pool with a strided 1x1 convolution shortcut, then a 3x3 convolution to the classes and
 global average pooling. `mini_xception` reproduces the published network (8 stem filters, modules of
-16/32/64/128, about 58k parameters). `mini_xception_wide` keeps the design but is wider, keeps the stem
-at full resolution with "same" padding, and adds dropout before the classifier; at 48x48 it runs directly
-on FER2013's native resolution (no upscaling).
+16/32/64/128, about 58k parameters). `mini_xception_wide` keeps the design and the cheap full-resolution
+stem and first module, widens the three low-resolution modules (48/128/256: 192k parameters, where width
+costs little CPU time) and adds dropout before the classifier; at 48x48 it runs directly on FER2013's
+native resolution (no upscaling). Measured here: 0.39 ms per face (TFLite, batch 1) against 0.43 ms for the
+pre-trained 64x64 Mini-XCEPTION; about 77 s per FER2013 training epoch (oneDNN on). The same widths with a
+16-filter "same"-padded stem cost 2x the training time for little gain in capacity.
 """
 
 from __future__ import annotations
@@ -55,11 +58,11 @@ def mini_xception(input_size: int = 64, num_classes: int = 7, stem: int = 8,
     return keras.Model(inp, out, name=name)
 
 
-def mini_xception_wide(input_size: int = 48, num_classes: int = 7, stem: int = 16,
-                       widths: tuple[int, ...] = (32, 64, 128, 256), l2: float = 0.0,
+def mini_xception_wide(input_size: int = 48, num_classes: int = 7, stem: int = 8,
+                       widths: tuple[int, ...] = (16, 48, 128, 256), l2: float = 0.0,
                        dropout: float = 0.3) -> Any:
     return mini_xception(input_size, num_classes, stem=stem, widths=widths, l2=l2, dropout=dropout,
-                         stem_padding="same", name="mini_xception_wide")
+                         name="mini_xception_wide")
 
 
 def build(arch: str, input_size: int, num_classes: int = 7, **kwargs: Any) -> Any:
