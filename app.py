@@ -34,21 +34,19 @@ with steps[3]:
 
 st.markdown("#### Try it")
 SAMPLE = files.SAMPLES / "photos" / "happy_astronaut.png"
-left, right = st.columns([1, 3])
-with left:
-    tried = st.button("Try on a sample photo", type="primary", icon=":material/play_arrow:", key="try_sample")
-    st.caption("Runs the model on a bundled photo of an astronaut.")
-if tried:
+if st.button("Try on a sample photo", type="primary", icon=":material/play_arrow:", key="try_sample"):
     st.session_state["home_tried"] = True
-if st.session_state.get("home_tried"):
+if not st.session_state.get("home_tried"):
+    st.caption("One click runs the whole pipeline on a bundled photo of an astronaut. "
+               "Or open the **Image** page to use your own photos.")
+else:
     try:
         result = image_view.analyze(resources.recognizer(settings), SAMPLE.name, load_image(SAMPLE))
     except Exception as error:  # noqa: BLE001
         ui.show_error(error, "the sample photo")
     else:
-        with right:
-            ui.chips([(f.label, f.confidence) for f in result.faces] or ["neutral"])
-        image_view.render(result, key="home", compact=True)
+        with st.container(border=True):
+            image_view.render(result, key="home", compact=True)
 
 st.markdown("#### Pages")
 nav = st.columns(4)

@@ -78,7 +78,7 @@ def render(result: ImageAnalysis, key: str, compact: bool = False) -> None:
             st.markdown("##### Results")
             st.dataframe(table, hide_index=True, width="stretch",
                          column_config={"confidence": st.column_config.ProgressColumn(
-                             "confidence", min_value=0.0, max_value=1.0, format="percent")})
+                             "confidence", min_value=0.0, max_value=1.0, format="%.2f")})
         stem = files.safe_stem(result.name)
         c1, c2, c3, _ = st.columns([1, 1, 1, 2])
         c1.download_button("Annotated image (PNG)", files.png_bytes(result.annotated), f"{stem}_annotated.png",

@@ -74,11 +74,24 @@ def _defaults() -> Settings:
     return Settings(model=default_model_name(), detector="haar", detector_params=default_params("haar"))
 
 
-def _seed(name: str, value: Any) -> str:
-    key = _WIDGET_PREFIX + name
-    if key not in st.session_state:
-        st.session_state[key] = value
-    return key
+VALUES_KEY = "fer_settings_values"
+
+
+def _store(name: str) -> None:
+    """on_change: copy a widget's new value to the permanent store before the script reruns."""
+    st.session_state.setdefault(VALUES_KEY, {})[name] = st.session_state[_WIDGET_PREFIX + name]
+
+
+def _seed(name: str, value: Any) -> dict[str, Any]:
+    """Widget kwargs (key, on_change) with the widget's value set from the permanent store.
+
+    Set on every run, not only when the key is missing: after a page switch Streamlit keeps the key but
+    the new page's widget is a different widget, which would otherwise start from its default value.
+    """
+    values = st.session_state.setdefault(VALUES_KEY, {})
+    values.setdefault(name, value)
+    st.session_state[_WIDGET_PREFIX + name] = values[name]
+    return {"key": _WIDGET_PREFIX + name, "on_change": _store, "args": (name,)}
 
 
 def sidebar() -> Settings:
@@ -95,13 +108,18 @@ def sidebar() -> Settings:
         st.caption("Shared by every page.")
         if s.model not in models and models:
             s = replace(s, model=next(iter(models)))
+        values = st.session_state.setdefault(VALUES_KEY, {})
+        if values.get("model") not in models:  # e.g. a model folder removed while the app runs
+            values.pop("model", None)
+        if values.get("detector") not in detectors:
+            values.pop("detector", None)
         model = st.selectbox(
-            "Model", options=list(models), key=_seed("model", s.model),
+            "Model", options=list(models), **_seed("model", s.model),
             format_func=lambda n: models[n].title if n in models else n,
             help="The emotion classifier. Models live in models/ (one folder each).",
         )
         detector = st.selectbox(
-            "Face detector", options=detectors, key=_seed("detector", s.detector if s.detector in detectors else detectors[0]),
+            "Face detector", options=detectors, **_seed("detector", s.detector if s.detector in detectors else detectors[0]),
             format_func=lambda n: DETECTOR_LABELS.get(n, n),
         )
         params = dict(s.detector_params) if detector == s.detector else default_params(detector)
@@ -110,15 +128,15 @@ def sidebar() -> Settings:
             for name, (label, lo, hi, default, step, help_text) in DETECTOR_PARAMS.get(detector, {}).items():
                 value = params.get(name, default)
                 key = f"{detector}_{name}"
-                chosen[name] = st.slider(label, min_value=lo, max_value=hi, step=step, key=_seed(key, value),
+                chosen[name] = st.slider(label, min_value=lo, max_value=hi, step=step, **_seed(key, value),
                                          help=help_text)
         smoothing = st.slider(
             "Smoothing window (video and webcam)", min_value=1, max_value=15, step=1,
-            key=_seed("smoothing", int(s.smoothing)),
+            **_seed("smoothing", int(s.smoothing)),
             help="Each face's probabilities are averaged over about this many analysed frames so labels do not "
                  "flicker; 1 = every frame on its own.",
         )
-        tta = st.toggle("Mirror test-time augmentation", key=_seed("tta", s.tta),
+        tta = st.toggle("Mirror test-time augmentation", **_seed("tta", s.tta),
                         help="Average each face with its mirror image: a little steadier, twice the classifier work.")
 
     new = Settings(model=model, detector=detector, detector_params=chosen, smoothing=int(smoothing), tta=bool(tta))

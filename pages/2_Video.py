@@ -158,9 +158,13 @@ if stored and stored["key"][0] == input_key():
         st.markdown("##### Per-face summary")
         summary = analysis.face_summary()
         show = summary.rename(columns={f"share_{e}": display_name(e) for e in ui.EMOTIONS})
+        for e in ui.EMOTIONS:
+            show[display_name(e)] = (show[display_name(e)].astype(float) * 100).round(0)
+        show["dominant"] = show["dominant"].map(display_name)
         st.dataframe(show, hide_index=True, width="stretch",
                      column_config={display_name(e): st.column_config.ProgressColumn(
-                         display_name(e), min_value=0.0, max_value=1.0, format="percent") for e in ui.EMOTIONS})
+                         display_name(e), min_value=0, max_value=100, format="%d%%") for e in ui.EMOTIONS})
+        st.caption("Share of each face's analysed frames per emotion; times in seconds.")
 
     stem = files.safe_stem(stored["name"])
     d1, d2, d3, _ = st.columns([1, 1, 1, 2])

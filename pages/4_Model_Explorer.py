@@ -51,11 +51,14 @@ with tab_acc:
         st.markdown("##### Precision and recall per class")
         st.plotly_chart(charts.precision_recall_bars(table), key="explorer_pr",
                         config={"displayModeBar": False}, width="stretch")
-        shown = table.copy()
-        shown.index = [display_name(c) for c in shown.index]
-        st.dataframe(shown, width="stretch", column_config={
-            c: st.column_config.ProgressColumn(c, min_value=0.0, max_value=1.0, format="percent")
-            for c in ("precision", "recall", "f1")})
+    shown = table.copy()
+    shown.index = [display_name(c) for c in shown.index]
+    for c in ("precision", "recall", "f1"):
+        shown[c] = (shown[c].astype(float) * 100).round(0)
+    shown["support"] = shown["support"].astype(int)
+    st.dataframe(shown, width="stretch", column_config={
+        c: st.column_config.ProgressColumn(c, min_value=0, max_value=100, format="%d%%")
+        for c in ("precision", "recall", "f1")})
 
 # --- One face -------------------------------------------------------------------------------------------
 with tab_face:

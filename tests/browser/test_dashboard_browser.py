@@ -43,6 +43,19 @@ def open_page(page, path: str, title: str) -> None:
     wait_idle(page)
 
 
+def snap(page, path: Path) -> None:
+    """Screenshot of the whole page: Streamlit scrolls inside its main container, not the document, so the
+    viewport is stretched to the content's height for the shot."""
+    size = page.viewport_size
+    height = page.evaluate(
+        "() => Math.max(...[...document.querySelectorAll('[data-testid=\"stMain\"], [data-testid=\"stSidebarContent\"]')]"
+        ".map(e => e.scrollHeight), document.body.scrollHeight)")
+    page.set_viewport_size({"width": size["width"], "height": min(max(int(height) + 40, size["height"]), 7000)})
+    page.wait_for_timeout(700)
+    page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size(size)
+
+
 def assert_no_errors(page) -> None:
     errors = page.locator(ERRORS)
     texts = [errors.nth(i).inner_text() for i in range(errors.count())]
@@ -62,7 +75,7 @@ def test_page_loads_without_errors(page, screenshots, path, title, shot):
         page.locator('[data-testid="stImage"] img').first.wait_for()
     page.wait_for_timeout(500)  # let plotly finish drawing
     assert_no_errors(page)
-    page.screenshot(path=str(screenshots / f"{shot}.png"), full_page=True)
+    snap(page, screenshots / f"{shot}.png")
 
 
 def test_image_upload_shows_happy(page, screenshots):
@@ -74,7 +87,7 @@ def test_image_upload_shows_happy(page, screenshots):
     page.locator(".js-plotly-plot").first.wait_for()
     page.wait_for_timeout(500)
     assert_no_errors(page)
-    page.screenshot(path=str(screenshots / "image_upload.png"), full_page=True)
+    snap(page, screenshots / "image_upload.png")
 
 
 def test_image_upload_of_a_non_image_shows_one_error(page, tmp_path):
@@ -99,7 +112,7 @@ def test_video_sample_runs(page, screenshots):
     page.locator(".js-plotly-plot").first.wait_for()
     page.wait_for_timeout(800)
     assert_no_errors(page)
-    page.screenshot(path=str(screenshots / "video_results.png"), full_page=True)
+    snap(page, screenshots / "video_results.png")
 
 
 def _start_stream(page) -> bool:
@@ -128,11 +141,11 @@ def test_webcam_stream_shows_an_emotion(page, screenshots):
     video = page.frame_locator('iframe[title*="webrtc"]').locator("video").first
     assert video.evaluate("v => v.readyState >= 2 && !v.paused && v.videoWidth > 0"), "the annotated stream is not playing"
     assert_no_errors(page)
-    page.screenshot(path=str(screenshots / "webcam_live.png"), full_page=True)
+    snap(page, screenshots / "webcam_live.png")
 
     page.frame_locator('iframe[title*="webrtc"]').get_by_role("button", name="STOP").click()
     page.get_by_text("Session summary").wait_for()
     wait_idle(page)
     page.wait_for_timeout(500)
     assert_no_errors(page)
-    page.screenshot(path=str(screenshots / "webcam_summary.png"), full_page=True)
+    snap(page, screenshots / "webcam_summary.png")

@@ -1,0 +1,248 @@
+"""The dashboard's pages under `streamlit.testing.v1.AppTest` (no browser): every page renders without an
+exception, real samples give the expected labels, bad input gives one clear message, settings persist."""
+
+from __future__ import annotations
+
+import glob
+import io
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+REPO = Path(__file__).resolve().parents[1]
+APP = str(REPO / "app.py")
+PHOTOS = REPO / "samples" / "photos"
+VIDEOS = REPO / "samples" / "videos"
+PAGES = ["pages/1_Image.py", "pages/2_Video.py", "pages/3_Webcam.py", "pages/4_Model_Explorer.py"]
+
+
+def open_app(page: str | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    if page:
+        at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def chips(at: AppTest) -> list[str]:
+    """Texts of the coloured emotion labels drawn on the page (not the colour legend)."""
+    return [m.value for m in at.markdown if "fer-chip" in m.value and "fer-legend" not in m.value
+            and "<style>" not in m.value]
+
+
+def ok(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def png_bytes(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def fer_temp_files() -> set[str]:
+    return set(glob.glob(os.path.join(tempfile.gettempdir(), "fer-*")))
+
+
+# --- every page ------------------------------------------------------------------------------------------
+
+def test_home_renders_with_navigation_and_settings():
+    at = open_app()
+    assert not at.error
+    assert "Emotion Recognition" in at.title[0].value
+    assert at.sidebar.selectbox(key="_sb_detector").value == "haar"
+    assert at.button(key="try_sample")
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_without_exception(page):
+    at = open_app(page)
+    assert not at.error, [e.value for e in at.error]
+    assert at.title, "the page has a title"
+
+
+def test_home_try_sample_shows_happy():
+    at = open_app()
+    at.button(key="try_sample").click().run()
+    ok(at)
+    assert any("1. Happy" in c for c in chips(at))
+
+
+# --- shared settings -------------------------------------------------------------------------------------
+
+def test_settings_persist_across_pages():
+    at = open_app("pages/1_Image.py")
+    at.sidebar.selectbox(key="_sb_detector").set_value("yunet").run()
+    at.sidebar.slider(key="_sb_smoothing").set_value(9).run()
+    at.switch_page("pages/2_Video.py").run()
+    ok(at)
+    assert at.sidebar.selectbox(key="_sb_detector").value == "yunet"
+    assert at.sidebar.slider(key="_sb_smoothing").value == 9
+    assert at.sidebar.slider(key="_sb_yunet_score_threshold").value == pytest.approx(0.7)
+    at.switch_page("app.py").run()
+    assert at.session_state["fer_settings"].detector == "yunet"
+    assert at.session_state["fer_settings"].smoothing == 9
+
+
+# --- Image page ------------------------------------------------------------------------------------------
+
+def test_image_upload_astronaut_is_happy_with_table_and_downloads():
+    at = open_app("pages/1_Image.py")
+    data = (PHOTOS / "happy_astronaut.png").read_bytes()
+    at.file_uploader(key="image_uploads").set_value([("astronaut.png", data, "image/png")]).run()
+    ok(at)
+    assert not at.error
+    assert any("1. Happy" in c for c in chips(at))
+    table = at.dataframe[0].value
+    assert list(table["label"]) == ["happy"]
+    assert table["confidence"].iloc[0] > 0.5
+    labels = [b.label for b in at.get("download_button")]
+    assert labels == ["Annotated image (PNG)", "Results (CSV)", "Results (JSON)"]
+
+
+def test_image_sample_and_several_uploads_with_a_bad_one():
+    at = open_app("pages/1_Image.py")
+    at.radio(key="image_source").set_value("Sample photo").run()
+    ok(at)
+    assert at.selectbox(key="image_sample").value == "happy astronaut"
+    assert any("Happy" in c for c in chips(at))
+
+    at.radio(key="image_source").set_value("Upload photos").run()
+    files = [("astronaut.png", (PHOTOS / "happy_astronaut.png").read_bytes(), "image/png"),
+             ("broken.jpg", b"\xff\xd8\xff\xe0 definitely not a complete jpeg", "image/jpeg"),
+             ("empty.png", b"", "image/png")]
+    at.file_uploader(key="image_uploads").set_value(files).run()
+    ok(at)
+    errors = [e.value for e in at.error]
+    assert len(errors) == 2, errors
+    assert "broken.jpg" in errors[0] and "empty.png" in errors[1]
+    assert all("Traceback" not in e for e in errors)
+    assert any("1. Happy" in c for c in chips(at)), "the good image is still analysed"
+
+
+def test_image_without_face_says_so():
+    at = open_app("pages/1_Image.py")
+    blank = np.full((240, 320, 3), 200, dtype=np.uint8)
+    at.file_uploader(key="image_uploads").set_value([("wall.png", png_bytes(blank), "image/png")]).run()
+    ok(at)
+    assert not at.error
+    assert any("No face was found in wall.png" in w.value for w in at.warning)
+
+
+# --- Video page ------------------------------------------------------------------------------------------
+
+def test_video_sample_gives_timeline_summary_and_downloads():
+    before = fer_temp_files()
+    at = open_app("pages/2_Video.py")
+    at.radio(key="video_source").set_value("Sample video").run()
+    at.number_input(key="video_every").set_value(3).run()
+    at.button(key="video_go").click().run()
+    ok(at)
+    assert not at.error, [e.value for e in at.error]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Faces followed"] == "1"
+    assert metrics["Frames analysed"] == "24 / 72"
+    assert any("Happy" in c for c in chips(at)), "the smiling face is mostly happy"
+    result = at.session_state["video_result"]
+    assert result["video"][4:8] == b"ftyp", "an MP4 file"
+    assert set(result["analysis"].timeline["label"]) <= {"happy", "neutral", "sad", "surprise", "angry", "fear", "disgust"}
+    labels = [b.label for b in at.get("download_button")]
+    assert labels == ["Annotated video (MP4)", "Timeline (CSV)", "Results (JSON)"]
+    assert fer_temp_files() == before, "temporary files were left behind"
+
+
+@pytest.mark.parametrize("name,data,expected", [
+    ("garbage.mp4", b"this is not a video at all" * 10, "garbage.mp4 is not a video"),
+    ("empty.webm", b"", "empty.webm is empty"),
+])
+def test_video_bad_upload_gives_one_message_and_no_temp_files(name, data, expected):
+    before = fer_temp_files()
+    at = open_app("pages/2_Video.py")
+    at.file_uploader(key="video_upload").set_value((name, data, "video/mp4")).run()
+    at.button(key="video_go").click().run()
+    ok(at)
+    assert [e.value for e in at.error] and expected in at.error[0].value and len(at.error) == 1
+    assert fer_temp_files() == before
+
+
+def test_video_upload_of_a_real_file():
+    at = open_app("pages/2_Video.py")
+    at.file_uploader(key="video_upload").set_value(
+        ("clip.mov", (VIDEOS / "noface_face.mov").read_bytes(), "video/quicktime")).run()
+    at.number_input(key="video_every").set_value(5).run()
+    at.toggle(key="video_annotate").set_value(False).run()
+    at.button(key="video_go").click().run()
+    ok(at)
+    assert not at.error
+    assert "Results: clip.mov" in [s.value for s in at.subheader]
+    assert at.session_state["video_result"]["video"] is None
+
+
+# --- Webcam page -----------------------------------------------------------------------------------------
+
+def test_webcam_page_shows_instructions_and_a_session_summary():
+    at = open_app("pages/3_Webcam.py")
+    assert not at.error
+    assert not [s for s in at.subheader if s.value == "Session summary"]
+    rows = [{"time": t / 10, "face_id": 1, "label": "happy", "confidence": 0.9, "angry": 0.0, "disgust": 0.0,
+             "fear": 0.0, "happy": 0.9, "sad": 0.0, "surprise": 0.0, "neutral": 0.1} for t in range(30)]
+    at.session_state["webcam_history"] = {"rows": rows, "fps": [25.0] * 30, "ms": [8.0] * 30, "last": None,
+                                          "frames": 30}
+    at.run()
+    ok(at)
+    assert "Session summary" in [s.value for s in at.subheader]
+    assert {m.label: m.value for m in at.metric}["Frames processed"] == "30"
+    assert any("Happy" in c for c in chips(at))
+
+
+def test_live_session_callback_publishes_results_through_the_queue():
+    """What the webcam's frame callback does, on real frames, outside any Streamlit thread."""
+    import av
+
+    from dashboard.live import LiveSession
+    from fer_core.pipeline import EmotionRecognizer
+
+    session = LiveSession(EmotionRecognizer(detector="haar"), smoothing=3)
+    with av.open(str(VIDEOS / "single_face.mp4")) as container:
+        for i, frame in enumerate(container.decode(video=0)):
+            out = session.callback(frame)
+            assert (out.width, out.height) == (frame.width, frame.height)
+            if i == 40:
+                break
+    updates = session.drain()
+    assert len(updates) == 41 and session.frames == 41
+    labels = [f["label"] for u in updates for f in u.faces]
+    assert labels and set(labels) <= {"happy", "neutral", "sad", "surprise", "angry", "fear", "disgust"}
+    assert updates[-1].fps > 0 and updates[-1].processing_ms > 0
+    assert {f["face_id"] for u in updates for f in u.faces} == {1}, "one face, one track"
+
+
+# --- Model explorer --------------------------------------------------------------------------------------
+
+def test_explorer_accuracy_saliency_playground_and_card():
+    at = open_app("pages/4_Model_Explorer.py")
+    assert not at.error
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Faces"] == "70"
+    accuracy = int(metrics["Accuracy"].rstrip("%"))
+    assert 40 <= accuracy <= 90, "far above chance (14%) on the bundled FER2013 faces"
+    assert at.selectbox(key="explorer_class").value == "happy"
+    at.selectbox(key="explorer_class").set_value("surprise").run()
+    at.select_slider(key="explorer_face").set_value(3).run()
+    at.selectbox(key="explorer_target").set_value("neutral").run()
+    ok(at)
+    for key, value in [("pg_brightness", -80), ("pg_contrast", 0.5), ("pg_blur", 2.0), ("pg_rotation", 30),
+                       ("pg_patch", 0.4)]:
+        at.slider(key=key).set_value(value).run()
+        ok(at)
+    at.toggle(key="pg_mirror").set_value(True).run()
+    ok(at)
+    assert at.slider(key="pg_patch_x"), "patch position sliders appear with a patch"
+    assert any("→" in m.value for m in at.markdown)
+    assert any("Mini-XCEPTION" in m.value for m in at.markdown), "the model card"
+    assert not at.error
