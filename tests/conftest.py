@@ -2,14 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
-PHOTOS = ROOT / "samples" / "photos"
-VIDEOS = ROOT / "samples" / "videos"
-FER_MINI = ROOT / "samples" / "fer2013_mini"
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from conftest import PHOTOS, ROOT, VIDEOS
+from sample_media import PHOTOS, ROOT, VIDEOS
 from fer_core.cli import main
 from fer_core.errors import InvalidImageError, InvalidVideoError
 from fer_core.io import load_image

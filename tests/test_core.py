@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import FER_MINI, PHOTOS
+from sample_media import FER_MINI, PHOTOS
 from fer_core import EMOTIONS, Box, EmotionRecognizer, create_detector, get_model, list_models, load_image
 from fer_core.errors import FerError, ModelNotFoundError
 from fer_core.preprocess import crop_faces, prepare_face, square_crop_region, to_gray
@@ -53,7 +53,7 @@ def test_unknown_detector_and_bad_parameters_are_clear_errors():
 
 
 def test_no_face_in_a_frame_without_people(yunet_recognizer, haar_recognizer):
-    from conftest import VIDEOS
+    from sample_media import VIDEOS
     from fer_core.video import iter_frames
 
     frame = next(iter_frames(VIDEOS / "no_face.mp4")).image

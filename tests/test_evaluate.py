@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import FER_MINI, PHOTOS, VIDEOS
+from sample_media import FER_MINI, PHOTOS, VIDEOS
 from fer_core.errors import DatasetError
 from fer_core.evaluate import evaluate, main, metrics
 from fer_core.video import iter_frames

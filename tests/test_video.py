@@ -5,7 +5,7 @@ from __future__ import annotations
 import av
 import pytest
 
-from conftest import VIDEOS
+from sample_media import VIDEOS
 from fer_core.emotions import EMOTIONS
 from fer_core.video import TIMELINE_COLUMNS, analyze_video, iter_frames, probe_video
 
