@@ -32,6 +32,7 @@ with steps[3]:
     ui.card("4. Follow", "In videos and on the webcam, faces are tracked and their probabilities smoothed "
             "so that labels do not flicker.")
 
+st.write("")
 st.markdown("#### Try it")
 SAMPLE = files.SAMPLES / "photos" / "happy_astronaut.png"
 if st.button("Try on a sample photo", type="primary", icon=":material/play_arrow:", key="try_sample"):
@@ -60,16 +61,21 @@ with nav[2]:
     st.page_link("pages/3_Webcam.py", label="Webcam", icon=":material/videocam:")
     st.caption("Live: your camera with labels, probabilities and a rolling timeline.")
 with nav[3]:
-    st.page_link("pages/4_Model_Explorer.py", label="Model explorer", icon=":material/biotech:")
+    st.page_link("pages/4_Model_Explorer.py", label="Model Explorer", icon=":material/biotech:")
     st.caption("How good is the model, what does it look at, and what breaks it.")
 
 st.markdown("#### In use")
 try:
     spec = resources.model_spec(settings)
     c1, c2, c3 = st.columns(3)
-    c1.metric("Model", spec.title)
-    c2.metric("Face detector", settings.detector)
-    c3.metric("Input", f"{spec.input_size}x{spec.input_size} grey")
+    with c1:
+        ui.card("Model", f"{spec.title}<br><small>{spec.name}</small>")
+    with c2:
+        params = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in settings.detector_params.items())
+        ui.card("Face detector", f"{settings.detector}<br><small>{params}</small>")
+    with c3:
+        ui.card("Options", f"smoothing window {settings.smoothing} frames<br><small>mirror test-time augmentation "
+                f"{'on' if settings.tta else 'off'}</small>")
 except Exception as error:  # noqa: BLE001
     ui.show_error(error, "the model")
 st.caption("Change the model, the detector and its parameters, smoothing and test-time augmentation in the "

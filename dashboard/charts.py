@@ -58,7 +58,7 @@ def probability_bars(probabilities: Mapping[str, float], title: str | None = Non
 
 
 def emotion_timeline(frame: pd.DataFrame, title: str | None = None, height: int = 340,
-                     time_col: str = "time", x_title: str = "time (s)") -> go.Figure:
+                     time_col: str = "time", x_title: str = "time (s)", legend: bool = True) -> go.Figure:
     """Probabilities over time (one line per emotion) above a band showing the label at each moment.
 
     `frame` has a time column, one column per emotion and a `label` column (one face's rows).
@@ -99,6 +99,10 @@ def emotion_timeline(frame: pd.DataFrame, title: str | None = None, height: int 
         hovermode="x unified",
     )
     fig.update_xaxes(title=x_title)
+    fig.update_layout(xaxis=dict(anchor="y2"))  # ticks and title under the label band
+    if not legend:  # only the title; the page shows the colour key
+        fig.update_layout(showlegend=False, title=dict(text=f"<b>{title}</b>" if title else None,
+                                                       font=dict(size=13), x=0.01, xanchor="left", y=0.97))
     return fig
 
 

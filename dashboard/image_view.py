@@ -47,7 +47,8 @@ def render(result: ImageAnalysis, key: str, compact: bool = False) -> None:
         if not n:
             st.warning(
                 f"No face was found in {result.name}. Try the YuNet detector or a smaller minimum face size "
-                "in the sidebar, or a photo where the face is larger and facing the camera.", icon=":material/search_off:")
+                "in the sidebar, or a photo where the face is larger and facing the camera.",
+                icon=":material/search_off:")
         else:
             st.markdown("**What the model sees**")
             st.caption("Each face as the classifier receives it: square, grey, 64x64 pixels (shown enlarged).")
@@ -56,14 +57,17 @@ def render(result: ImageAnalysis, key: str, compact: bool = False) -> None:
                 with cols[i % len(cols)]:
                     st.image(files.crop_to_uint8(result.crops[i], 128), width=112)
                     st.markdown(ui.chip(face.label, face.confidence, prefix=f"{i + 1}. "), unsafe_allow_html=True)
-            if not compact:
-                st.markdown("**Summary**")
+            if n == 1:
+                face = result.faces[0]
+                st.plotly_chart(charts.probability_bars(face.probabilities, title="Probabilities", height=250),
+                                key=f"{key}_prob_0", config={"displayModeBar": False}, width="stretch")
+            elif not compact:
                 counts = pd.Series([f.label for f in result.faces]).value_counts()
-                st.write(", ".join(f"{display_name(k)}: {v}" for k, v in counts.items()))
+                st.markdown("**In this photo:** " + ", ".join(f"{display_name(k)} x{v}" for k, v in counts.items()))
 
-    if n:
+    if n > 1:
         st.markdown("##### Probabilities per face")
-        per_row = 3 if n > 2 else n
+        per_row = 3
         for start in range(0, n, per_row):
             cols = st.columns(per_row)
             for j, face in enumerate(result.faces[start:start + per_row]):
@@ -80,10 +84,10 @@ def render(result: ImageAnalysis, key: str, compact: bool = False) -> None:
                          column_config={"confidence": st.column_config.ProgressColumn(
                              "confidence", min_value=0.0, max_value=1.0, format="%.2f")})
         stem = files.safe_stem(result.name)
-        c1, c2, c3, _ = st.columns([1, 1, 1, 2])
+        c1, c2, c3, _ = st.columns([1, 1, 1, 1])
         c1.download_button("Annotated image (PNG)", files.png_bytes(result.annotated), f"{stem}_annotated.png",
-                           "image/png", key=f"{key}_dl_png", on_click="ignore", icon=":material/image:")
+                           "image/png", key=f"{key}_dl_png", on_click="ignore", width="stretch", icon=":material/image:")
         c2.download_button("Results (CSV)", files.csv_bytes(table), f"{stem}_faces.csv", "text/csv",
-                           key=f"{key}_dl_csv", on_click="ignore", icon=":material/table:")
+                           key=f"{key}_dl_csv", on_click="ignore", width="stretch", icon=":material/table:")
         c3.download_button("Results (JSON)", files.json_bytes(result.to_json()), f"{stem}_faces.json",
-                           "application/json", key=f"{key}_dl_json", on_click="ignore", icon=":material/data_object:")
+                           "application/json", key=f"{key}_dl_json", on_click="ignore", width="stretch", icon=":material/data_object:")

@@ -37,7 +37,7 @@ class LiveSession:
 
     recognizer: Any
     smoothing: int = 5
-    detect_every: int = 2
+    detect_every: int = 3
     results: "queue.Queue[LiveUpdate]" = field(default_factory=lambda: queue.Queue(maxsize=600))
 
     def __post_init__(self) -> None:

@@ -58,8 +58,8 @@ if inputs:
     if len(results) > 1:
         st.markdown("#### All photos")
         table = pd.concat([r.table() for r in results], ignore_index=True)
-        c1, c2, _ = st.columns([1, 1, 3])
+        c1, c2, _ = st.columns([1, 1, 2])
         c1.download_button("All results (CSV)", files.csv_bytes(table), "faces.csv", "text/csv",
-                           key="all_csv", on_click="ignore", icon=":material/table:")
+                           key="all_csv", on_click="ignore", width="stretch", icon=":material/table:")
         c2.download_button("All results (JSON)", files.json_bytes([r.to_json() for r in results]), "faces.json",
-                           "application/json", key="all_json", on_click="ignore", icon=":material/data_object:")
+                           "application/json", key="all_json", on_click="ignore", width="stretch", icon=":material/data_object:")

@@ -167,11 +167,11 @@ if stored and stored["key"][0] == input_key():
         st.caption("Share of each face's analysed frames per emotion; times in seconds.")
 
     stem = files.safe_stem(stored["name"])
-    d1, d2, d3, _ = st.columns([1, 1, 1, 2])
+    d1, d2, d3, _ = st.columns([1, 1, 1, 1])
     if stored["video"]:
         d1.download_button("Annotated video (MP4)", stored["video"], f"{stem}_annotated.mp4", "video/mp4",
-                           key="video_dl_mp4", on_click="ignore", icon=":material/movie:")
+                           key="video_dl_mp4", on_click="ignore", width="stretch", icon=":material/movie:")
     d2.download_button("Timeline (CSV)", files.csv_bytes(timeline), f"{stem}_timeline.csv", "text/csv",
-                       key="video_dl_csv", on_click="ignore", icon=":material/table:")
+                       key="video_dl_csv", on_click="ignore", width="stretch", icon=":material/table:")
     d3.download_button("Results (JSON)", files.json_bytes(analysis.to_dict()), f"{stem}_results.json",
-                       "application/json", key="video_dl_json", on_click="ignore", icon=":material/data_object:")
+                       "application/json", key="video_dl_json", on_click="ignore", width="stretch", icon=":material/data_object:")

@@ -24,7 +24,7 @@ ROLLING_SECONDS = 20.0
 MAX_ROWS = 50_000
 
 try:
-    recognizer = resources.recognizer(settings)
+    recognizer = resources.live_recognizer(settings)
 except Exception as error:  # noqa: BLE001
     ui.show_error(error, "the model")
     st.stop()
@@ -114,7 +114,7 @@ def live_charts(faces: list[dict], rows: list[dict]) -> None:
         recent = frame[(frame["face_id"] == face_id) & (frame["time"] >= frame["time"].max() - ROLLING_SECONDS)]
         if len(recent) > 1:
             st.plotly_chart(charts.emotion_timeline(recent, title=f"Face #{face_id}, last {ROLLING_SECONDS:.0f} s",
-                                                    height=260, x_title="seconds"),
+                                                    height=240, x_title="seconds", legend=False),
                             key="live_timeline", config={"displayModeBar": False}, width="stretch")
 
 
@@ -177,7 +177,7 @@ if not playing:
                                                         title=f"Face #{main_face}", x_title="seconds"),
                                 key="webcam_session_timeline", config={"displayModeBar": False}, width="stretch")
             st.download_button("Session timeline (CSV)", files.csv_bytes(rows), "webcam_session.csv", "text/csv",
-                               key="webcam_dl_csv", on_click="ignore", icon=":material/table:")
+                               key="webcam_dl_csv", on_click="ignore", width="stretch", icon=":material/table:")
         else:
             st.info(f"No face was seen during the session ({duration:.0f} s).", icon=":material/face:")
 

@@ -1,0 +1,211 @@
+"""Training: fine-tune a model or train one from scratch on your own labelled faces, watch it learn, use it.
+
+The data is a zip of class folders (happy/, sad/, ... named after the seven emotions) or the bundled sample
+(70 FER2013 faces). Training runs in this page's session with live curves; the finished model is written
+as a registry folder (weights, card, log, curves) under `user_models/` (or `models/` if asked), appears in
+the sidebar's model list at once, and can be downloaded as a zip.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import files, ui
+from dashboard import settings as settings_mod
+from fer_core.emotions import EMOTIONS, display_name
+from fer_core.datasets import extract_zip
+
+USER_MODELS = Path(os.environ.get("FER_USER_MODELS_DIR") or files.REPO_ROOT / "user_models")
+SAMPLE = files.SAMPLES / "fer2013_mini"
+RESULT_KEY = "training_result"
+
+
+def _register_user_models_dir() -> None:
+    """Make models trained here visible to the registry (and so to every page's model list)."""
+    dirs = [p for p in os.environ.get("FER_MODELS_DIRS", "").split(os.pathsep) if p]
+    if str(USER_MODELS) not in dirs:
+        os.environ["FER_MODELS_DIRS"] = os.pathsep.join(dirs + [str(USER_MODELS)])
+
+
+_register_user_models_dir()
+
+settings = ui.setup_page(
+    "Training", ":material/model_training:",
+    "Teach a model your own faces: upload labelled faces (or use the bundled sample), fine-tune a model or "
+    "train one from scratch, watch the loss and accuracy as it learns, then use it on the other pages or "
+    "download it.",
+)
+
+
+def model_zip(folder: Path) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(folder.iterdir()):
+            if path.is_file():
+                zf.write(path, f"{folder.name}/{path.name}")
+    return buf.getvalue()
+
+
+def curves(history: list[dict]) -> object:
+    from fer_core.train import learning_curves_figure
+
+    fig = learning_curves_figure(history)
+    fig.update_layout(height=340, margin={"t": 40, "b": 30, "l": 10, "r": 10},
+                      legend={"orientation": "h", "y": -0.25})
+    return fig
+
+
+def use_model(name: str) -> None:
+    """on_click: make the new model the one every page uses."""
+    st.session_state.setdefault(settings_mod.VALUES_KEY, {})["model"] = name
+
+
+# --- 1. Data ---------------------------------------------------------------------------------------------
+st.markdown("#### 1. Faces")
+source = st.radio("Data", ["Bundled sample (70 FER2013 faces, 10 per emotion)", "Upload a zip of class folders"],
+                  key="train_source", horizontal=True, label_visibility="collapsed")
+upload = None
+if source.startswith("Upload"):
+    upload = st.file_uploader(
+        "Zip of class folders", type=["zip"], key="train_zip",
+        help=f"One folder per emotion, named {', '.join(EMOTIONS)} (at least two), each holding face "
+             f"images (.jpg, .png, ...). Faces are turned grey and resized to the model's input size. "
+             f"Up to {files.upload_limit_mb()} MB.")
+    st.caption("Faces should be cropped to the face (as the detector's box with a small margin) like FER2013.")
+
+# --- 2. Recipe -------------------------------------------------------------------------------------------
+st.markdown("#### 2. Recipe")
+from fer_core.registry import list_models  # noqa: E402
+
+bases = {s.name: s for s in list_models() if s.keras_path and s.keras_path.exists()}
+c1, c2, c3 = st.columns(3)
+with c1:
+    mode = st.radio("Start from", ["Fine-tune a model", "Scratch (Mini-XCEPTION wide, 48x48)"], key="train_mode",
+                    help="Fine-tuning starts from a trained model's weights and needs few faces and epochs; "
+                         "from scratch needs thousands of faces.")
+    finetune = mode.startswith("Fine")
+    base = None
+    if finetune:
+        if not bases:
+            st.error("No model with Keras weights to fine-tune from.", icon=":material/error:")
+            st.stop()
+        names = list(bases)
+        base = st.selectbox("Base model", names, key="train_base", format_func=lambda n: bases[n].title,
+                            index=names.index(settings.model) if settings.model in names else 0)
+with c2:
+    epochs = st.slider("Epochs", 1, 50, 3, key="train_epochs",
+                       help="Passes over the training faces; the best epoch on the validation faces is kept.")
+    val_split = st.slider("Validation share", 0.1, 0.5, 0.2, 0.05, key="train_val",
+                          help="Faces of each class held out to measure accuracy and choose the best epoch.")
+    freeze = st.slider("Frozen blocks", 0, 5, 2 if finetune else 0, key="train_freeze", disabled=not finetune,
+                       help="Keep the first blocks' weights as they are (the stem is block 1); fewer weights to "
+                            "learn means less overfitting on a small dataset.")
+with c3:
+    lr = st.select_slider("Learning rate", [1e-4, 3e-4, 1e-3, 2e-3, 5e-3], value=3e-4 if finetune else 2e-3,
+                          key="train_lr", format_func=lambda v: f"{v:g}")
+    augment = st.selectbox("Augmentation", ["none", "light", "standard", "strong"], index=1, key="train_aug",
+                           help="Random flips, shifts, small rotations and zooms, brightness and contrast, and "
+                                "(standard, strong) random erasing of a patch.")
+    default_name = f"{base}_custom" if finetune else "my_model"
+    name = st.text_input("Model name", default_name, key="train_name", max_chars=60)
+    into_models = st.checkbox("Save into models/ (shared with the project)", value=False, key="train_into_models",
+                              help="Otherwise the model goes to user_models/, which is not part of the repository.")
+
+start = st.button("Train", type="primary", icon=":material/play_arrow:", key="train_start")
+
+# --- 3. Training -----------------------------------------------------------------------------------------
+if start:
+    clean = re.sub(r"[^A-Za-z0-9_.-]+", "_", name.strip()).strip("._") or "my_model"
+    if upload is None and source.startswith("Upload"):
+        st.warning("Upload a zip of class folders first, or choose the bundled sample.", icon=":material/upload:")
+        st.stop()
+    work = Path(tempfile.mkdtemp(prefix="fer-train-"))
+    try:
+        data_dir = SAMPLE if upload is None else extract_zip(upload.getvalue(), work / "data")
+        from fer_core.datasets import load_folder
+        from fer_core.train import TrainConfig, train
+
+        found = load_folder(data_dir)  # the checks, with a clear message, before anything heavy
+        counts = found.class_counts()
+        st.caption(f"{len(found)} faces: " + ", ".join(f"{display_name(k)} {v}" for k, v in counts.items() if v))
+        out_root = files.REPO_ROOT / "models" if into_models else USER_MODELS
+        cfg = TrainConfig(
+            data=str(data_dir), val_split=val_split, name=clean, out=str(out_root / clean),
+            title=f"{clean} (trained in the dashboard)", finetune=base if finetune else None,
+            freeze_blocks=freeze if finetune else 0, epochs=epochs, batch_size=32, lr=lr, augment=augment,
+            warmup_epochs=0 if finetune else min(2, epochs - 1), patience=0,
+            checkpoint_dir=str(work / "checkpoints"), verbose=0,
+            command=f"dashboard Training page: {'fine-tune ' + base if finetune else 'from scratch'}, "
+                    f"{epochs} epochs, lr {lr:g}, augmentation {augment}, validation share {val_split:g}, "
+                    f"frozen blocks {freeze if finetune else 0}, data "
+                    f"{'bundled sample' if upload is None else upload.name}")
+        progress = st.progress(0.0, text="Loading TensorFlow and the data...")
+        chart = st.empty()
+
+        def on_epoch(record: dict, history: list[dict]) -> None:
+            progress.progress(min(1.0, record["epoch"] / epochs),
+                              text=f"Epoch {record['epoch']}/{epochs}: validation accuracy "
+                                   f"{record['val_accuracy']:.0%}, loss {record['loss']:.3f}")
+            chart.plotly_chart(curves(history), key=f"train_live_{record['epoch']}",
+                               config={"displayModeBar": False}, width="stretch")
+
+        with st.spinner("Training..."):
+            result = train(cfg, on_epoch_end=on_epoch)
+        progress.progress(1.0, text="Done: the best epoch was kept and the model written.")
+        st.session_state[RESULT_KEY] = {
+            "name": result.name, "dir": str(result.model_dir), "history": result.history,
+            "best_epoch": result.best_epoch, "metrics": result.metrics, "seconds": result.seconds,
+            "into_models": into_models,
+        }
+        chart.empty()
+    except Exception as error:  # noqa: BLE001
+        ui.show_error(error, "the training data")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+# --- 4. Result -------------------------------------------------------------------------------------------
+done = st.session_state.get(RESULT_KEY)
+if done and Path(done["dir"]).exists():
+    st.markdown("#### 3. Result")
+    val, tta = done["metrics"]["val"], done["metrics"]["val_tta"]
+    m = st.columns(4)
+    m[0].metric("Validation accuracy", f"{val['accuracy']:.0%}", help=f"On {val['n']} held-out faces.")
+    m[1].metric("With mirror TTA", f"{tta['accuracy']:.0%}")
+    m[2].metric("Best epoch", f"{done['best_epoch']} of {len(done['history'])}")
+    m[3].metric("Cost per face", f"{done['metrics']['ms_per_face']:.2f} ms", help="TFLite, batch 1, one thread.")
+    left, right = st.columns([3, 2], gap="large")
+    with left:
+        st.plotly_chart(curves(done["history"]), key="train_final_curves", config={"displayModeBar": False},
+                        width="stretch")
+    with right:
+        table = pd.DataFrame({"recall": val["per_class"], "recall with TTA": tta["per_class"]})
+        table.index = [display_name(c) for c in table.index]
+        st.dataframe(table, width="stretch", column_config={
+            c: st.column_config.ProgressColumn(c, min_value=0.0, max_value=1.0, format="percent")
+            for c in table.columns})
+        st.caption(f"Validation faces: {val['n']}. With few faces each one moves a class's recall a lot.")
+    folder = Path(done["dir"])
+    b1, b2 = st.columns(2)
+    with b1:
+        st.download_button("Download the model (zip)", model_zip(folder), file_name=f"{done['name']}.zip",
+                           mime="application/zip", icon=":material/download:", key="train_download")
+    with b2:
+        st.button("Use this model on every page", icon=":material/check_circle:", key="train_use",
+                  on_click=use_model, args=(done["name"],))
+    where = "models/" if done["into_models"] else "user_models/"
+    if settings.model == done["name"]:
+        st.success(f"'{done['name']}' is the model in use (sidebar).", icon=":material/check:")
+    else:
+        st.caption(f"Saved as '{done['name']}' in {where}; choose it in the sidebar's model list on any page.")
+    with st.expander("Model card"):
+        card = folder / "README.md"
+        st.markdown(card.read_text(encoding="utf-8") if card.exists() else "(no card)")
