@@ -199,6 +199,36 @@ def load_dataset(path: str | Path, size: int = FER2013_SIZE, usage: str | tuple[
     return load_folder(path, size=size, min_classes=min_classes)
 
 
+MAX_ZIP_FILES = 50_000
+MAX_ZIP_BYTES = 500 * 1024 * 1024
+
+
+def extract_zip(data: bytes, dest: str | Path) -> Path:
+    """Unpack an uploaded zip of class folders safely (no path outside `dest`, bounded size); returns `dest`."""
+    import zipfile
+
+    dest = Path(dest)
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise DatasetError("The upload is not a valid zip file.") from None
+    members = [m for m in archive.infolist() if not m.is_dir() and not m.filename.startswith("__MACOSX/")]
+    if not members:
+        raise DatasetError("The zip file is empty.")
+    if len(members) > MAX_ZIP_FILES or sum(m.file_size for m in members) > MAX_ZIP_BYTES:
+        raise DatasetError(f"The zip holds too much data (at most {MAX_ZIP_FILES} files and "
+                           f"{MAX_ZIP_BYTES // 2**20} MB unpacked).")
+    dest.mkdir(parents=True, exist_ok=True)
+    root = dest.resolve()
+    for member in members:
+        target = (dest / member.filename).resolve()
+        if root not in target.parents:
+            raise DatasetError(f"The zip contains an unsafe path: {member.filename}.")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(archive.read(member))
+    return dest
+
+
 def _source_key(source: str) -> str:
     """`.../Training/angry/Training_1426440.jpg` -> `training_1426440.jpg` (FER+ files are unique by name)."""
     return Path(source).name.lower()

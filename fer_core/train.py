@@ -19,14 +19,17 @@ Writes into the model folder (`--out`, default `models/NAME`): `model.tflite`, `
 
 The Python API (`train(TrainConfig(...), on_epoch_end=...)`) is what the dashboard's Training page calls.
 
-TensorFlow's oneDNN kernels make 48x48 training about 1.8x faster here, but crash Mini-XCEPTION at 64x64 on
-this CPU, so oneDNN is switched on for inputs of 48 pixels or less and off above (unless the environment
-already sets TF_ENABLE_ONEDNN_OPTS, or TensorFlow was imported before).
+TensorFlow's oneDNN kernels make 48x48 training about 1.8x faster here, but crash (segfault) on a partial
+training batch, so every epoch uses full batches only (the faces left over are reshuffled each epoch); they
+were also reported to crash Mini-XCEPTION at 64x64, so oneDNN is switched on for inputs of 48 pixels or less
+and off above (unless the environment already sets TF_ENABLE_ONEDNN_OPTS, or TensorFlow was imported before).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import math
 import os
@@ -161,7 +164,9 @@ def _make_sequence(ds: FaceDataset, batch_size: int, augment: str, seed: int, we
             self.order = np.random.default_rng([seed, self.epoch]).permutation(len(ds))
 
         def __len__(self):
-            return math.ceil(len(ds) / batch_size)
+            # Full batches only: a last, partial batch crashes oneDNN's training kernels on this CPU
+            # (segfault with 28709 % 128 = 37 faces); the faces left out change every epoch (reshuffled).
+            return max(1, len(ds) // batch_size)
 
         def __getitem__(self, idx):
             sel = self.order[idx * batch_size:(idx + 1) * batch_size]
@@ -412,7 +417,7 @@ def train(cfg: TrainConfig, on_epoch_end: Callable[[dict[str, float], list[dict[
         model.compile(optimizer=keras.optimizers.AdamW(cfg.lr, weight_decay=cfg.weight_decay), loss=loss,
                       metrics=["accuracy"])
     weights = class_weight_vector(train_ds.y) if cfg.class_weights else None
-    seq = _make_sequence(train_ds, cfg.batch_size, cfg.augment, cfg.seed, weights, start_epoch)
+    seq = _make_sequence(train_ds, min(cfg.batch_size, len(train_ds)), cfg.augment, cfg.seed, weights, start_epoch)
     x_val = scale(val_ds.x)
     y_val = np.eye(len(EMOTIONS), dtype=np.float32)[val_ds.y]
     t_start = time.time()
@@ -487,10 +492,11 @@ def train(cfg: TrainConfig, on_epoch_end: Callable[[dict[str, float], list[dict[
     out_dir.mkdir(parents=True, exist_ok=True)
     for stale in ("model.keras", "model.tflite"):
         (out_dir / stale).unlink(missing_ok=True)
-    write_model_folder(best, out_dir, name, title, face_margin=cfg.face_margin,
-                       description=f"Trained by fer_core.train on {Path(cfg.data).name}; "
-                                   f"validation accuracy {metrics['val']['accuracy']:.1%}.",
-                       metrics={})
+    with contextlib.redirect_stdout(io.StringIO()):  # the TFLite converter prints every tensor signature
+        write_model_folder(best, out_dir, name, title, face_margin=cfg.face_margin,
+                           description=f"Trained by fer_core.train on {Path(cfg.data).name}; "
+                                       f"validation accuracy {metrics['val']['accuracy']:.1%}.",
+                           metrics={})
     metrics["ms_per_face"] = tflite_ms_per_face(out_dir / "model.tflite")
     spec_path = out_dir / "model.json"
     spec = json.loads(spec_path.read_text(encoding="utf-8"))

@@ -166,11 +166,14 @@ if start:
             "best_epoch": result.best_epoch, "metrics": result.metrics, "seconds": result.seconds,
             "into_models": into_models,
         }
-        chart.empty()
+        trained = True
     except Exception as error:  # noqa: BLE001
+        trained = False
         ui.show_error(error, "the training data")
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    if trained:
+        st.rerun()  # redraw with the new model in the sidebar's list
 
 # --- 4. Result -------------------------------------------------------------------------------------------
 done = st.session_state.get(RESULT_KEY)
