@@ -8,6 +8,8 @@ every browser plays, or VP9 WebM when the output name ends in .webm.
 from __future__ import annotations
 
 import math
+import queue
+import threading
 import time
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -79,8 +81,19 @@ def probe_video(path: str | Path) -> VideoInfo:
         container.close()
 
 
-def iter_frames(path: str | Path) -> Iterator[VideoFrame]:
-    """Every frame as BGR, lazily. A stream damaged part-way ends the iteration at the damage."""
+def iter_frames(path: str | Path, prefetch: int = 0) -> Iterator[VideoFrame]:
+    """Every frame as BGR, lazily. A stream damaged part-way ends the iteration at the damage.
+
+    With `prefetch=N`, a background thread decodes (and converts to BGR) up to N frames ahead while the
+    caller works on the current one: PyAV releases the GIL while decoding, so on two cores decoding is
+    nearly free. Memory stays bounded at N frames; stopping early stops the thread.
+    """
+    if prefetch and prefetch > 0:
+        return _prefetched(path, int(prefetch))
+    return _iter_frames(path)
+
+
+def _iter_frames(path: str | Path) -> Iterator[VideoFrame]:
     container = _open(path)
     try:
         stream = container.streams.video[0]
@@ -97,6 +110,51 @@ def iter_frames(path: str | Path) -> Iterator[VideoFrame]:
                 raise InvalidVideoError(f"{Path(path).name} could not be decoded (damaged video).") from None
     finally:
         container.close()
+
+
+_END = object()
+
+
+def _prefetched(path: str | Path, size: int) -> Iterator[VideoFrame]:
+    container_check = _open(path)  # fail here, in the caller's thread, on a missing or unreadable file
+    container_check.close()
+    frames: queue.Queue[Any] = queue.Queue(maxsize=size)
+    stop = threading.Event()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                frames.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        source = _iter_frames(path)
+        try:
+            for item in source:
+                if not put(item):
+                    return
+            put(_END)
+        except BaseException as error:  # noqa: BLE001 - handed to the caller's thread
+            put(error)
+        finally:
+            source.close()
+
+    thread = threading.Thread(target=work, name="fer-decode", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = frames.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=5)
 
 
 class AnnotatedVideoWriter:
@@ -215,11 +273,18 @@ def analyze_video(
     detect_every: int = 1,
     output_path: str | Path | None = None,
     progress: ProgressCallback | None = None,
+    detect_width: int | None = None,
+    prefetch: int = 8,
 ) -> VideoAnalysis:
     """Analyse every `every`-th frame (or about `target_fps` frames a second) of a video file.
 
     With `output_path`, every frame is written annotated with the latest results, so the copy plays at
     the original rate even when only some frames are analysed.
+
+    `detect_every=K` runs the detector on one analysed frame in K and tracks faces in between;
+    `detect_width` detects on a copy that many pixels wide (see `fer_core.stream.FrameProcessor`; the
+    fast preset is `detect_every=5, detect_width=320` with YuNet). Frames are decoded `prefetch` ahead in
+    a background thread (0 decodes in this thread).
     """
     info = probe_video(path)
     if target_fps:
@@ -227,7 +292,8 @@ def analyze_video(
     every = max(1, int(every))
     # Tracks may be missing for a second before they end: count that in analysed frames.
     max_missed = max(2, math.ceil(info.fps / every))
-    processor = FrameProcessor(recognizer, detect_every=detect_every, smoothing_window=smoothing_window, max_missed=max_missed)
+    processor = FrameProcessor(recognizer, detect_every=detect_every, smoothing_window=smoothing_window,
+                               max_missed=max_missed, detect_width=detect_width)
     rows: list[dict[str, Any]] = []
     writer: AnnotatedVideoWriter | None = None
     faces: list[FaceResult] = []
@@ -236,7 +302,7 @@ def analyze_video(
     start = time.perf_counter()
     total = max(info.frame_count, 1)
     try:
-        for frame in iter_frames(path):
+        for frame in iter_frames(path, prefetch=prefetch):
             decoded += 1
             if frame.index % every == 0:
                 faces = processor.process(frame.image)
@@ -267,6 +333,7 @@ def analyze_video(
         output_path=Path(output_path) if output_path and writer is not None else None,
         settings={
             "detector": recognizer.detector_name, "model": recognizer.model.name,
-            "smoothing_window": smoothing_window, "detect_every": detect_every,
+            "smoothing_window": smoothing_window, "detect_every": detect_every, "detect_width": detect_width,
+            "detector_runs": processor.detections,
         },
     )

@@ -1,0 +1,102 @@
+"""The project's side of the video and photo measurements (used in-process by bench_video.py and
+bench_photo.py, and as a subprocess by compare_fer.py, so both packages are measured the same way).
+
+`python -m benchmarks.project_worker '{"photo": ..., "videos": [...], "modes": [...], "repeats": 3}'`
+prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+from typing import Any
+
+from benchmarks.common import ROOT  # noqa: F401  (puts the repo on sys.path)
+from fer_core.stream import FAST_PRESET
+
+# name -> (detector, detector params, analyze_video keyword arguments)
+MODES: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
+    "haar_full": ("haar", {}, {"detect_every": 1}),
+    "yunet_full": ("yunet", {}, {"detect_every": 1}),
+    "fast": (FAST_PRESET["detector"], {},
+             {"detect_every": FAST_PRESET["detect_every"], "detect_width": FAST_PRESET["detect_width"]}),
+    "yunet_320": ("yunet", {"detect_width": 320}, {"detect_every": 1}),
+}
+REFERENCE = "yunet_full"  # the full per-frame detect-and-classify run the fast path is checked against
+
+
+def recognizer_for(mode: str):
+    from fer_core.pipeline import EmotionRecognizer
+
+    detector, params, _ = MODES[mode]
+    return EmotionRecognizer(detector=detector, detector_params=params)
+
+
+def frame_labels(analysis, column: str = "label") -> list[list[str]]:
+    """Per analysed frame, the labels of its faces left to right ([] for a frame without faces)."""
+    out: list[list[str]] = [[] for _ in range(analysis.frames_decoded)]
+    timeline = analysis.timeline.sort_values(["frame", "x"])
+    for frame, label in zip(timeline["frame"], timeline[column]):
+        out[int(frame)].append(str(label))
+    return out
+
+
+def agreement(a: list[list[str]], b: list[list[str]]) -> float:
+    """Share of frames whose face labels (left to right, and so also the face count) are identical."""
+    n = min(len(a), len(b))
+    return round(sum(x == y for x, y in zip(a[:n], b[:n])) / n, 4) if n else float("nan")
+
+
+def run_video(path: str, mode: str, repeats: int = 3, recognizer=None, prefetch: int = 8) -> dict[str, Any]:
+    from fer_core.video import analyze_video
+
+    recognizer = recognizer or recognizer_for(mode)
+    kwargs = dict(MODES[mode][2])
+    runs, labels, raw = [], None, None
+    for r in range(repeats):
+        t = time.perf_counter()
+        analysis = analyze_video(path, recognizer, smoothing_window=5, prefetch=prefetch, **kwargs)
+        elapsed = time.perf_counter() - t
+        runs.append({"frames": analysis.frames_analysed, "seconds": round(elapsed, 3),
+                     "fps": round(analysis.frames_analysed / elapsed, 2),
+                     "detector_runs": analysis.settings.get("detector_runs")})
+        if r == 0:
+            labels, raw = frame_labels(analysis, "label"), frame_labels(analysis, "raw_label")
+    return {"mode": mode, "median_fps": round(statistics.median(x["fps"] for x in runs), 2), "runs": runs,
+            "labels": labels, "raw_labels": raw}
+
+
+def run_photo(path: str, mode: str, repeats: int = 30, recognizer=None) -> dict[str, Any]:
+    from fer_core.io import load_image
+
+    recognizer = recognizer or recognizer_for(mode)
+    recognizer.analyze(load_image(path))  # warm-up
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        faces = recognizer.analyze(load_image(path))
+        times.append(time.perf_counter() - t)
+    return {"mode": mode, "median_ms": round(statistics.median(times) * 1000, 3),
+            "all_ms": [round(x * 1000, 2) for x in times], "labels": [f.label for f in faces]}
+
+
+def main() -> None:
+    job = json.loads(sys.argv[1])
+    t0 = time.perf_counter()
+    import fer_core.pipeline  # noqa: F401
+
+    out: dict[str, Any] = {"package": "emotion-recognition-fer", "startup_s": None, "photo": {}, "videos": {}}
+    recognizers = {m: recognizer_for(m) for m in job["modes"]}
+    out["startup_s"] = round(time.perf_counter() - t0, 3)
+    if job.get("photo"):
+        for mode in job.get("photo_modes", job["modes"]):
+            out["photo"][mode] = run_photo(job["photo"], mode, job.get("photo_repeats", 30), recognizers.get(mode))
+    for path in job.get("videos", []):
+        out["videos"][path] = {m: run_video(path, m, job.get("repeats", 3), recognizers[m]) for m in job["modes"]}
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()

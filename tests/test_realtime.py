@@ -1,0 +1,206 @@
+"""Real-time path (issue 5): tracking, re-detection, smoothing and the webcam-style callback, on the real
+sample videos and the real model. No timing assertions here: speed is measured in benchmarks/.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from fer_core.annotate import draw_faces
+from fer_core.stream import FAST_PRESET, FrameProcessor
+from fer_core.tracking import EmaSmoother, IoUTracker
+from fer_core.detectors import Box
+from fer_core.video import analyze_video, iter_frames
+
+VIDEOS = Path(__file__).resolve().parent.parent / "samples" / "videos"
+FAST_K = FAST_PRESET["detect_every"]
+
+
+def frames_of(name: str) -> list[np.ndarray]:
+    return [f.image for f in iter_frames(VIDEOS / name)]
+
+
+@pytest.fixture(scope="module")
+def single_face_frames():
+    return frames_of("single_face.mp4")
+
+
+@pytest.fixture(scope="module")
+def leave_and_return_frames():
+    """The face is there, leaves (about 190 empty frames), comes back, and leaves again at the very end."""
+    return frames_of("face_noface.mov") + frames_of("noface_face.mov")
+
+
+def run(processor: FrameProcessor, frames: list[np.ndarray]):
+    return [processor.process(frame) for frame in frames]
+
+
+# ---- tracking ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("detect_every,detect_width", [(1, None), (FAST_K, FAST_PRESET["detect_width"])])
+def test_one_id_through_single_face_video(yunet_recognizer, single_face_frames, detect_every, detect_width):
+    processor = FrameProcessor(yunet_recognizer, detect_every=detect_every, detect_width=detect_width)
+    results = run(processor, single_face_frames)
+    assert all(len(faces) == 1 for faces in results)
+    assert {faces[0].track_id for faces in results} == {1}
+
+
+def test_one_id_with_haar_and_analyze_video(haar_recognizer):
+    analysis = analyze_video(VIDEOS / "single_face.mp4", haar_recognizer, detect_every=FAST_K)
+    assert analysis.face_ids == [1]
+    assert analysis.frames_analysed == 72
+    assert analysis.settings["detector_runs"] < 72  # frames in between were tracked, not detected
+
+
+def test_fast_path_detects_on_fewer_frames(yunet_recognizer, single_face_frames):
+    processor = FrameProcessor.fast(yunet_recognizer)
+    run(processor, single_face_frames)
+    assert processor.detections <= len(single_face_frames) // FAST_K + 2
+
+
+@pytest.mark.parametrize("detect_every", [1, FAST_K])
+def test_face_that_leaves_and_returns(yunet_recognizer, leave_and_return_frames, detect_every):
+    reference = [len(yunet_recognizer.detect(frame)) for frame in leave_and_return_frames]
+    processor = FrameProcessor(yunet_recognizer, detect_every=detect_every, max_missed=15)
+    results = run(processor, leave_and_return_frames)
+
+    assert all(len(faces) <= 1 for faces in results)  # never a second (ghost) face beside the real one
+    # A face shown on a frame where the per-frame detector finds none: only the stale box of a face that
+    # just left, until the next detection at most detect_every - 1 frames later.
+    ghost_run = longest = 0
+    for faces, found in zip(results, reference):
+        ghost_run = ghost_run + 1 if faces and not found else 0
+        longest = max(longest, ghost_run)
+    assert longest <= detect_every - 1
+    # Long gone faces end their tracks; the returning face gets a new id, not the old one.
+    ids = [faces[0].track_id for faces in results if faces]
+    first_gap = reference.index(0)
+    returned = first_gap + reference[first_gap:].index(1)
+    assert set(ids[:first_gap]) == {1}
+    assert {f[0].track_id for f in results[returned:] if f} == {2}
+    empty_middle = results[first_gap + 20: returned]
+    assert all(not faces for faces in empty_middle)
+    assert len(processor.tracker.tracks) <= 1
+
+
+def test_tracker_drops_tracks_after_max_missed():
+    tracker = IoUTracker(max_missed=2)
+    assert tracker.update([Box(10, 10, 50, 50)]) == [1]
+    for _ in range(3):
+        tracker.update([])
+    assert tracker.tracks == {}
+    assert tracker.update([Box(12, 10, 50, 50)]) == [2]
+
+
+# ---- smoothing -----------------------------------------------------------------------------------------
+
+def test_smoother_never_changes_raw_probabilities(yunet_recognizer, single_face_frames):
+    processor = FrameProcessor(yunet_recognizer, detect_every=FAST_K, smoothing_window=8)
+    classes = yunet_recognizer.model.classes
+    differs = 0
+    for frame in single_face_frames:
+        for face in processor.process(frame):
+            direct = yunet_recognizer.classify_crops(yunet_recognizer.crops(frame, [face.box]))[0]
+            raw = np.array([face.raw_probabilities[c] for c in classes])
+            smoothed = np.array([face.probabilities[c] for c in classes])
+            np.testing.assert_allclose(raw, direct, rtol=0, atol=1e-6)
+            assert abs(smoothed.sum() - 1.0) < 1e-3
+            differs += not np.allclose(raw, smoothed, atol=1e-4)
+    assert differs > len(single_face_frames) // 2  # smoothing is really on
+
+
+def test_smoothing_window_one_is_identity(yunet_recognizer, single_face_frames):
+    processor = FrameProcessor(yunet_recognizer, smoothing_window=1)
+    for frame in single_face_frames[:10]:
+        for face in processor.process(frame):
+            assert face.probabilities == face.raw_probabilities
+
+
+def test_ema_smoother_keeps_its_input_and_tracks_apart():
+    smoother = EmaSmoother(window=3)
+    first = np.array([1.0, 0, 0, 0, 0, 0, 0])
+    second = np.array([0, 1.0, 0, 0, 0, 0, 0])
+    keep_first, keep_second = first.copy(), second.copy()
+    smoother.update(1, first)
+    out = smoother.update(1, second)
+    np.testing.assert_array_equal(first, keep_first)
+    np.testing.assert_array_equal(second, keep_second)
+    np.testing.assert_allclose(out, 0.5 * second + 0.5 * first)  # alpha = 2 / (3 + 1)
+    np.testing.assert_array_equal(smoother.update(2, second), second)  # a new track starts from its own
+    smoother.forget({2})
+    np.testing.assert_array_equal(smoother.update(1, second), second)
+
+
+# ---- webcam-style callback -----------------------------------------------------------------------------
+
+def test_webcam_callback_on_sample_video_frames(yunet_recognizer, single_face_frames):
+    """What the webcam page does per frame, at 640x480, without a browser: av frame in, annotated out."""
+    av = pytest.importorskip("av")
+    processor = FrameProcessor.fast(yunet_recognizer)
+
+    def callback(frame):
+        image = frame.to_ndarray(format="bgr24")
+        faces = processor.process(image)
+        out = av.VideoFrame.from_ndarray(draw_faces(image, faces, copy=False), format="bgr24")
+        out.pts, out.time_base = frame.pts, frame.time_base
+        return out, faces
+
+    labelled = 0
+    for i, image in enumerate(single_face_frames):
+        webcam = cv2.resize(image, (640, 480))
+        frame = av.VideoFrame.from_ndarray(webcam, format="bgr24")
+        frame.pts, frame.time_base = i, Fraction(1, 30)
+        out, faces = callback(frame)
+        assert (out.width, out.height, out.pts) == (640, 480, i)
+        labelled += len(faces) == 1
+    assert labelled == len(single_face_frames)
+
+
+def test_dashboard_live_session_callback(yunet_recognizer, single_face_frames):
+    """The dashboard's LiveSession (if present) runs on the same frames and publishes one update each."""
+    live = pytest.importorskip("dashboard.live")
+    av = pytest.importorskip("av")
+    session = live.LiveSession(yunet_recognizer)
+    for i, image in enumerate(single_face_frames[:30]):
+        frame = av.VideoFrame.from_ndarray(cv2.resize(image, (640, 480)), format="bgr24")
+        frame.pts, frame.time_base = i, Fraction(1, 30)
+        session.callback(frame)
+    updates = session.drain()
+    assert len(updates) == 30 and session.errors == 0
+    assert all(len(u.faces) == 1 for u in updates)
+
+
+# ---- fast path against the full per-frame run ----------------------------------------------------------
+
+def frame_labels(analysis) -> list[list[str]]:
+    out: list[list[str]] = [[] for _ in range(analysis.frames_decoded)]
+    for frame, label in analysis.timeline.sort_values(["frame", "x"])[["frame", "label"]].itertuples(index=False):
+        out[int(frame)].append(label)
+    return out
+
+
+@pytest.mark.parametrize("video", ["single_face.mp4", "noface_face.mov", "face_noface.mov"])
+def test_fast_path_agrees_with_full_per_frame_run(yunet_recognizer, video):
+    full = analyze_video(VIDEOS / video, yunet_recognizer, detect_every=1)
+    fast = analyze_video(VIDEOS / video, yunet_recognizer, detect_every=FAST_PRESET["detect_every"],
+                         detect_width=FAST_PRESET["detect_width"])
+    a, b = frame_labels(full), frame_labels(fast)
+    assert len(a) == len(b) == full.frames_decoded
+    agree = sum(x == y for x, y in zip(a, b)) / len(a)
+    assert agree >= 0.95, f"{video}: fast path agrees on {agree:.1%} of frames"
+    assert fast.settings["detector_runs"] < full.settings["detector_runs"]
+
+
+def test_prefetched_decoding_matches_and_stops_early():
+    plain = [f.image for f in iter_frames(VIDEOS / "single_face.mp4")]
+    threaded = [f.image for f in iter_frames(VIDEOS / "single_face.mp4", prefetch=4)]
+    assert len(plain) == len(threaded) == 72
+    assert all(np.array_equal(a, b) for a, b in zip(plain, threaded))
+    gen = iter_frames(VIDEOS / "single_face.mp4", prefetch=2)
+    next(gen)
+    gen.close()  # stops the decoding thread without hanging
