@@ -20,9 +20,10 @@ Writes into the model folder (`--out`, default `models/NAME`): `model.tflite`, `
 The Python API (`train(TrainConfig(...), on_epoch_end=...)`) is what the dashboard's Training page calls.
 
 TensorFlow's oneDNN kernels make 48x48 training about 1.8x faster here, but crash (segfault) on a partial
-training batch, so every epoch uses full batches only (the faces left over are reshuffled each epoch); they
-were also reported to crash Mini-XCEPTION at 64x64, so oneDNN is switched on for inputs of 48 pixels or less
-and off above (unless the environment already sets TF_ENABLE_ONEDNN_OPTS, or TensorFlow was imported before).
+training batch, so every epoch uses full batches only (the faces left over are reshuffled each epoch). They
+also crash Mini-XCEPTION training at 64x64 even with full batches (checked), so oneDNN is switched on for
+inputs of 48 pixels or less and off above (unless the environment already sets TF_ENABLE_ONEDNN_OPTS, or
+TensorFlow was imported before).
 """
 
 from __future__ import annotations
