@@ -187,8 +187,13 @@ def _make_sequence(ds: FaceDataset, batch_size: int, augment: str, seed: int, we
 
 # --------------------------------------------------------------------------------------------- model
 def _configure_tf(input_size: int) -> None:
-    if "tensorflow" not in sys.modules and "TF_ENABLE_ONEDNN_OPTS" not in os.environ:
-        os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1" if input_size <= 48 else "0"
+    if "tensorflow" not in sys.modules:
+        if "TF_ENABLE_ONEDNN_OPTS" not in os.environ:
+            os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1" if input_size <= 48 else "0"
+    elif input_size > 48 and os.environ.get("TF_ENABLE_ONEDNN_OPTS") != "0":
+        # Better a message than a segfault that takes the process (maybe the dashboard) down.
+        raise TrainingError(f"Training at {input_size}x{input_size} needs TensorFlow's oneDNN kernels off, but "
+                            "TensorFlow is already loaded with them on; restart with TF_ENABLE_ONEDNN_OPTS=0.")
 
 
 def block_boundaries(model: Any) -> list[int]:

@@ -37,6 +37,9 @@ def _register_user_models_dir() -> None:
 
 
 _register_user_models_dir()
+# oneDNN crashes 64x64 Mini-XCEPTION training on some CPUs, and TensorFlow reads this once, at import: the
+# dashboard trains small datasets, so the safe kernels everywhere cost little.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 settings = ui.setup_page(
     "Training", ":material/model_training:",
