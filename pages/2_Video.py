@@ -101,10 +101,14 @@ with c3:
     st.write("")
     start = st.button("Analyse video", type="primary", icon=":material/play_arrow:", key="video_go",
                       disabled=name is None)
-    st.caption("Press **Stop** (top right) or leave the page to cancel a run.")
+    st.caption("A run can be stopped at any time, or cancelled by leaving the page.")
 
+if st.session_state.get("video_stop"):
+    st.info("Analysis stopped. Nothing was kept; press **Analyse video** to start again.", icon=":material/stop_circle:")
 if start and name is not None:
     st.session_state.pop(RESULT_KEY, None)
+    # Pressing Stop reruns the page, which interrupts this run at its next progress update.
+    st.button("Stop", key="video_stop", icon=":material/stop:")
     try:
         analyse()
     except InvalidVideoError as error:

@@ -176,7 +176,8 @@ if not playing:
                 st.plotly_chart(charts.emotion_timeline(rows[rows["face_id"] == main_face],
                                                         title=f"Face #{main_face}", x_title="seconds"),
                                 key="webcam_session_timeline", config={"displayModeBar": False}, width="stretch")
-            st.download_button("Session timeline (CSV)", files.csv_bytes(rows), "webcam_session.csv", "text/csv",
+            d1, _ = st.columns([1, 3])
+            d1.download_button("Session timeline (CSV)", files.csv_bytes(rows), "webcam_session.csv", "text/csv",
                                key="webcam_dl_csv", on_click="ignore", width="stretch", icon=":material/table:")
         else:
             st.info(f"No face was seen during the session ({duration:.0f} s).", icon=":material/face:")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import cv2
 import numpy as np
 import pandas as pd
@@ -155,16 +157,16 @@ with tab_card:
          ("Runtime weights", spec.weights), ("Keras weights", spec.keras_weights or "none"),
          ("Accuracy on this sample set", f"{ev.accuracy:.1%} ({len(ev.y_true)} faces)")],
         columns=["", "value"])
-    left, right = st.columns([1, 1.4], gap="large")
-    with left:
-        st.markdown("##### At a glance")
-        st.dataframe(facts, hide_index=True, width="stretch")
-        if spec.metrics:
-            st.markdown("##### Reported metrics")
-            st.json(spec.metrics, expanded=False)
-    with right:
+    st.markdown("##### At a glance")
+    st.dataframe(facts, hide_index=True, width="stretch")
+    if spec.metrics:
+        with st.expander("Metrics recorded with the model"):
+            st.json(spec.metrics, expanded=True)
+    with st.container(border=True):
         if card:
-            st.markdown(card)
+            # The card's own headings are demoted so they sit under the page's title.
+            st.markdown(re.sub(r"^(#{1,4}) ", lambda m: "#" * min(len(m.group(1)) + 2, 6) + " ", card,
+                               flags=re.MULTILINE))
         else:
             st.markdown(f"##### {spec.title}")
             st.markdown(spec.description or

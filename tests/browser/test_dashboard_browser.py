@@ -149,3 +149,60 @@ def test_webcam_stream_shows_an_emotion(page, screenshots):
     page.wait_for_timeout(500)
     assert_no_errors(page)
     snap(page, screenshots / "webcam_summary.png")
+
+
+def test_model_explorer_face_playground_and_card(page, screenshots):
+    open_page(page, "Model_Explorer", "Model explorer")
+    page.locator('[role="tab"]', has_text="One face up close").click()
+    page.get_by_text("Robustness playground").wait_for()
+    page.get_by_text("Mirror", exact=True).click()  # a playground control: reruns the page
+    wait_idle(page)
+    page.locator('[role="tab"]', has_text="One face up close").click()
+    page.get_by_text("Changed face").wait_for()
+    page.locator('[data-testid="stImage"] img').nth(3).wait_for()
+    page.wait_for_timeout(500)
+    assert_no_errors(page)
+    snap(page, screenshots / "model_explorer_face.png")
+    page.locator('[role="tab"]', has_text="Model card").click()
+    page.get_by_text("At a glance").wait_for()
+    page.wait_for_timeout(300)
+    assert_no_errors(page)
+    snap(page, screenshots / "model_explorer_card.png")
+
+
+def test_video_stop_mid_run_keeps_nothing_running(page, tmp_path, screenshots):
+    """A longer video: Stop interrupts the run, the page says so, and the upload's temporary files are gone."""
+    import glob
+
+    import av
+
+    source = REPO / "samples" / "videos" / "single_face.mp4"
+    long_video = tmp_path / "long_face.mp4"
+    with av.open(str(source)) as src:
+        frames = [f.to_ndarray(format="bgr24") for f in src.decode(video=0)]
+    with av.open(str(long_video), "w") as out:
+        stream = out.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+        stream.options = {"preset": "ultrafast"}
+        for _ in range(8):
+            for image in frames:
+                for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")):
+                    out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+
+    before = set(glob.glob("/tmp/fer-upload-*")) | set(glob.glob("/tmp/fer-output-*"))
+    open_page(page, "Video", "Video")
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(long_video))
+    wait_idle(page)
+    page.get_by_role("button", name="Analyse video").click()
+    page.get_by_text("s left").first.wait_for()
+    snap(page, screenshots / "video_progress.png")
+    page.get_by_role("button", name="Stop").click()
+    page.get_by_text("Analysis stopped").wait_for()
+    wait_idle(page)
+    assert page.get_by_text("Results: long_face.mp4").count() == 0
+    assert_no_errors(page)
+    time.sleep(0.5)
+    after = set(glob.glob("/tmp/fer-upload-*")) | set(glob.glob("/tmp/fer-output-*"))
+    assert after <= before, f"temporary files left: {after - before}"
