@@ -246,3 +246,43 @@ def test_explorer_accuracy_saliency_playground_and_card():
     assert any("→" in m.value for m in at.markdown)
     assert any("Mini-XCEPTION" in m.value for m in at.markdown), "the model card"
     assert not at.error
+
+
+def huge_png(width: int = 10_000, height: int = 6_000) -> bytes:
+    """A valid PNG of 60 megapixels that compresses to a few KB (1-bit grey, all black)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    row = b"\x00" + b"\x00" * ((width + 7) // 8)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(row * height, 9)) + chunk(b"IEND", b""))
+
+
+def test_image_too_large_gives_one_clear_message():
+    at = open_app("pages/1_Image.py")
+    at.file_uploader(key="image_uploads").set_value([("huge.png", huge_png(), "image/png")]).run()
+    ok(at)
+    assert len(at.error) == 1 and "huge.png" in at.error[0].value and "megapixel" in at.error[0].value
+
+
+def test_pages_do_not_import_tensorflow():
+    """TensorFlow costs seconds and hundreds of MB to import: none of the dashboard's own pages needs it."""
+    import subprocess
+    import sys
+
+    script = f"""
+import sys
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file({APP!r}, default_timeout=60).run()
+at.button(key="try_sample").click().run()
+for page in {PAGES!r}:
+    at.switch_page(page).run()
+    assert not at.exception, (page, [e.value for e in at.exception])
+print("tensorflow" in sys.modules)
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "False"
