@@ -52,11 +52,15 @@ def render(result: ImageAnalysis, key: str, compact: bool = False) -> None:
         else:
             st.markdown("**What the model sees**")
             st.caption("Each face as the classifier receives it: square, grey, 64x64 pixels (shown enlarged).")
-            cols = st.columns(min(n, 4))
-            for i, face in enumerate(result.faces):
-                with cols[i % len(cols)]:
-                    st.image(files.crop_to_uint8(result.crops[i], 128), width=112)
-                    st.markdown(ui.chip(face.label, face.confidence, prefix=f"{i + 1}. "), unsafe_allow_html=True)
+            per_row = 1 if n == 1 else 3
+            for start in range(0, n, per_row):
+                cols = st.columns(per_row)
+                for j, face in enumerate(result.faces[start:start + per_row]):
+                    i = start + j
+                    with cols[j]:
+                        st.image(files.crop_to_uint8(result.crops[i], 128), width=112)
+                        st.markdown(ui.chip(face.label, face.confidence, prefix=f"{i + 1}. ", small=n > 1),
+                                    unsafe_allow_html=True)
             if n == 1:
                 face = result.faces[0]
                 st.plotly_chart(charts.probability_bars(face.probabilities, title="Probabilities", height=250),

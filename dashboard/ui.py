@@ -29,6 +29,7 @@ _CSS = """
   .fer-chip {display: inline-block; padding: 0.18rem 0.65rem; border-radius: 999px; font-weight: 600;
              font-size: 0.9rem; color: #111; margin: 0 0.3rem 0.3rem 0; white-space: nowrap;}
   .fer-chip small {font-weight: 500; opacity: 0.8; margin-left: 0.25rem;}
+  .fer-chip.fer-sm {font-size: 0.76rem; padding: 0.1rem 0.5rem;}
   .fer-legend {margin: 0.2rem 0 0.6rem 0;}
   .fer-card {border: 1px solid #E4E7EB; border-radius: 0.8rem; padding: 1rem 1.1rem; height: 100%;
              background: #FFFFFF;}
@@ -110,12 +111,13 @@ def show_error(error: BaseException, what: str = "the input") -> None:
                  "Try another file or other settings.", icon=":material/error:")
 
 
-def chip(emotion: str, confidence: float | None = None, prefix: str = "") -> str:
+def chip(emotion: str, confidence: float | None = None, prefix: str = "", small: bool = False) -> str:
     """An emotion label as a coloured pill (HTML)."""
     colour = COLORS_HEX.get(emotion, "#CCCCCC")
     text = html.escape(prefix + display_name(emotion))
     extra = f"<small>{confidence:.0%}</small>" if confidence is not None else ""
-    return f'<span class="fer-chip" style="background:{colour}">{text}{extra}</span>'
+    size = " fer-sm" if small else ""
+    return f'<span class="fer-chip{size}" style="background:{colour}">{text}{extra}</span>'
 
 
 def chips(labels: list[tuple[str, float | None]] | list[str]) -> None:

@@ -89,7 +89,7 @@ with left:
             media_stream_constraints={"video": True, "audio": False},
             async_processing=True,
         )
-    st.caption("No camera? Chromium's fake camera works too. The first start can take a few seconds.")
+    st.caption("The browser asks once for the camera. The first start can take a few seconds; nothing is recorded.")
 
 active = bool(ctx.state.playing or ctx.state.signalling)
 if active and not st.session_state.get("webcam_was_active"):
