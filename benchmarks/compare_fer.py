@@ -9,7 +9,9 @@ concatenating the sample videos (benchmarks/.cache/, not committed), and samples
 not): benchmarks/fer_worker.py in the fer venv, benchmarks/project_worker.py in the project's .venv.
 Rounds alternate fer, project, fer, project... so a background load hits both alike; the figures are
 medians over all runs. Both sides decode the video themselves (fer through cv2.VideoCapture, the
-project through PyAV) and label every frame. Prints JSON and writes benchmarks/results/compare_fer.json.
+project through PyAV) and label every frame. Besides wall-clock figures (fps, ms), each side's process
+CPU time is recorded: `ratio_cpu` compares CPU seconds per frame, which the other work on a shared
+machine distorts far less than wall time. Prints JSON and writes benchmarks/results/compare_fer.json.
 """
 
 from __future__ import annotations
@@ -77,6 +79,9 @@ def main(argv: list[str] | None = None) -> dict:
             },
             "fer_vs_project_full_label_agreement": agreement(fer_runs[0]["videos"][path]["labels"], ref["raw_labels"]),
             "fast_detector_runs": first[HEADLINE_MODE]["runs"][0]["detector_runs"],
+            "fer_fps_per_cpu_second": med([run["videos"][path]["runs"][0]["fps_per_cpu"] for run in fer_runs]),
+            "project_fps_per_cpu_second": med([run["videos"][path][HEADLINE_MODE]["runs"][0]["fps_per_cpu"]
+                                               for run in project_runs]),
             "fer_fps_runs": [run["videos"][path]["runs"][0]["fps"] for run in fer_runs],
             "project_fps_runs": [run["videos"][path][HEADLINE_MODE]["runs"][0]["fps"] for run in project_runs],
         }
@@ -91,6 +96,12 @@ def main(argv: list[str] | None = None) -> dict:
         "labels": {"fer": fer_runs[0]["photo"]["labels"],
                    **{m: project_runs[0]["photo"][m]["labels"] for m in PHOTO_MODES}},
     }
+    for v in result["videos"].values():
+        v["ratio_cpu"] = round(v["project_fps_per_cpu_second"] / v["fer_fps_per_cpu_second"], 2)
+    fer_cpu = med([run["photo"]["cpu_ms_per_photo"] for run in fer_runs])
+    project_cpu = med([run["photo"]["yunet_full"]["cpu_ms_per_photo"] for run in project_runs])
+    result["photo"].update({"fer_cpu_ms": fer_cpu, "project_cpu_ms": project_cpu,
+                            "ratio_cpu": round(fer_cpu / project_cpu, 2)})
     result["startup_s"] = {"fer": med([r["startup_s"] for r in fer_runs]),
                            "project": med([r["startup_s"] for r in project_runs])}
     result["modes"] = {
