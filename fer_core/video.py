@@ -250,17 +250,15 @@ def summarize_timeline(timeline: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def _rows(frame: VideoFrame, faces: list[FaceResult]) -> list[dict[str, Any]]:
+def _rows(frame: VideoFrame, faces: list[FaceResult]) -> list[tuple[Any, ...]]:
+    """Timeline rows in TIMELINE_COLUMNS order: tuples, not dicts, so a long video's rows stay small."""
     rows = []
     for face in faces:
-        rows.append(
-            {
-                "time": round(frame.time, 4), "frame": frame.index, "face_id": face.track_id,
-                "x": face.box.x, "y": face.box.y, "w": face.box.w, "h": face.box.h,
-                **{e: round(face.probabilities[e], 4) for e in EMOTIONS},
-                "label": face.label, "confidence": round(face.confidence, 4), "raw_label": face.raw_label,
-            }
-        )
+        rows.append((
+            round(frame.time, 4), frame.index, face.track_id, face.box.x, face.box.y, face.box.w, face.box.h,
+            *(round(face.probabilities[e], 4) for e in EMOTIONS),
+            face.label, round(face.confidence, 4), face.raw_label,
+        ))
     return rows
 
 
@@ -294,7 +292,7 @@ def analyze_video(
     max_missed = max(2, math.ceil(info.fps / every))
     processor = FrameProcessor(recognizer, detect_every=detect_every, smoothing_window=smoothing_window,
                                max_missed=max_missed, detect_width=detect_width)
-    rows: list[dict[str, Any]] = []
+    rows: list[tuple[Any, ...]] = []
     writer: AnnotatedVideoWriter | None = None
     faces: list[FaceResult] = []
     decoded = analysed = 0
