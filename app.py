@@ -50,19 +50,23 @@ else:
             image_view.render(result, key="home", compact=True)
 
 st.markdown("#### Pages")
-nav = st.columns(4)
-with nav[0]:
-    st.page_link("pages/1_Image.py", label="Image", icon=":material/image:")
-    st.caption("Photos: boxes, labels, the model's view of each face, charts, CSV and JSON.")
-with nav[1]:
-    st.page_link("pages/2_Video.py", label="Video", icon=":material/movie:")
-    st.caption("Videos: emotion over time per face, share of time, an annotated video to play or download.")
-with nav[2]:
-    st.page_link("pages/3_Webcam.py", label="Webcam", icon=":material/videocam:")
-    st.caption("Live: your camera with labels, probabilities and a rolling timeline.")
-with nav[3]:
-    st.page_link("pages/4_Model_Explorer.py", label="Model Explorer", icon=":material/biotech:")
-    st.caption("How good is the model, what does it look at, and what breaks it.")
+DESCRIPTIONS = {
+    "Image": "Photos: boxes, labels, the model's view of each face, charts, CSV and JSON.",
+    "Video": "Videos: emotion over time per face, share of time, an annotated video to play or download.",
+    "Webcam": "Live: your camera with labels, probabilities and a rolling timeline.",
+    "Model Explorer": "How good is the model, what does it look at, and what breaks it.",
+    "Training": "Train or fine-tune a model on your own labelled faces.",
+}
+pages = [p for p in ui.pages() if p[0] != "app.py"]
+for start in range(0, len(pages), 4):
+    cols = st.columns(4)
+    for col, (path, label, icon) in zip(cols, pages[start:start + 4]):
+        with col:
+            try:
+                st.page_link(path, label=label, icon=icon)
+            except Exception:  # noqa: BLE001 - a page added after the server started
+                st.markdown(f"**{label}**")
+            st.caption(DESCRIPTIONS.get(label, ""))
 
 st.markdown("#### In use")
 try:

@@ -51,7 +51,7 @@ PAGE_ICONS = {
 }
 
 
-def _pages() -> list[tuple[str, str, str]]:
+def pages() -> list[tuple[str, str, str]]:
     """(path relative to app.py, label, icon) for Home and every file in pages/, in file-name order."""
     found = [("app.py", "Home", ":material/home:")]
     for path in sorted(PAGES_DIR.glob("*.py"), key=lambda p: (_order(p.stem), p.stem)):
@@ -69,7 +69,7 @@ def navigation() -> None:
     """Our own page list (the built-in one would call the home page "app"); it picks up new pages/ files."""
     with st.sidebar:
         st.markdown(f"#### :material/sentiment_satisfied: {APP_NAME}")
-        for path, label, icon in _pages():
+        for path, label, icon in pages():
             try:
                 st.page_link(path, label=label, icon=icon)
             except Exception:  # noqa: BLE001 - a page Streamlit has not registered (e.g. added while running)
