@@ -108,13 +108,15 @@ if st.session_state.get("video_stop"):
 if start and name is not None:
     st.session_state.pop(RESULT_KEY, None)
     # Pressing Stop reruns the page, which interrupts this run at its next progress update.
-    st.button("Stop", key="video_stop", icon=":material/stop:")
+    stop_slot = st.empty()
+    stop_slot.button("Stop", key="video_stop", icon=":material/stop:")
     try:
         analyse()
     except InvalidVideoError as error:
         ui.show_error(error, name)
     except Exception as error:  # noqa: BLE001 - one sentence, the page keeps working
         ui.show_error(error, name)
+    stop_slot.empty()
 
 stored = st.session_state.get(RESULT_KEY)
 if stored and stored["key"][0] == input_key():
