@@ -67,3 +67,15 @@ def evaluate_samples(model: str | None, tta: bool, folder: str = str(SAMPLE_SET)
         faces=np.stack(faces), y_true=y_true, probabilities=probabilities, paths=[str(p) for p, _ in items],
         classes=classes, accuracy=accuracy, per_class=per_class, confusion=cm,
     )
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def saliency_map(model: str | None, tta: bool, face: np.ndarray, target: int, stride: int = 2) -> np.ndarray:
+    """Occlusion map of one sample face (cached: moving a playground slider does not recompute it)."""
+    from fer_core.saliency import occlusion_saliency
+
+    from .resources import _classifier
+
+    classifier = _classifier(model, tta)
+    return occlusion_saliency(model_input(face, classifier.input_size), classifier.predict, target, patch=8,
+                              stride=stride)

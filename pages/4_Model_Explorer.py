@@ -96,7 +96,7 @@ with tab_face:
         st.markdown("##### What drives it")
         target = st.selectbox("Explain", ev.classes, index=ev.classes.index(predicted), format_func=display_name,
                               key="explorer_target", help="The class whose probability the map explains.")
-        heat = occlusion_saliency(x, classifier.predict, ev.classes.index(target))
+        heat = explorer.saliency_map(settings.model, settings.tta, face, ev.classes.index(target))
         st.image(overlay(face, heat, size=224), width=224,
                  caption="Occlusion map: red = covering this area lowers the score most.")
     with c3:
@@ -127,13 +127,19 @@ with tab_face:
     new_probs = classifier.predict(explorer.model_input(changed, SIZE)[None])[0]
     new_label = ev.classes[int(np.argmax(new_probs))]
 
-    r1, r2 = st.columns([1, 2.6], gap="large")
+    r1, r2, r3 = st.columns([1, 1, 2.2], gap="large")
     with r1:
         st.image(cv2.resize(changed, (224, 224), interpolation=cv2.INTER_CUBIC), width=224, caption="Changed face")
         verdict = "same label" if new_label == predicted else "label changed"
-        st.markdown(f"{ui.chip(predicted, float(probs.max()))} → {ui.chip(new_label, float(new_probs.max()))} "
-                    f"<small>({verdict})</small>", unsafe_allow_html=True)
+        st.markdown(f"{ui.chip(predicted, float(probs.max()), small=True)} → "
+                    f"{ui.chip(new_label, float(new_probs.max()), small=True)} <small>({verdict})</small>",
+                    unsafe_allow_html=True)
     with r2:
+        new_heat = occlusion_saliency(explorer.model_input(changed, SIZE), classifier.predict,
+                                      ev.classes.index(new_label), patch=8, stride=4)
+        st.image(overlay(changed, new_heat, size=224), width=224,
+                 caption=f"What drives {display_name(new_label)} now")
+    with r3:
         fig = go.Figure()
         names = [display_name(c) for c in ev.classes]
         fig.add_trace(go.Bar(x=names, y=probs, name="original", marker=dict(
@@ -143,9 +149,10 @@ with tab_face:
             color=[COLORS_HEX.get(c, "#888") for c in ev.classes]),
             hovertemplate="%{x} changed: %{y:.0%}<extra></extra>"))
         charts._layout(fig, 300)
-        fig.update_layout(barmode="group", showlegend=True, legend=dict(orientation="h", y=1.08, x=0))
+        fig.update_layout(barmode="group", showlegend=False)
         fig.update_yaxes(range=[0, 1.05], tickformat=".0%")
         st.plotly_chart(fig, key="explorer_playground", config={"displayModeBar": False}, width="stretch")
+        st.caption("Faded bars: the original face. Solid bars: the changed face.")
 
 # --- Model card -----------------------------------------------------------------------------------------
 with tab_card:

@@ -158,7 +158,7 @@ def test_model_explorer_face_playground_and_card(page, screenshots):
     page.get_by_text("Mirror", exact=True).click()  # a playground control: reruns the page
     wait_idle(page)
     page.locator('[role="tab"]', has_text="One face up close").click()
-    page.get_by_text("Changed face").wait_for()
+    page.get_by_text("Changed face", exact=True).wait_for()
     page.locator('[data-testid="stImage"] img').nth(3).wait_for()
     page.wait_for_timeout(500)
     assert_no_errors(page)
