@@ -33,17 +33,19 @@ class LiveUpdate:
 
 @dataclass
 class LiveSession:
-    """One webcam stream: the frame processor, the results queue and counters (thread-safe)."""
+    """One webcam stream: the frame processor, the results queue and counters (thread-safe).
+
+    The processor is `FrameProcessor.fast`, fer_core's real-time preset: detection on a 320-pixel-wide copy
+    of every few frames, tracking and smoothing in between.
+    """
 
     recognizer: Any
     smoothing: int = 5
-    detect_every: int = 3
     results: "queue.Queue[LiveUpdate]" = field(default_factory=lambda: queue.Queue(maxsize=600))
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
-        self._processor = FrameProcessor(self.recognizer, detect_every=self.detect_every,
-                                         smoothing_window=self.smoothing, max_missed=15)
+        self._processor = FrameProcessor.fast(self.recognizer, smoothing_window=self.smoothing)
         self._start: float | None = None
         self._stamps: deque[float] = deque(maxlen=30)
         self.frames = 0
@@ -57,8 +59,7 @@ class LiveSession:
             return
         with self._lock:
             self.recognizer, self.smoothing = recognizer, smoothing
-            self._processor = FrameProcessor(recognizer, detect_every=self.detect_every,
-                                             smoothing_window=smoothing, max_missed=15)
+            self._processor = FrameProcessor.fast(recognizer, smoothing_window=smoothing)
 
     def process(self, image: np.ndarray) -> np.ndarray:
         """Annotate one BGR frame and publish its results; never raises (a bad frame is passed through)."""

@@ -42,21 +42,3 @@ def model_spec(settings: Settings) -> Any:
 
     return get_model(settings.model)
 
-
-LIVE_DETECT_WIDTH = 320
-"""The webcam detects faces on a 320-pixel-wide copy of each frame: about four times faster than at 640,
-and a face in front of a webcam stays far above the detector's minimum size."""
-
-
-@st.cache_resource(show_spinner="Loading the face detector and the emotion model...")
-def _live_recognizer(model: str | None, detector: str, params: tuple, tta: bool):
-    from fer_core.detectors import create_detector
-    from fer_core.pipeline import EmotionRecognizer
-
-    return EmotionRecognizer(detector=create_detector(detector, detect_width=LIVE_DETECT_WIDTH, **dict(params)),
-                             model=model, tta=tta)
-
-
-def live_recognizer(settings: Settings):
-    """The recognizer for the webcam (shared, thread-safe), tuned for speed."""
-    return _live_recognizer(settings.model, settings.detector, settings.params_key(), settings.tta)

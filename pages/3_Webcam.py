@@ -24,7 +24,7 @@ ROLLING_SECONDS = 20.0
 MAX_ROWS = 50_000
 
 try:
-    recognizer = resources.live_recognizer(settings)
+    recognizer = resources.recognizer(settings)
 except Exception as error:  # noqa: BLE001
     ui.show_error(error, "the model")
     st.stop()
