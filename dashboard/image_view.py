@@ -33,7 +33,7 @@ class ImageAnalysis:
 def analyze(recognizer, name: str, image: np.ndarray) -> ImageAnalysis:
     faces = recognizer.analyze(image)
     crops = recognizer.crops(image, [f.box for f in faces]) if faces else None
-    return ImageAnalysis(name=name, image=image, faces=faces, crops=crops, annotated=draw_faces(image, faces))
+    return ImageAnalysis(name=name, image=image, faces=faces, crops=crops, annotated=draw_faces(image, faces, numbered=len(faces) > 1))
 
 
 def render(result: ImageAnalysis, key: str, compact: bool = False) -> None:

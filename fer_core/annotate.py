@@ -1,4 +1,9 @@
-"""Drawing results on frames: a box and a label in the emotion's colour, optional probability bars."""
+"""Drawing results on frames: a box and a label in the emotion's colour, optional probability bars.
+
+Labels are numbered (`#1 Happy 92%`) with the face's track id in videos, or its position from the left in a
+photo when `numbered=True`, so the picture can be matched to tables and crop galleries; a label that would
+cover an earlier one is moved below its box, then further down, instead of being drawn on top of it.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +15,38 @@ import numpy as np
 from .emotions import COLORS_BGR, EMOTIONS, display_name
 from .results import FaceResult
 
+Rect = tuple[int, int, int, int]
+
 
 def _text_scale(frame: np.ndarray) -> float:
     return max(0.45, min(1.2, max(frame.shape[:2]) / 900))
 
 
-def draw_faces(frame: np.ndarray, faces: Sequence[FaceResult], bars: bool = False, copy: bool = True) -> np.ndarray:
+def _overlaps(a: Rect, b: Rect) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _label_rect(face: FaceResult, size: tuple[int, int], taken: list[Rect], frame_h: int) -> Rect:
+    """Above the box if free, else below it, else stepped further down until it no longer covers a label."""
+    b = face.box
+    width, height = size
+    above = b.y - height
+    candidates = ([above] if above >= 0 else []) + [b.y + b.h + i * height for i in range(len(taken) + 1)]
+    for top in candidates:
+        top = min(max(0, top), max(0, frame_h - height))
+        rect = (b.x, top, b.x + width, top + height)
+        if not any(_overlaps(rect, other) for other in taken):
+            return rect
+    return (b.x, max(0, above), b.x + width, max(0, above) + height)
+
+
+def draw_faces(
+    frame: np.ndarray,
+    faces: Sequence[FaceResult],
+    bars: bool = False,
+    copy: bool = True,
+    numbered: bool = False,
+) -> np.ndarray:
     """Annotated frame (a copy unless `copy=False`)."""
     out = frame.copy() if copy else frame
     if out.ndim == 2:
@@ -23,16 +54,21 @@ def draw_faces(frame: np.ndarray, faces: Sequence[FaceResult], bars: bool = Fals
     scale = _text_scale(out)
     thickness = max(1, round(scale * 2))
     for face in faces:
-        color = COLORS_BGR.get(face.label, (255, 255, 255))
         b = face.box
-        cv2.rectangle(out, (b.x, b.y), (b.x + b.w, b.y + b.h), color, thickness + 1)
+        cv2.rectangle(out, (b.x, b.y), (b.x + b.w, b.y + b.h), COLORS_BGR.get(face.label, (255, 255, 255)), thickness + 1)
+    taken: list[Rect] = []
+    for index, face in enumerate(faces, 1):
+        color = COLORS_BGR.get(face.label, (255, 255, 255))
         text = f"{display_name(face.label)} {face.confidence:.0%}"
-        if face.track_id is not None:
-            text = f"#{face.track_id} {text}"
+        number = face.track_id if face.track_id is not None else (index if numbered else None)
+        if number is not None:
+            text = f"#{number} {text}"
         (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
-        top = b.y - th - base - 6 if b.y - th - base - 6 >= 0 else b.y + b.h
-        cv2.rectangle(out, (b.x, top), (b.x + tw + 8, top + th + base + 6), color, -1)
-        cv2.putText(out, text, (b.x + 4, top + th + 3), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thickness, cv2.LINE_AA)
+        rect = _label_rect(face, (tw + 8, th + base + 6), taken, out.shape[0])
+        taken.append(rect)
+        cv2.rectangle(out, rect[:2], rect[2:], color, -1)
+        cv2.putText(out, text, (rect[0] + 4, rect[1] + th + 3), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thickness,
+                    cv2.LINE_AA)
         if bars:
             _draw_bars(out, face, scale)
     return out

@@ -82,7 +82,7 @@ def analyze_image_file(path: Path, recognizer: Any, output: Path | None) -> Imag
     image = load_image(path)
     faces = recognizer.analyze(image)
     if output is not None:
-        _write_image(output, draw_faces(image, faces))
+        _write_image(output, draw_faces(image, faces, numbered=len(faces) > 1))
     return ImageReport(path, faces)
 
 
