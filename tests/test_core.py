@@ -189,3 +189,18 @@ def test_registry_lists_the_pretrained_model_with_its_card():
 def test_unknown_model_is_a_clear_error():
     with pytest.raises(ModelNotFoundError, match="Unknown model 'nope'"):
         get_model("nope")
+
+
+# --- annotation ----------------------------------------------------------------------------------------
+
+def test_annotation_numbers_faces_and_keeps_labels_apart(yunet_recognizer):
+    from fer_core.annotate import _label_rect, _overlaps, draw_faces
+
+    image = load_image(PHOTOS / "unlabelled_multi_face.jpg")
+    faces = yunet_recognizer.analyze(image)
+    annotated = draw_faces(image, faces, numbered=True)
+    assert annotated.shape == image.shape and not np.array_equal(annotated, image)
+    taken = []
+    for face in faces:
+        taken.append(_label_rect(face, (230, 40), taken, image.shape[0]))
+    assert not any(_overlaps(a, b) for i, a in enumerate(taken) for b in taken[i + 1 :])
