@@ -78,10 +78,16 @@ class FrameProcessor:
         max_missed: int = 15,
         detect_every: int = FAST_PRESET["detect_every"],
         detect_width: int | None = FAST_PRESET["detect_width"],
+        live: bool = False,
     ) -> "FrameProcessor":
-        """The real-time preset (webcam, quick video analysis) on any recognizer."""
-        return cls(recognizer, detect_every=detect_every, smoothing_window=smoothing_window,
-                   max_missed=max_missed, detect_width=detect_width)
+        """The real-time preset (webcam, quick video analysis) on any recognizer.
+
+        `live=True` returns a `LiveFrameProcessor`: the detector runs in a background thread, so a live
+        stream's frame callback never waits for it (only for cropping, classifying and drawing).
+        """
+        kind = LiveFrameProcessor if live else cls
+        return kind(recognizer, detect_every=detect_every, smoothing_window=smoothing_window,
+                    max_missed=max_missed, detect_width=detect_width)
 
     def _detect(self, frame: np.ndarray) -> list[Box]:
         width = frame.shape[1]
@@ -110,6 +116,10 @@ class FrameProcessor:
             ids = [t.track_id for t in tracked]
             self._since_detect += 1
         self._count += 1
+        return self._label(frame, boxes, ids)
+
+    def _label(self, frame: np.ndarray, boxes: list[Box], ids: list[int]) -> list[FaceResult]:
+        """Classify the boxes in one batched call, smooth per track, keep the raw values beside."""
         raw = self.recognizer.classify_crops(self.recognizer.crops(frame, boxes)) if boxes else []
         classes = self.recognizer.model.classes
         faces = []
@@ -131,3 +141,55 @@ class FrameProcessor:
         self.tracker.reset()
         self.smoother.forget(set())
         self._count = self._since_detect = 0
+
+
+class LiveFrameProcessor(FrameProcessor):
+    """For live streams: the same detect-every-k, tracking and smoothing, with detection off the caller's path.
+
+    When a detection is due, the frame is handed to one background thread and `process` goes on with the
+    tracked boxes; the detector's boxes are matched to the tracks when they arrive (typically one or two
+    frames later, so boxes lag a face that moves fast by that much). A frame callback then costs about a
+    millisecond (crop, classify, smooth) whatever the detector costs, and on two cores the detector runs
+    beside it. Results depend on timing, so videos use the deterministic `FrameProcessor`.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        super().__init__(*args, **kwargs)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fer-detect")
+        self._pending: Any = None
+        self.detection_errors = 0
+
+    def process(self, frame: np.ndarray) -> list[FaceResult]:
+        if self._pending is not None and self._pending.done():
+            pending, self._pending = self._pending, None
+            try:
+                boxes = pending.result()
+            except Exception:  # noqa: BLE001 - one failed detection must not end a live stream
+                self.detection_errors += 1
+            else:
+                self.tracker.update(boxes)
+                self._since_detect = 0
+        tracked = [t for t in self.tracker.tracks.values() if t.missed == 0]
+        lost = len(tracked) < len(self.tracker.tracks)
+        due = self._since_detect + 1 >= self.detect_every or self._count == 0 or not tracked or lost
+        self.last_detected = due and self._pending is None
+        if self.last_detected:
+            self._pending = self._executor.submit(self._detect, frame.copy())
+        self._since_detect += 1
+        self._count += 1
+        return self._label(frame, [t.box for t in tracked], [t.track_id for t in tracked])
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Block until a detection in flight has finished (tests, and a stream's last frame)."""
+        if self._pending is not None:
+            self._pending.exception(timeout=timeout)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+    def reset(self) -> None:
+        self.wait()
+        self._pending = None
+        super().reset()

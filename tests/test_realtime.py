@@ -204,3 +204,22 @@ def test_prefetched_decoding_matches_and_stops_early():
     gen = iter_frames(VIDEOS / "single_face.mp4", prefetch=2)
     next(gen)
     gen.close()  # stops the decoding thread without hanging
+
+
+def test_live_processor_detects_in_background(yunet_recognizer, single_face_frames):
+    from fer_core.stream import LiveFrameProcessor
+
+    processor = FrameProcessor.fast(yunet_recognizer, live=True)
+    assert isinstance(processor, LiveFrameProcessor)
+    try:
+        results = []
+        for image in single_face_frames:
+            results.append(processor.process(cv2.resize(image, (640, 480))))
+            processor.wait(timeout=30)  # deterministic here; a live stream does not wait
+        assert results[0] == []  # the first detection was still running: the frame is not held up
+        assert all(len(faces) == 1 for faces in results[1:])
+        assert {faces[0].track_id for faces in results[1:]} == {1}
+        assert processor.detections < len(single_face_frames) // 2
+        assert processor.detection_errors == 0
+    finally:
+        processor.close()
