@@ -187,7 +187,13 @@ class LiveFrameProcessor(FrameProcessor):
             self._pending.exception(timeout=timeout)
 
     def close(self) -> None:
+        """Stop the detection thread (also done when the processor is garbage-collected)."""
         self._executor.shutdown(wait=True, cancel_futures=True)
+
+    def __del__(self) -> None:
+        executor = getattr(self, "_executor", None)
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
 
     def reset(self) -> None:
         self.wait()
