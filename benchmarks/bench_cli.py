@@ -3,7 +3,7 @@
     .venv/bin/python -m benchmarks.bench_cli [--repeats 7]
 
 Wall time of the complete process (interpreter start-up, imports, model and detector loading, the photo,
-output), median over repeated runs after one warm-up run; also `python -c pass` and the import of
+output) with the default Haar detector, YuNet, --json and --fast, median over repeated runs after one warm-up run; also `python -c pass` and the import of
 fer_core alone, to show where the time goes.
 """
 
@@ -36,6 +36,7 @@ def main(argv=None) -> dict:
         "cli_photo_haar": [python, "emotion_recognition.py", "--input", str(PHOTO)],
         "cli_photo_yunet": [python, "emotion_recognition.py", "--input", str(PHOTO), "--detector", "yunet"],
         "cli_photo_json": [python, "emotion_recognition.py", "--input", str(PHOTO), "--json"],
+        "cli_photo_fast": [python, "emotion_recognition.py", "--input", str(PHOTO), "--fast"],
         "python_startup": [python, "-c", "pass"],
         "import_fer_core": [python, "-c", "import fer_core.pipeline, fer_core.cli"],
         "import_and_load_model": [python, "-c", "from fer_core import EmotionRecognizer; EmotionRecognizer()"],

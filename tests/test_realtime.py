@@ -223,3 +223,21 @@ def test_live_processor_detects_in_background(yunet_recognizer, single_face_fram
         assert processor.detection_errors == 0
     finally:
         processor.close()
+
+
+def test_cli_fast_preset_on_video_and_photo():
+    import io
+    import json
+
+    from fer_core.cli import main
+
+    out = io.StringIO()
+    assert main(["--input", str(VIDEOS / "single_face.mp4"), "--fast", "--json"], out=out) == 0
+    data = json.loads(out.getvalue())
+    assert data["settings"]["detector"] == "yunet" and data["settings"]["detect_every"] == FAST_K
+    assert data["settings"]["detector_runs"] < data["frames_analysed"] == 72
+    assert [face["face_id"] for face in data["faces"]] == [1]
+    out = io.StringIO()
+    photo = VIDEOS.parent / "photos" / "happy_posed.jpg"
+    assert main(["--input", str(photo), "--fast"], out=out) == 0
+    assert out.getvalue().strip() == "Detected Emotion: Happy"
