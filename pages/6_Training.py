@@ -40,6 +40,13 @@ _register_user_models_dir()
 # oneDNN crashes 64x64 Mini-XCEPTION training on some CPUs, and TensorFlow reads this once, at import: the
 # dashboard trains small datasets, so the safe kernels everywhere cost little.
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+# aiortc (the Webcam page's WebRTC stack) segfaults when it is first imported after TensorFlow in the same
+# process; the other order is fine. Load it now, before training can import TensorFlow, so one server can
+# train and then stream.
+try:
+    import aiortc  # noqa: F401
+except ImportError:
+    pass
 
 settings = ui.setup_page(
     "Training", ":material/model_training:",

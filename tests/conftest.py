@@ -4,6 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+# aiortc segfaults when first imported after TensorFlow in one process (the reverse order is fine), and the
+# suite runs the Keras agreement and training tests before the webcam page's AppTest: import it first.
+try:
+    import aiortc  # noqa: F401
+except ImportError:
+    pass
+
 
 @pytest.fixture(scope="session")
 def haar_recognizer():
