@@ -223,11 +223,12 @@ def test_sixteen_bit_values_are_rescaled_not_clipped(tmp_path):
 
 
 def test_exif_orientation_is_applied(tmp_path):
-    photo = Image.open(PHOTOS / "happy_single_face.jpg")  # 572x562
+    # As a phone held sideways stores it: pixels turned a quarter left, EXIF saying "turn right to view".
+    photo = Image.open(PHOTOS / "happy_single_face.jpg").rotate(90, expand=True)  # 562 wide, 572 high
     exif = Image.Exif()
-    exif[0x0112] = 6  # the camera was turned: display rotated 90 degrees clockwise
+    exif[0x0112] = 6
     photo.save(tmp_path / "turned.jpg", exif=exif)
-    assert load_image(tmp_path / "turned.jpg").shape == (572, 562, 3)
+    assert load_image(tmp_path / "turned.jpg").shape == (562, 572, 3)
     assert run("--input", str(tmp_path / "turned.jpg")) == (0, "Detected Emotion: Happy\n")
 
 
