@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import files, image_view, resources, ui
+from dashboard import files, resources, ui
 from fer_core.detectors import DETECTOR_DESCRIPTIONS
 from fer_core.io import load_image
 
@@ -41,6 +41,8 @@ if not st.session_state.get("home_tried"):
     st.caption("One click runs the whole pipeline on a bundled photo of an astronaut. "
                "Or open the **Image** page to use your own photos.")
 else:
+    from dashboard import image_view  # plotly and pandas only once the try-out is asked for
+
     try:
         result = image_view.analyze(resources.recognizer(settings), SAMPLE.name, load_image(SAMPLE))
     except Exception as error:  # noqa: BLE001

@@ -1,7 +1,6 @@
 """The Streamlit dashboard's shared UI: settings in the sidebar, cached resources, charts, files.
 
-Pages import from here and from `fer_core`; nothing in `fer_core` imports Streamlit.
+Pages import from here and from `fer_core`; nothing in `fer_core` imports Streamlit. Nothing is imported
+eagerly: each page imports the modules it needs, so the home page does not pay for plotly and pandas before
+it is first drawn.
 """
-
-from . import charts, files, resources, settings, ui  # noqa: F401
-from .settings import Settings  # noqa: F401

@@ -13,14 +13,16 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import cv2
 import numpy as np
-import pandas as pd
 import streamlit as st
 
 from fer_core.emotions import EMOTIONS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 IMAGE_TYPES = ["jpg", "jpeg", "png", "webp", "bmp"]
 VIDEO_TYPES = ["mp4", "mov", "avi", "webm"]
@@ -115,6 +117,8 @@ def faces_table(faces: Sequence[Any], source: str | None = None) -> pd.DataFrame
         rows.append(row)
     columns = (["image"] if source is not None else []) + ["face", "label", "confidence", "x", "y", "w", "h",
                                                            "detector_score", *EMOTIONS]
+    import pandas as pd
+
     return pd.DataFrame(rows, columns=columns)
 
 

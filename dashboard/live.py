@@ -35,8 +35,9 @@ class LiveUpdate:
 class LiveSession:
     """One webcam stream: the frame processor, the results queue and counters (thread-safe).
 
-    The processor is `FrameProcessor.fast`, fer_core's real-time preset: detection on a 320-pixel-wide copy
-    of every few frames, tracking and smoothing in between.
+    The processor is `FrameProcessor.fast(live=True)`, fer_core's real-time preset: detection on a
+    320-pixel-wide copy of every few frames, in a background thread so the frame callback never waits for
+    it, with tracking and smoothing in between.
     """
 
     recognizer: Any
@@ -45,7 +46,7 @@ class LiveSession:
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
-        self._processor = FrameProcessor.fast(self.recognizer, smoothing_window=self.smoothing)
+        self._processor = FrameProcessor.fast(self.recognizer, smoothing_window=self.smoothing, live=True)
         self._start: float | None = None
         self._stamps: deque[float] = deque(maxlen=30)
         self.frames = 0
@@ -59,7 +60,7 @@ class LiveSession:
             return
         with self._lock:
             self.recognizer, self.smoothing = recognizer, smoothing
-            self._processor = FrameProcessor.fast(recognizer, smoothing_window=smoothing)
+            self._processor = FrameProcessor.fast(recognizer, smoothing_window=smoothing, live=True)
 
     def process(self, image: np.ndarray) -> np.ndarray:
         """Annotate one BGR frame and publish its results; never raises (a bad frame is passed through)."""
