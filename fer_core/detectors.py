@@ -90,6 +90,19 @@ def _boxes_back(raw: list[tuple[float, float, float, float, float]], scale: floa
     return sorted(boxes, key=lambda b: (b.x, b.y))
 
 
+def detect_at_width(detect: Callable[[np.ndarray], list[Box]], frame: np.ndarray, width: int | None) -> list[Box]:
+    """Run a detection function on a copy of the frame `width` pixels wide; boxes in the frame's pixels.
+
+    For callers that want a smaller detection size than a shared detector was built with (a live stream
+    on a recognizer the other pages also use), without changing the detector.
+    """
+    small, scale = _downscale(frame, width)
+    if scale == 1.0:
+        return detect(frame)
+    raw = [(b.x, b.y, b.w, b.h, b.score) for b in detect(small)]
+    return _boxes_back(raw, scale, frame.shape)
+
+
 def suppress_overlaps(boxes: list[Box], max_overlap: float = 0.5) -> list[Box]:
     """Drop a box that mostly lies inside a higher-scoring one: the cascade often fires twice on one face."""
     kept: list[Box] = []

@@ -20,10 +20,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import cv2
 import numpy as np
 
-from .detectors import Box
+from .detectors import Box, detect_at_width
 from .pipeline import EmotionRecognizer
 from .results import FaceResult, probabilities_dict
 from .tracking import EmaSmoother, IoUTracker
@@ -36,17 +35,6 @@ well over 5x the `fer` package's rate with labels agreeing with a full per-frame
 frames; detect_every=10 is faster still but lets a face that leaves keep a stale box for a third of a
 second; a smaller detect_width starts to lose small faces.
 """
-
-
-def _scale_boxes(boxes: list[Box], factor: float, shape: tuple[int, ...]) -> list[Box]:
-    height, width = shape[:2]
-    out = []
-    for b in boxes:
-        x0, y0 = max(0, round(b.x / factor)), max(0, round(b.y / factor))
-        x1, y1 = min(width, round((b.x + b.w) / factor)), min(height, round((b.y + b.h) / factor))
-        if x1 - x0 >= 2 and y1 - y0 >= 2:
-            out.append(Box(x0, y0, x1 - x0, y1 - y0, b.score))
-    return out
 
 
 class FrameProcessor:
@@ -90,14 +78,7 @@ class FrameProcessor:
                     max_missed=max_missed, detect_width=detect_width)
 
     def _detect(self, frame: np.ndarray) -> list[Box]:
-        width = frame.shape[1]
-        if self.detect_width and width > self.detect_width:
-            factor = self.detect_width / width
-            small = cv2.resize(frame, (self.detect_width, max(1, round(frame.shape[0] * factor))),
-                               interpolation=cv2.INTER_AREA)
-            boxes = _scale_boxes(self.recognizer.detect(small), factor, frame.shape)
-        else:
-            boxes = self.recognizer.detect(frame)
+        boxes = detect_at_width(self.recognizer.detect, frame, self.detect_width)
         self.detections += 1
         return boxes
 

@@ -4,6 +4,8 @@ sample videos and the real model. No timing assertions here: speed is measured i
 
 from __future__ import annotations
 
+import time
+
 from fractions import Fraction
 from pathlib import Path
 
@@ -170,9 +172,14 @@ def test_dashboard_live_session_callback(yunet_recognizer, single_face_frames):
         frame = av.VideoFrame.from_ndarray(cv2.resize(image, (640, 480)), format="bgr24")
         frame.pts, frame.time_base = i, Fraction(1, 30)
         session.callback(frame)
+        time.sleep(1 / 30)  # a camera's pace: the background detection has a frame's time to come back
     updates = session.drain()
     assert len(updates) == 30 and session.errors == 0
-    assert all(len(u.faces) == 1 for u in updates)
+    # Detection runs in a background thread (live=True): the face appears once the first detection is
+    # back, within a few frames, and then stays on every frame.
+    counts = [len(u.faces) for u in updates]
+    first = counts.index(1)
+    assert first <= 5 and all(c == 1 for c in counts[first:])
 
 
 # ---- fast path against the full per-frame run ----------------------------------------------------------
