@@ -23,8 +23,9 @@ with steps[0]:
     ui.card("1. Find faces", f"The <b>{settings.detector}</b> detector draws a box around every face "
             f"({DETECTOR_DESCRIPTIONS.get(settings.detector, '')}).")
 with steps[1]:
-    ui.card("2. Crop", "Each face is squared with a small margin, turned grey and resized to 64x64 pixels, "
-            "as in the FER2013 training data.")
+    size = resources.model_spec(settings).input_size
+    ui.card("2. Crop", f"Each face is squared with a small margin, turned grey and resized to {size}x{size} "
+            "pixels, as in the FER2013 training data.")
 with steps[2]:
     ui.card("3. Classify", "A small CNN (Mini-XCEPTION) gives a probability for each of the seven emotions, "
             "all faces of a frame in one call.")

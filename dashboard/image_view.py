@@ -51,7 +51,9 @@ def render(result: ImageAnalysis, key: str, compact: bool = False) -> None:
                 icon=":material/search_off:")
         else:
             st.markdown("**What the model sees**")
-            st.caption("Each face as the classifier receives it: square, grey, 64x64 pixels (shown enlarged).")
+            size = result.crops.shape[1]
+            st.caption(f"Each face as the classifier receives it: square, grey, {size}x{size} pixels "
+                       "(shown enlarged).")
             per_row = 1 if n == 1 else 3
             for start in range(0, n, per_row):
                 cols = st.columns(per_row)

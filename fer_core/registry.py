@@ -19,6 +19,8 @@ from .errors import ModelNotFoundError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MODELS_DIR = REPO_ROOT / "models"
+USER_MODELS_DIR = REPO_ROOT / "user_models"
+"""Models trained on the dashboard's Training page (not committed); listed after those in `models/`."""
 DEFAULT_FILE = "DEFAULT"
 SPEC_FILE = "model.json"
 
@@ -61,7 +63,7 @@ class ModelSpec:
 
 
 def _model_dirs(extra_dirs: list[Path] | None = None) -> list[Path]:
-    dirs = [MODELS_DIR]
+    dirs = [MODELS_DIR, USER_MODELS_DIR]
     env = os.environ.get("FER_MODELS_DIRS")
     if env:
         dirs += [Path(p) for p in env.split(os.pathsep) if p]

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+# TensorFlow's oneDNN kernels segfault training Mini-XCEPTION on this kind of CPU (see fer_core/train.py); it
+# reads the switch once, at import, so set it before any test can import TensorFlow.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 # aiortc segfaults when first imported after TensorFlow in one process (the reverse order is fine), and the
 # suite runs the Keras agreement and training tests before the webcam page's AppTest: import it first.
