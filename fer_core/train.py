@@ -1,6 +1,6 @@
 """Train an emotion model from scratch or fine-tune a registry model, and register the result.
 
-    # the project's default model (FER2013 Training to fit, PublicTest to choose)
+    # the project's own model, stage 1 (FER2013 Training to fit, PublicTest to choose)
     python -m fer_core.train --data data/Training --val data/PublicTest --arch mini_xception_wide \\
         --epochs 45 --name mini_xception_wide48 --out models/mini_xception_wide48
 
