@@ -12,6 +12,7 @@ import sys
 import threading
 from typing import Iterator
 
+import cv2
 import numpy as np
 
 from .registry import ModelSpec, get_model
@@ -40,11 +41,21 @@ def _quiet_native_stderr() -> Iterator[None]:
         os.close(devnull)
 
 
+def resize_batch(batch: np.ndarray, size: int) -> np.ndarray:
+    """Faces prepared at one size, for a model that takes another (ensembles of 64 and 48 pixel models)."""
+    if batch.shape[1] == size:
+        return batch
+    interpolation = cv2.INTER_AREA if batch.shape[1] > size else cv2.INTER_LINEAR
+    return np.stack([cv2.resize(face[:, :, 0], (size, size), interpolation=interpolation)[:, :, None] for face in batch])
+
+
 class EmotionClassifier:
     """Probabilities over the model's classes for a batch of preprocessed faces.
 
     `tta=True` averages each face with its mirror image (test-time augmentation): one call on a batch twice
-    as large, so it roughly doubles the classifier's (small) share of the cost per face.
+    as large, so it roughly doubles the classifier's (small) share of the cost per face. A registry entry with
+    `members` is an ensemble: each member classifies the faces (resized to its input) and the probabilities are
+    averaged, so its cost is the members' costs added up.
     """
 
     def __init__(self, model: str | ModelSpec | None = None, tta: bool = False, num_threads: int = 1) -> None:
@@ -52,6 +63,9 @@ class EmotionClassifier:
 
         self.spec = model if isinstance(model, ModelSpec) else get_model(model)
         self.tta = tta
+        self._members = [EmotionClassifier(name, num_threads=num_threads) for name in self.spec.members]
+        if self._members:
+            return
         self._interpreter = Interpreter(model_path=str(self.spec.weights_path), num_threads=num_threads)
         self._input = self._interpreter.get_input_details()[0]
         self._output = self._interpreter.get_output_details()[0]
@@ -67,6 +81,8 @@ class EmotionClassifier:
         return self.spec.classes
 
     def _run(self, batch: np.ndarray) -> np.ndarray:
+        if self._members:
+            return np.mean([m.predict(resize_batch(batch, m.input_size)) for m in self._members], axis=0)
         with self._lock:
             if batch.shape[0] != self._batch:
                 self._interpreter.resize_tensor_input(self._input["index"], list(batch.shape))

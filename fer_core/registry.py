@@ -39,6 +39,12 @@ class ModelSpec:
     face_margin: float = 0.1
     description: str = ""
     metrics: dict[str, Any] = field(default_factory=dict)
+    members: tuple[str, ...] = ()
+    """An ensemble: the names of registry models whose probabilities are averaged (no weights of its own)."""
+
+    @property
+    def is_ensemble(self) -> bool:
+        return bool(self.members)
 
     @property
     def weights_path(self) -> Path:
@@ -59,6 +65,7 @@ class ModelSpec:
         data = asdict(self)
         data.pop("directory")
         data["classes"] = list(self.classes)
+        data["members"] = list(self.members)
         return data
 
 
@@ -78,9 +85,10 @@ def load_spec(directory: Path) -> ModelSpec:
         raise ModelNotFoundError(f"No model found in {directory} (it has no {SPEC_FILE}).")
     data = json.loads(spec_path.read_text(encoding="utf-8"))
     data["classes"] = tuple(data.get("classes", EMOTIONS))
+    data["members"] = tuple(data.get("members", ()))
     known = {f for f in ModelSpec.__dataclass_fields__ if f != "directory"}
     spec = ModelSpec(directory=Path(directory), **{k: v for k, v in data.items() if k in known})
-    if not spec.weights_path.exists():
+    if not spec.is_ensemble and not spec.weights_path.exists():
         raise ModelNotFoundError(f"Model '{spec.name}' is missing its weights file {spec.weights_path}.")
     return spec
 

@@ -204,3 +204,19 @@ def test_annotation_numbers_faces_and_keeps_labels_apart(yunet_recognizer):
     for face in faces:
         taken.append(_label_rect(face, (230, 40), taken, image.shape[0]))
     assert not any(_overlaps(a, b) for i, a in enumerate(taken) for b in taken[i + 1 :])
+
+
+def test_ensemble_averages_its_members_on_real_faces():
+    from fer_core.classifier import EmotionClassifier, resize_batch
+
+    spec = get_model("mini_xception_ensemble")
+    assert spec.is_ensemble and spec.members == ("mini_xception_fer2013", "mini_xception_wide48_ft")
+    faces = np.stack([prepare_face(to_gray(load_image(p)), 48) for p in sorted((FER_MINI / "happy").glob("*.jpg"))])
+    ensemble = EmotionClassifier("mini_xception_ensemble").predict(faces)
+    # The pre-trained member sees the 48x48 faces upscaled to its 64x64 input.
+    pretrained = EmotionClassifier("mini_xception_fer2013").predict(resize_batch(faces, 64))
+    own = EmotionClassifier("mini_xception_wide48_ft").predict(faces)
+    assert resize_batch(faces, 64).shape[1:] == (64, 64, 1)
+    np.testing.assert_allclose(ensemble, (pretrained + own) / 2, atol=1e-5)
+    faces_found = EmotionRecognizer(model="mini_xception_ensemble").analyze(load_image(PHOTOS / "happy_astronaut.png"))
+    assert [f.label for f in faces_found] == ["happy"]
