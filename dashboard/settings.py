@@ -16,7 +16,7 @@ SETTINGS_KEY = "fer_settings"
 _WIDGET_PREFIX = "_sb_"
 
 DETECTOR_LABELS = {
-    "haar": "Haar cascade (fast, frontal faces)",
+    "haar": "Haar cascade (frontal faces)",
     "yunet": "YuNet CNN (turned and small faces too)",
 }
 

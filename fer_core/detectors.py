@@ -120,7 +120,7 @@ def _overlap_of_smaller(a: Box, b: Box) -> float:
 
 
 class HaarDetector:
-    """OpenCV's frontal-face Haar cascade: no weights to ship, fast, but misses turned and small faces."""
+    """OpenCV's frontal-face Haar cascade: no weights to ship, but slower than YuNet and blind to turned faces."""
 
     name = "haar"
 
