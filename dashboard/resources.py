@@ -38,7 +38,7 @@ def classifier(settings: Settings):
 
 
 def model_spec(settings: Settings) -> Any:
-    from fer_core.registry import get_model
+    from fer_core.models import get_model
 
     return get_model(settings.model)
 

@@ -69,7 +69,7 @@ def current() -> Settings:
 
 
 def _defaults() -> Settings:
-    from fer_core.registry import default_model_name
+    from fer_core.models import default_model_name
 
     return Settings(model=default_model_name(), detector="haar", detector_params=default_params("haar"))
 
@@ -97,7 +97,7 @@ def _seed(name: str, value: Any) -> dict[str, Any]:
 def sidebar() -> Settings:
     """Draw the shared settings in the sidebar and return them."""
     from fer_core.detectors import available_detectors
-    from fer_core.registry import list_models
+    from fer_core.models import list_models
 
     s = current()
     models = {spec.name: spec for spec in list_models()}

@@ -18,7 +18,7 @@ from .errors import (
 )
 from .io import load_image
 from .pipeline import EmotionRecognizer
-from .registry import ModelSpec, get_model, list_models
+from .models import ModelSpec, get_model, list_models
 from .results import FaceResult
 
 __all__ = [

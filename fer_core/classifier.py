@@ -15,7 +15,7 @@ from typing import Iterator
 import cv2
 import numpy as np
 
-from .registry import ModelSpec, get_model
+from .models import ModelSpec, get_model
 
 
 @contextlib.contextmanager

@@ -206,7 +206,7 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
         parser.error("--every, --detect-every and --smoothing must be at least 1, and --fps above 0")
     try:
         from .pipeline import EmotionRecognizer
-        from .registry import list_models
+        from .models import list_models
 
         if args.list_models:
             for spec in list_models():

@@ -10,7 +10,7 @@ import numpy as np
 from .classifier import EmotionClassifier
 from .detectors import Box, FaceDetector, create_detector
 from .preprocess import crop_faces
-from .registry import ModelSpec
+from .models import ModelSpec
 from .results import FaceResult, probabilities_dict
 
 

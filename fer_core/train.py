@@ -47,7 +47,7 @@ from .augment import PRESETS, augment_batch, scale
 from .datasets import FaceDataset, ferplus_soft_labels, load_dataset, split_validation
 from .emotions import EMOTIONS
 from .errors import DatasetError, FerError
-from .registry import MODELS_DIR, REPO_ROOT, get_model
+from .models import MODELS_DIR, REPO_ROOT, get_model
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 

@@ -94,7 +94,7 @@ if source.startswith("Upload"):
 
 # --- 2. Recipe -------------------------------------------------------------------------------------------
 st.markdown("#### 2. Recipe")
-from fer_core.registry import list_models  # noqa: E402
+from fer_core.models import list_models  # noqa: E402
 
 bases = {s.name: s for s in list_models() if s.keras_path and s.keras_path.exists()}
 c1, c2, c3 = st.columns(3)

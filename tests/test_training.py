@@ -156,7 +156,7 @@ def _tflite_accuracy(spec, ds: FaceDataset) -> float:
 
 
 def test_train_from_scratch_writes_a_registry_model_and_resumes(tmp_path):
-    from fer_core.registry import get_model
+    from fer_core.models import get_model
 
     models = tmp_path / "models"
     seen = []
@@ -184,7 +184,7 @@ def test_train_from_scratch_writes_a_registry_model_and_resumes(tmp_path):
 def test_finetune_starts_from_pretrained_weights_and_beats_chance(tmp_path):
     import keras
 
-    from fer_core.registry import get_model
+    from fer_core.models import get_model
     from fer_core.train import build_model
 
     faces = load_folder(FER_MINI, size=64)

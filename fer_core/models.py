@@ -1,4 +1,4 @@
-"""Models as a small registry: every folder under `models/` with a `model.json` is a model.
+"""The model registry: every folder under `models/` with a `model.json` is a model.
 
 A model folder holds the weights the fast runtime reads (`model.tflite`), optionally the Keras weights it
 was converted from (for training, fine-tuning and saliency), its card (`README.md`) and `model.json`, which
