@@ -22,7 +22,7 @@ import streamlit as st
 from dashboard import files, ui
 from dashboard import settings as settings_mod
 from fer_core.emotions import EMOTIONS, display_name
-from fer_core.datasets import extract_zip
+from fer_core.training.data import extract_zip
 
 USER_MODELS = Path(os.environ.get("FER_USER_MODELS_DIR") or files.REPO_ROOT / "user_models")
 SAMPLE = files.SAMPLES / "fer2013_mini"
@@ -66,7 +66,7 @@ def model_zip(folder: Path) -> bytes:
 
 
 def curves(history: list[dict]) -> object:
-    from fer_core.train import learning_curves_figure
+    from fer_core.training.reports import learning_curves_figure
 
     fig = learning_curves_figure(history)
     fig.update_layout(height=340, margin={"t": 40, "b": 30, "l": 10, "r": 10},
@@ -141,8 +141,8 @@ if start:
     work = Path(tempfile.mkdtemp(prefix="fer-train-"))
     try:
         data_dir = SAMPLE if upload is None else extract_zip(upload.getvalue(), work / "data")
-        from fer_core.datasets import load_folder
-        from fer_core.train import TrainConfig, train
+        from fer_core.training.data import load_folder
+        from fer_core.training import TrainConfig, train
 
         found = load_folder(data_dir)  # the checks, with a clear message, before anything heavy
         counts = found.class_counts()

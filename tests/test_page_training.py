@@ -79,7 +79,7 @@ def _zip(entries: dict[str, bytes]) -> bytes:
 
 def test_uploaded_zips_are_checked(tmp_path):
     """What the page does with an upload (AppTest cannot drive a file uploader): unpack, then read."""
-    from fer_core.datasets import extract_zip, load_folder
+    from fer_core.training.data import extract_zip, load_folder
     from fer_core.errors import DatasetError
 
     faces = {f"faces/{e}/{p.name}": p.read_bytes() for e in ("happy", "sad")

@@ -21,11 +21,13 @@ import pytest
 if "tensorflow" not in sys.modules:
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
-from fer_core.datasets import FaceDataset, ferplus_soft_labels, load_dataset, load_fer2013_csv, load_folder, \
-    split_validation
 from fer_core.emotions import EMOTIONS
 from fer_core.errors import DatasetError
-from fer_core.train import TrainConfig, class_weight_vector, lr_at, main, train
+from fer_core.train import main
+from fer_core.training import TrainConfig, lr_at, train
+from fer_core.training.data import FaceDataset, ferplus_soft_labels, load_dataset, load_fer2013_csv, load_folder, \
+    split_validation
+from fer_core.training.loop import build_model, class_weight_vector
 
 ROOT = Path(__file__).resolve().parent.parent
 FER_MINI = ROOT / "samples" / "fer2013_mini"
@@ -87,6 +89,9 @@ def test_class_weights_and_schedule():
     cfg = TrainConfig(data="x", epochs=10, lr=1e-3, warmup_epochs=2)
     lrs = [lr_at(cfg, e) for e in range(10)]
     assert lrs[0] < lrs[1] < lrs[2] == pytest.approx(1e-3) and lrs[-1] < lrs[3]
+    # SGD recipes decay to zero; a time budget that allows 6 epochs compresses the same curve into them.
+    sgd = TrainConfig(data="x", epochs=10, lr=0.2, warmup_epochs=2, optimizer="sgd")
+    assert lr_at(sgd, 9 + 1) == 0.0 and lr_at(sgd, 6, total_epochs=6) == 0.0 < lr_at(sgd, 6)
 
 
 # ------------------------------------------------------------------------------------------------ bad data
@@ -170,14 +175,14 @@ def test_train_from_scratch_writes_a_registry_model_and_resumes(tmp_path):
     assert seen == [1, 2] and [h["epoch"] for h in result.history] == [1, 2]
 
     folder = models / "tiny_scratch"
-    for name in ("model.tflite", "model.keras", "model.json", "README.md", "training_log.csv",
-                 "learning_curves.html"):
+    for name in ("model.tflite", "model.keras", "model.json", "README.md", "training_log.csv", "training.json"):
         assert (folder / name).exists(), name
     assert len((folder / "training_log.csv").read_text().strip().splitlines()) == 3
     spec = get_model("tiny_scratch", extra_dirs=[models])
     assert spec.input_size == 48 and spec.face_margin == 0.1
     assert 0 <= spec.metrics["val_accuracy"] <= 1 and spec.metrics["ms_per_face"] > 0
-    assert "pytest" in spec.card() and "| accuracy |" in spec.card()
+    assert "pytest" in spec.card() and "| accuracy (recall per class) |" in spec.card()
+    assert "Confusion matrix" in spec.card() and f"{spec.metrics['ms_per_face']} ms" in spec.card()
     _tflite_accuracy(spec, load_folder(FER_MINI))
 
 
@@ -185,15 +190,13 @@ def test_finetune_starts_from_pretrained_weights_and_beats_chance(tmp_path):
     import keras
 
     from fer_core.models import get_model
-    from fer_core.train import build_model
 
     faces = load_folder(FER_MINI, size=64)
     x = (faces.x[:5].astype(np.float32) / 127.5 - 1.0)[..., None]
     pretrained = get_model("mini_xception_fer2013")
     reference = keras.models.load_model(str(pretrained.keras_path), compile=False).predict(x, verbose=0)
     cfg = TrainConfig(data=str(FER_MINI), finetune="mini_xception_fer2013", freeze_blocks=2)
-    model, size = build_model(cfg)
-    assert size == 64
+    model = build_model(cfg, 64)
     np.testing.assert_allclose(model.predict(x, verbose=0), reference, atol=1e-5)
     assert sum(not layer.trainable for layer in model.layers) > 0
 

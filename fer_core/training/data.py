@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .emotions import EMOTIONS
-from .errors import DatasetError
+from ..emotions import EMOTIONS
+from ..errors import DatasetError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".pgm", ".tif", ".tiff", ".webp"}
 FER2013_HEADER = ("emotion", "pixels", "Usage")
@@ -229,7 +229,7 @@ def extract_zip(data: bytes, dest: str | Path) -> Path:
     return dest
 
 
-def _source_key(source: str) -> str:
+def source_key(source: str) -> str:
     """`.../Training/angry/Training_1426440.jpg` -> `training_1426440.jpg` (FER+ files are unique by name)."""
     return Path(source).name.lower()
 
@@ -255,12 +255,12 @@ def ferplus_soft_labels(votes_csv: str | Path, dataset: FaceDataset, weight: flo
             for src, dst in enumerate(FERPLUS_TO_EMOTIONS):
                 dist[dst] = counts[src]
             if dist.sum() > 0:
-                votes[_source_key(row["file"])] = dist / dist.sum()
+                votes[source_key(row["file"])] = dist / dist.sum()
     onehot = np.eye(len(EMOTIONS))[dataset.y]
     soft = onehot.copy()
     matched = 0
     for i, source in enumerate(dataset.sources):
-        dist = votes.get(_source_key(source))
+        dist = votes.get(source_key(source))
         if dist is not None:
             soft[i] = (1.0 - weight) * onehot[i] + weight * dist
             matched += 1
@@ -290,3 +290,34 @@ def split_validation(ds: FaceDataset, fraction: float, seed: int = 0) -> tuple[F
     if not val_mask.any():
         raise DatasetError("The dataset is too small to hold out a validation split; give a --val folder.")
     return ds.subset(np.flatnonzero(~val_mask)), ds.subset(np.flatnonzero(val_mask))
+
+
+# ------------------------------------------------------------------------------ stored teacher targets
+def save_soft_targets(path: str | Path, sources: list[str], probs: np.ndarray, teachers: list[str]) -> Path:
+    """Store a teacher's probabilities by face file name (float16: FER2013 Training takes about 0.6 MB)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, keys=np.array([source_key(s) for s in sources]), probs=probs.astype(np.float16),
+                        teachers=np.array(list(teachers)), classes=np.array(EMOTIONS))
+    return path
+
+
+def load_soft_targets(path: str | Path, dataset: FaceDataset) -> np.ndarray:
+    """The stored probabilities of every face of `dataset`, in its order (every face must have a row)."""
+    path = Path(path)
+    if not path.exists():
+        raise DatasetError(f"The teacher targets file {path} does not exist.")
+    try:
+        with np.load(path) as data:
+            keys, probs = data["keys"], data["probs"].astype(np.float32)
+    except (OSError, ValueError, KeyError):
+        raise DatasetError(f"{path} is not a teacher targets file (an .npz with keys and probs).") from None
+    if probs.ndim != 2 or probs.shape[1] != len(EMOTIONS):
+        raise DatasetError(f"{path} holds {probs.shape[1:]} probabilities per face; expected {len(EMOTIONS)}.")
+    row = {str(k): i for i, k in enumerate(keys)}
+    missing = [s for s in dataset.sources if source_key(s) not in row]
+    if missing:
+        raise DatasetError(f"{len(missing)} of {len(dataset)} training faces have no teacher probabilities in "
+                           f"{path.name} (e.g. {Path(missing[0]).name}); export them for this training set.")
+    probs = probs[[row[source_key(s)] for s in dataset.sources]]
+    return probs / probs.sum(axis=1, keepdims=True)

@@ -1,0 +1,35 @@
+"""Training-time augmentation settings: the named presets (the layer that applies them is augmentation_layer).
+
+Per face: a mirror, a small rotation, zoom and shift (one bilinear warp with mirrored borders), brightness
+and contrast jitter, then random erasing (a rectangle of noise). Inputs and outputs are in [-1, 1]; at
+inference the layer passes faces through untouched, and it is not part of the model saved for the runtime.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    flip: float = 0.5          # probability of a horizontal mirror
+    shift: float = 0.1         # max shift, fraction of the side
+    rotate: float = 10.0       # max rotation, degrees
+    zoom: float = 0.1          # max zoom in/out, fraction
+    brightness: float = 0.2    # max brightness offset, fraction of the full range
+    contrast: float = 0.2      # max contrast change, fraction
+    erase: float = 0.25        # probability of random erasing
+    erase_area: tuple[float, float] = (0.02, 0.15)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+PRESETS: dict[str, AugmentConfig | None] = {
+    "none": None,
+    "light": AugmentConfig(shift=0.05, rotate=5.0, zoom=0.05, brightness=0.1, contrast=0.1, erase=0.0),
+    "standard": AugmentConfig(),
+    "strong": AugmentConfig(shift=0.15, rotate=15.0, zoom=0.15, brightness=0.3, contrast=0.3, erase=0.5,
+                            erase_area=(0.02, 0.25)),
+}

@@ -1,0 +1,402 @@
+"""The training loop: one `train(TrainConfig)` for every backend, with per-epoch checkpoints and resume.
+
+The model that trains is the deployable network behind the augmentation layer, compiled with the
+distillation loss (plain cross-entropy when there is no teacher). After every epoch the whole training model
+(weights and optimizer state) is saved to `CHECKPOINT_DIR/last.keras` with the history in `state.json`, so
+`--resume` continues a run that was cut off, e.g. at the end of a GPU slot. `time_budget` fits the run to a
+slot: after the second epoch the epoch count (and with it the cosine schedule) is set to what fits, and the
+run also stops early if it falls behind.
+
+At the end the kept epoch's network is rebuilt in float32 (whatever the training precision), saved as
+`model.keras` with `training.json` (configuration, history, hardware, validation accuracy), and, where
+TensorFlow is present, converted and published as a registry folder (`conversion.publish`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from ..emotions import EMOTIONS
+from ..models import MODELS_DIR, REPO_ROOT, get_model
+from ..preprocess import scale_pixels
+from .backend import accelerator, configure_tensorflow, select_backend, set_precision
+from .config import TrainConfig, TrainingError
+from .data import FaceDataset, ferplus_soft_labels, load_dataset, load_soft_targets, split_validation
+from .reports import TrainingRecord, accuracy_report, predict, write_log
+
+EpochCallback = Callable[[dict[str, float], list[dict[str, float]]], None]
+
+
+@dataclass
+class TrainResult:
+    model_dir: Path
+    name: str
+    history: list[dict[str, float]]
+    best_epoch: int
+    metrics: dict[str, Any]
+    seconds: float
+    stopped_early: bool = False
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------------------------------------ data
+def prepare_data(cfg: TrainConfig, input_size: int) -> tuple[FaceDataset, FaceDataset]:
+    """Load and check the training and validation data (raises DatasetError before any training)."""
+    data = Path(cfg.data)
+    if cfg.val:
+        train_ds = load_dataset(data, size=input_size, usage="Training" if _is_csv_with_usage(data) else None)
+        val_ds = load_dataset(cfg.val, size=input_size, min_classes=1,
+                              usage="PublicTest" if _is_csv_with_usage(cfg.val) else None)
+    elif _is_csv_with_usage(data):
+        train_ds = load_dataset(data, size=input_size, usage="Training")
+        val_ds = load_dataset(data, size=input_size, usage="PublicTest", min_classes=1)
+    else:
+        train_ds, val_ds = split_validation(load_dataset(data, size=input_size), cfg.val_split, cfg.seed)
+    if cfg.limit and cfg.limit < len(train_ds):
+        train_ds = train_ds.subset(np.sort(np.random.default_rng(cfg.seed).permutation(len(train_ds))[:cfg.limit]))
+    if cfg.soft_labels:
+        train_ds.soft = ferplus_soft_labels(cfg.soft_labels, train_ds, cfg.soft_weight)
+    if len(train_ds) < 2:
+        raise TrainingError("The training set needs at least two faces.")
+    return train_ds, val_ds
+
+
+def _is_csv_with_usage(path: str | Path) -> bool:
+    p = Path(path)
+    if not (p.is_file() and p.suffix.lower() == ".csv"):
+        return False
+    with open(p, encoding="utf-8-sig") as fh:
+        return "Usage" in fh.readline()
+
+
+def training_targets(cfg: TrainConfig, ds: FaceDataset) -> np.ndarray:
+    """(N, 14): label distributions, then the teacher's probabilities (zeros without a teacher)."""
+    from .distillation import combine_targets
+
+    labels = ds.soft if ds.soft is not None else np.eye(len(EMOTIONS), dtype=np.float32)[ds.y]
+    teacher = load_soft_targets(cfg.teacher, ds) if cfg.teacher else None
+    return combine_targets(labels, teacher)
+
+
+def class_weight_vector(y: np.ndarray) -> np.ndarray:
+    """Inverse-frequency weights (mean 1 over the faces), 0 for absent classes."""
+    counts = np.bincount(y, minlength=len(EMOTIONS)).astype(np.float64)
+    w = np.where(counts > 0, len(y) / (np.count_nonzero(counts) * np.maximum(counts, 1)), 0.0)
+    return w.astype(np.float32)
+
+
+def _batches(ds: FaceDataset, targets: np.ndarray, batch_size: int, seed: int, weights: np.ndarray | None,
+             start_epoch: int) -> Any:
+    import keras
+
+    class FaceBatches(keras.utils.PyDataset):
+        """Shuffled full batches of scaled faces; the augmentation runs later, in the model, on the device."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.epoch = start_epoch
+            self._shuffle()
+
+        def _shuffle(self) -> None:
+            self.order = np.random.default_rng([seed, self.epoch]).permutation(len(ds))
+
+        def __len__(self) -> int:
+            # Full batches only: a partial last batch crashes oneDNN's training kernels on the CPU (segfault
+            # with 28709 % 128 = 37 faces); the faces left out change every epoch (reshuffled).
+            return max(1, len(ds) // batch_size)
+
+        def __getitem__(self, idx: int) -> tuple[np.ndarray, ...]:
+            sel = self.order[idx * batch_size:(idx + 1) * batch_size]
+            xb = scale_pixels(ds.x[sel])[..., None]
+            if weights is not None:
+                return xb, targets[sel], weights[ds.y[sel]]
+            return xb, targets[sel]
+
+        def on_epoch_end(self) -> None:
+            self.epoch += 1
+            self._shuffle()
+
+    return FaceBatches()
+
+
+# ------------------------------------------------------------------------------------------------ model
+def block_boundaries(model: Any) -> list[int]:
+    """Layer indices ending each block: the stem, then every residual module (its Add layer)."""
+    import keras
+
+    layers = model.layers
+    first_module = next((i for i, layer in enumerate(layers)
+                         if isinstance(layer, keras.layers.Conv2D) and tuple(layer.strides) == (2, 2)), None)
+    bounds = [first_module - 1] if first_module else []
+    bounds += [i for i, layer in enumerate(layers) if isinstance(layer, keras.layers.Add)]
+    return bounds
+
+
+def freeze_blocks(model: Any, n: int) -> int:
+    """Freeze the first `n` blocks (stem = block 1); returns how many layers were frozen."""
+    if n <= 0:
+        return 0
+    bounds = block_boundaries(model)
+    if n > len(bounds):
+        raise TrainingError(f"--freeze-blocks {n} is more than the model's {len(bounds)} blocks.")
+    last = bounds[n - 1]
+    for layer in model.layers[: last + 1]:
+        layer.trainable = False
+    return last + 1
+
+
+def resolve_input_size(cfg: TrainConfig) -> int:
+    """The input size implied by the options, known without importing Keras."""
+    from .architectures import DEFAULT_INPUT_SIZE
+
+    if cfg.finetune:
+        size = get_model(cfg.finetune).input_size
+        if cfg.input_size and cfg.input_size != size:
+            raise TrainingError(f"Model '{cfg.finetune}' takes {size}x{size} faces; --input-size "
+                                f"{cfg.input_size} cannot be used to fine-tune it.")
+        return size
+    return cfg.input_size or DEFAULT_INPUT_SIZE
+
+
+def build_model(cfg: TrainConfig, input_size: int) -> Any:
+    """The network to train: built from `cfg.arch`, or a registry model's Keras weights to fine-tune."""
+    import keras
+
+    from .architectures import build
+
+    if cfg.finetune:
+        spec = get_model(cfg.finetune)
+        if not spec.keras_path or not spec.keras_path.exists():
+            raise TrainingError(f"Model '{spec.name}' has no Keras weights to fine-tune from.")
+        model = keras.models.load_model(str(spec.keras_path), compile=False)
+        if int(model.input_shape[1]) != spec.input_size or model.output_shape[-1] != len(EMOTIONS):
+            raise TrainingError(f"Model '{spec.name}' does not take {spec.input_size}px faces to 7 emotions.")
+    else:
+        model = build(cfg.arch, input_size, len(EMOTIONS), dropout=cfg.dropout)
+    freeze_blocks(model, cfg.freeze_blocks)
+    return model
+
+
+def _training_model(base: Any, cfg: TrainConfig) -> Any:
+    """The deployable network behind the augmentation layer (which is active in training only)."""
+    import keras
+
+    from .augmentation_layer import augmentation_layer
+
+    augment = augmentation_layer(cfg.augment, seed=cfg.seed)
+    inp = keras.Input(base.input_shape[1:], name="face")
+    out = base(augment(inp) if augment is not None else inp)
+    return keras.Model(inp, out, name=f"{base.name}_training")
+
+
+def _optimizer(cfg: TrainConfig) -> Any:
+    import keras
+
+    if cfg.optimizer == "sgd":
+        return keras.optimizers.SGD(cfg.lr, momentum=cfg.momentum, nesterov=True, weight_decay=cfg.weight_decay)
+    return keras.optimizers.AdamW(cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def lr_at(cfg: TrainConfig, epoch: int, total_epochs: int | None = None) -> float:
+    """Cosine decay with a linear warm-up, per epoch (epoch counted from 0) over `total_epochs`."""
+    if cfg.schedule != "cosine":
+        return cfg.lr
+    total = total_epochs or cfg.epochs
+    if epoch < cfg.warmup_epochs:
+        return cfg.lr * (epoch + 1) / (cfg.warmup_epochs + 1)
+    span = max(1, total - cfg.warmup_epochs)
+    t = min(1.0, (epoch - cfg.warmup_epochs) / span)
+    floor = 0.0 if cfg.optimizer == "sgd" else 0.02
+    return cfg.lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t)))
+
+
+def _float32_copy(base: Any, cfg: TrainConfig, input_size: int) -> Any:
+    """The kept network rebuilt in float32 (a mixed-precision build would convert to bfloat16 kernels)."""
+    import keras
+
+    if all(layer.dtype_policy.name == "float32" for layer in base.layers):
+        return base
+    from .architectures import build
+
+    policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float32")
+    try:
+        model = build(cfg.arch, input_size, len(EMOTIONS), dropout=cfg.dropout)
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
+    model.set_weights(base.get_weights())
+    return model
+
+
+# ------------------------------------------------------------------------------------------------ training
+def train(cfg: TrainConfig, on_epoch_end: EpochCallback | None = None,
+          should_stop: Callable[[], bool] | None = None) -> TrainResult:
+    """Train, keep the best (or last) epoch, write the model folder; publish it where TensorFlow is present.
+
+    `on_epoch_end(record, history)` is called after every epoch (record: epoch, loss, accuracy, val_loss,
+    val_accuracy, lr, seconds); `should_stop()` is polled after every epoch to stop early on request.
+    """
+    t_start = time.time()
+    cfg.validate()
+    input_size = resolve_input_size(cfg)
+    train_ds, val_ds = prepare_data(cfg, input_size)  # every data check happens here, before Keras loads
+    targets = training_targets(cfg, train_ds)
+    name = cfg.resolved_name()
+    out_dir = Path(cfg.out) if cfg.out else MODELS_DIR / name
+    ckpt_dir = Path(cfg.checkpoint_dir) if cfg.checkpoint_dir else REPO_ROOT / "runs" / name
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+
+    backend = select_backend()
+    if backend == "tensorflow":
+        configure_tensorflow(input_size)
+    import keras
+
+    from . import augmentation_layer, distillation  # noqa: F401  (register the custom objects for loading)
+    from .distillation import combine_targets
+
+    precision = set_precision(cfg.precision)
+    hardware = accelerator() or "CPU"
+    keras.utils.set_random_seed(cfg.seed)
+    state_path = ckpt_dir / "state.json"
+    state: dict[str, Any] = {"history": [], "best_val": -1.0, "best_epoch": 0, "planned_epochs": cfg.epochs,
+                             "seconds": 0.0}
+    if cfg.resume and state_path.exists() and (ckpt_dir / "last.keras").exists():
+        state = json.loads(state_path.read_text())
+        if cfg.epochs != state["config"]["epochs"]:
+            state["planned_epochs"] = cfg.epochs  # asked for a different length: the schedule follows
+        model = keras.models.load_model(str(ckpt_dir / "last.keras"))
+        base = model.get_layer(state["base_name"])
+        if cfg.verbose:
+            print(f"resuming from epoch {len(state['history'])} (best validation accuracy {state['best_val']:.4f} "
+                  f"at epoch {state['best_epoch']})", flush=True)
+    else:
+        base = build_model(cfg, input_size)
+        model = _training_model(base, cfg)
+        model.compile(optimizer=_optimizer(cfg), metrics=[distillation.accuracy_metric()],
+                      loss=distillation.DistillationLoss(cfg.distill_weight if cfg.teacher else 0.0,
+                                                         cfg.temperature, cfg.label_smoothing))
+    state["base_name"] = base.name
+    history: list[dict[str, float]] = state["history"]
+    start_epoch = len(history)
+    params = base.count_params()
+    batch_size = min(cfg.batch_size, len(train_ds))
+    weights = class_weight_vector(train_ds.y) if cfg.class_weights else None
+    batches = _batches(train_ds, targets, batch_size, cfg.seed, weights, start_epoch)
+    x_val = scale_pixels(val_ds.x)[..., None]
+    y_val = combine_targets(np.eye(len(EMOTIONS), dtype=np.float32)[val_ds.y])  # no teacher: plain cross-entropy
+    seconds_before = float(state.get("seconds", 0.0))
+    stopped = {"early": False}
+
+    class Driver(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.wait = len(history) - state["best_epoch"] if history else 0
+            self.plateau_wait = 0
+            self.t0 = self.last_end = time.time()
+
+        def elapsed(self) -> float:
+            return seconds_before + time.time() - t_start
+
+        def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+            self.t0 = time.time()
+            if cfg.schedule == "cosine":
+                self.model.optimizer.learning_rate = lr_at(cfg, epoch, state["planned_epochs"])
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            logs = logs or {}
+            lr = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+            record = {"epoch": epoch + 1, "loss": float(logs.get("loss", np.nan)),
+                      "accuracy": float(logs.get("accuracy", np.nan)),
+                      "val_loss": float(logs.get("val_loss", np.nan)),
+                      "val_accuracy": float(logs.get("val_accuracy", np.nan)), "lr": lr,
+                      "seconds": round(time.time() - self.t0, 2)}
+            history.append(record)
+            improved = record["val_accuracy"] > state["best_val"]
+            if improved:
+                state["best_val"], state["best_epoch"] = record["val_accuracy"], epoch + 1
+                self.wait = self.plateau_wait = 0
+                if cfg.keep == "best":
+                    base.save(str(ckpt_dir / "best.keras"))
+            else:
+                self.wait += 1
+                self.plateau_wait += 1
+            if cfg.schedule == "plateau" and self.plateau_wait >= 3:
+                self.model.optimizer.learning_rate = max(lr * 0.5, cfg.lr * 1e-3)
+                self.plateau_wait = 0
+            self.model.save(str(ckpt_dir / "last.keras"))
+            epoch_seconds = time.time() - self.last_end  # training, validation and checkpoint together
+            self.last_end = time.time()
+            self._fit_budget(epoch, epoch_seconds)
+            state["seconds"] = self.elapsed()
+            state_path.write_text(json.dumps(state | {"config": asdict(cfg)}, indent=1))
+            write_log(history, ckpt_dir / "training_log.csv")
+            if cfg.verbose:
+                print(f"epoch {epoch + 1}/{state['planned_epochs']}: loss {record['loss']:.4f} acc "
+                      f"{record['accuracy']:.4f} val_loss {record['val_loss']:.4f} val_acc {record['val_accuracy']:.4f} "
+                      f"lr {lr:.2e} {record['seconds']:.1f}s{' *best*' if improved else ''}", flush=True)
+            if on_epoch_end:
+                on_epoch_end(record, history)
+            done = epoch + 1 >= state["planned_epochs"]
+            if (cfg.patience and self.wait >= cfg.patience) or (should_stop and should_stop()):
+                stopped["early"] = True
+            if done or stopped["early"]:
+                self.model.stop_training = True
+
+        def _fit_budget(self, epoch: int, epoch_seconds: float) -> None:
+            if not cfg.time_budget:
+                return
+            remaining = cfg.time_budget * 60 - self.elapsed()
+            if epoch + 1 == min(2, cfg.epochs) and state["planned_epochs"] == cfg.epochs:
+                fits = epoch + 1 + int(remaining // (epoch_seconds * 1.03))
+                state["planned_epochs"] = max(epoch + 1, min(cfg.epochs, fits))
+                if cfg.verbose and state["planned_epochs"] < cfg.epochs:
+                    print(f"time budget {cfg.time_budget:g} min: {state['planned_epochs']} epochs fit "
+                          f"({epoch_seconds:.1f} s each)", flush=True)
+            elif remaining < epoch_seconds and epoch + 1 < state["planned_epochs"]:
+                state["planned_epochs"] = epoch + 1  # fell behind: stop now rather than overrun the slot
+                stopped["early"] = True
+
+    if start_epoch < state["planned_epochs"]:
+        model.fit(batches, validation_data=(x_val, y_val), epochs=cfg.epochs, initial_epoch=start_epoch,
+                  callbacks=[Driver()], verbose=1 if cfg.verbose and sys.stdout.isatty() else 0)
+    seconds = seconds_before + time.time() - t_start
+
+    if cfg.keep == "best" and (ckpt_dir / "best.keras").exists():
+        kept_epoch = state["best_epoch"]
+        kept = keras.models.load_model(str(ckpt_dir / "best.keras"), compile=False)
+    else:
+        kept_epoch, kept = len(history), base
+    final = _float32_copy(kept, cfg, input_size)
+    for layer in final.layers:
+        layer.trainable = True
+    title = cfg.title or (f"{cfg.finetune} fine-tuned" if cfg.finetune else f"{cfg.arch} {input_size}px (trained here)")
+    record = TrainingRecord(
+        name=name, title=title, config=asdict(cfg), history=history, best_epoch=state["best_epoch"],
+        kept_epoch=kept_epoch, seconds=round(seconds, 1), params=params, input_size=input_size, backend=backend,
+        precision=precision, hardware=hardware, train_faces=train_ds.class_counts(), val_faces=len(val_ds),
+        stopped_early=stopped["early"],
+        metrics={"val": accuracy_report(val_ds.y, predict(final, val_ds.x)),
+                 "val_tta": accuracy_report(val_ds.y, predict(final, val_ds.x, tta=True))})
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in ("model.keras", "model.tflite", "weights.f16.npz"):
+        (out_dir / stale).unlink(missing_ok=True)
+    final.save(str(out_dir / "model.keras"))
+    record.save(out_dir)
+    write_log(history, out_dir / "training_log.csv")
+    metrics = dict(record.metrics)
+    if backend == "tensorflow":
+        from .conversion import publish
+
+        metrics |= publish(out_dir, model=final)
+    elif cfg.verbose:
+        print(f"Keras {backend} backend: no TensorFlow here to convert to TFLite; on a machine with it run\n"
+              f"  python -m fer_core.convert --publish {out_dir}", flush=True)
+    return TrainResult(out_dir, name, history, state["best_epoch"], metrics, seconds, stopped["early"], asdict(cfg))
