@@ -50,9 +50,12 @@ def main(argv=None) -> dict:
                                         "seconds": round(time.perf_counter() - t, 1)}
             if name == "compare_fer":
                 summary["results"][name]["headline"] = {
-                    "videos": {v: {k: d[k] for k in ("fer_fps", "project_fps", "ratio", "ratio_cpu", "fast_vs_full_label_agreement")}
+                    "videos": {v: {k: d[k] for k in ("fer_fps", "project_fps", "ratio", "ratio_cpu",
+                                                      "default_vs_thorough_label_agreement")}
                                for v, d in data["videos"].items()},
                     "photo": {k: data["photo"][k] for k in ("fer_ms", "project_ms", "ratio", "ratio_cpu", "project_ms_by_mode", "ratio_by_mode")},
+                    "whole_process": {k: {m: d[m] for m in ("fer_s", "project_s", "ratio")}
+                                      for k, d in data["whole_process"].items()},
                     "targets": data["targets"],
                 }
         except SystemExit as error:

@@ -1,6 +1,6 @@
 """Drawing results on frames: a box and a label in the emotion's colour, optional probability bars.
 
-Labels are numbered (`#1 Happy 92%`) with the face's track id in videos, or its position from the left in a
+The label drawn is the face's `smoothed_label` (in a photo, the model's label). Labels are numbered (`#1 Happy 92%`) with the face's track id in videos, or its position from the left in a
 photo when `numbered=True`, so the picture can be matched to tables and crop galleries; a label that would
 cover an earlier one is moved below its box, then further down, instead of being drawn on top of it.
 """
@@ -55,11 +55,12 @@ def draw_faces(
     thickness = max(1, round(scale * 2))
     for face in faces:
         b = face.box
-        cv2.rectangle(out, (b.x, b.y), (b.x + b.w, b.y + b.h), COLORS_BGR.get(face.label, (255, 255, 255)), thickness + 1)
+        cv2.rectangle(out, (b.x, b.y), (b.x + b.w, b.y + b.h), COLORS_BGR.get(face.smoothed_label, (255, 255, 255)),
+                      thickness + 1)
     taken: list[Rect] = []
     for index, face in enumerate(faces, 1):
-        color = COLORS_BGR.get(face.label, (255, 255, 255))
-        text = f"{display_name(face.label)} {face.confidence:.0%}"
+        color = COLORS_BGR.get(face.smoothed_label, (255, 255, 255))
+        text = f"{display_name(face.smoothed_label)} {face.smoothed_confidence:.0%}"
         number = face.track_id if face.track_id is not None else (index if numbered else None)
         if number is not None:
             text = f"#{number} {text}"
@@ -84,6 +85,6 @@ def _draw_bars(out: np.ndarray, face: FaceResult, scale: float) -> None:
         y = y0 + i * (bar_h + 2)
         if y + bar_h >= out.shape[0]:
             break
-        length = int(width * face.probabilities.get(emotion, 0.0))
+        length = int(width * (face.smoothed or face.probabilities).get(emotion, 0.0))
         cv2.rectangle(out, (x0, y), (x0 + width, y + bar_h), (40, 40, 40), -1)
         cv2.rectangle(out, (x0, y), (x0 + length, y + bar_h), COLORS_BGR[emotion], -1)

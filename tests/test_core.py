@@ -152,11 +152,13 @@ def test_mirror_tta_averages_the_face_and_its_mirror():
 
 
 def test_results_are_json_serialisable(haar_recognizer):
+    from fer_core.results import COLUMNS, face_rows, row_dicts
+
     faces = haar_recognizer.analyze(load_image(PHOTOS / "happy_astronaut.png"))
-    data = json.loads(json.dumps([f.to_dict() for f in faces]))
-    assert data[0]["label"] == "happy"
-    assert set(data[0]["box"]) == {"x", "y", "w", "h", "score"}
-    assert set(data[0]["probabilities"]) == set(EMOTIONS)
+    data = json.loads(json.dumps(row_dicts(face_rows(faces, "happy_astronaut.png"))))
+    assert data[0]["label"] == data[0]["smoothed_label"] == "happy"
+    assert list(data[0]) == list(COLUMNS) and data[0]["face_id"] == 1 and data[0]["time"] is None
+    assert sum(data[0][e] for e in EMOTIONS) == pytest.approx(1.0, abs=1e-3)
 
 
 # --- the converted model agrees with the original Keras model -----------------------------------------
