@@ -26,11 +26,10 @@ DEFAULTS = Settings()
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="emotion_recognition.py",
         description="Detect faces and recognise their emotions (Angry, Disgust, Fear, Happy, Sad, Surprise, "
         "Neutral) in an image, a video, or every image and video in a folder.",
     )
-    parser.add_argument("--input", "-i", required=True, type=Path, help="image, video or folder")
+    parser.add_argument("--input", "-i", type=Path, help="image, video or folder (required unless --list-models)")
     parser.add_argument("--output", "-o", type=Path,
                         help="annotated copy: an image or video file (.mp4/.webm); for a folder, a folder")
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
@@ -233,6 +232,8 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.input is None and not args.list_models:
+        parser.error("the following arguments are required: --input/-i")
     if (args.every < 1 or (args.detect_every is not None and args.detect_every < 1)
             or (args.smoothing is not None and args.smoothing < 1) or (args.fps is not None and args.fps <= 0)
             or (args.detect_width is not None and 0 < args.detect_width < 32) or (args.detect_width or 0) < 0):

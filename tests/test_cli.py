@@ -98,8 +98,11 @@ def test_video_without_faces_says_so():
 
 
 def test_list_models():
-    code, out = run("--input", ".", "--list-models")
+    code, out = run("--list-models")
     assert code == 0 and "mini_xception_fer2013" in out
+    with pytest.raises(SystemExit) as stop:
+        main([])  # no input and nothing else to do: a usage error
+    assert stop.value.code == 2
 
 
 def test_folder_run_skips_a_bad_file_and_writes_a_csv(tmp_path, capsys):
