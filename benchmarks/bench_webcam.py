@@ -56,7 +56,7 @@ def make_callback(processor):
     return callback
 
 
-def measure(callback, frames, warmup: int = 10, fps: float = 30.0, count_faces=None) -> dict:
+def measure(callback, frames, warmup: int = 10, fps: float = 30.0) -> dict:
     """Frames delivered at `fps` like a camera (a callback that overruns just delays the next one)."""
     for frame in frames[:warmup]:
         callback(frame)

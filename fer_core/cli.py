@@ -20,7 +20,7 @@ from .io import is_image_path, is_video_path, load_image
 from .results import face_rows, row_dicts
 from .settings import PRESETS, Settings
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 130  # bad options: argparse exits with 2
 DEFAULTS = Settings()
 
 

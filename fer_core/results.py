@@ -25,16 +25,13 @@ if TYPE_CHECKING:  # pandas is imported where a table is made: a photo on the co
 
 Point = tuple[float, float]
 
-LANDMARK_NAMES: tuple[str, ...] = ("right_eye", "left_eye", "nose_tip", "right_mouth", "left_mouth")
-"""YuNet's five landmarks, in its order. "Right" is the person's right, which is on the left of the image."""
-
-
 @dataclass(frozen=True)
 class Box:
     """A face rectangle in frame pixels, the detector's confidence and, from YuNet, five landmarks.
 
-    The landmarks (`LANDMARK_NAMES`) are what the crop uses to level the eyes; a detector without them
-    (the Haar cascade) leaves `landmarks` None and the crop stays upright.
+    `landmarks` are YuNet's five (x, y) points in its order: right eye, left eye, nose tip, right and left
+    mouth corner ("right" is the person's right, on the left of the image). The crop uses the eyes to level
+    them; a detector without landmarks (the Haar cascade) leaves None and the crop stays upright.
     """
 
     x: int
