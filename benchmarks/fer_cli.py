@@ -3,7 +3,7 @@ by compare_fer.py (runs in benchmarks/.fer-venv).
 
     python benchmarks/fer_cli.py PATH
 
-The package's documented entry point, `FER()` (its default: the Haar cascade, not MTCNN), and
+The package's entry point, `FER()` (its default: the Haar cascade, not MTCNN), and
 `detect_emotions` on the photo, or on every frame read with cv2.VideoCapture (fer's own `Video` class needs
 moviepy and the GUI build of OpenCV, which its benchmark environment does not have). Prints the top emotion
 per face, one line per frame for a video, like the project's command line prints its results.
@@ -15,7 +15,7 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import cv2  # noqa: E402
-from fer import FER  # noqa: E402
+from fer.fer import FER  # noqa: E402  (25.10.3 no longer exports it from the top level)
 
 
 def main() -> None:

@@ -87,7 +87,12 @@ def run_photo(path: str, mode: str, repeats: int = 30, recognizer=None) -> dict[
 def main() -> None:
     job = json.loads(sys.argv[1])
     t0 = time.perf_counter()
+    # Start-up: the modules a video run needs, pandas included (the results table), as fer's start-up
+    # includes its imports; otherwise the first timed video would pay for them.
+    import pandas  # noqa: F401
+
     import fer_core.pipeline  # noqa: F401
+    import fer_core.video  # noqa: F401
 
     out: dict[str, Any] = {"package": "emotion-recognition-fer", "startup_s": None, "photo": {}, "videos": {}}
     recognizers = {m: recognizer_for(m) for m in job["modes"]}
