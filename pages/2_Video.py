@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import time
 from pathlib import Path
+from typing import Any, Callable
 
 import streamlit as st
 
@@ -90,7 +91,8 @@ def analyse() -> None:
     st.session_state[RESULT_KEY] = {"key": run_key(), "name": name, "analysis": result, "video": video_bytes}
 
 
-def _run(path, recognizer, out_path, progress):
+def _run(path: Path, recognizer: Any, out_path: Path, progress: Callable[[int, int], bool]) -> Any:
+    """The one frame path over the video (the sidebar's settings are the recognizer's)."""
     from fer_core.video import analyze_video
 
     return analyze_video(path, recognizer, every=int(every), output_path=out_path if annotate else None,
