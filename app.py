@@ -1,89 +1,19 @@
-"""Home page of the dashboard: what the system does, a one-click try, and the way to every page.
+"""The dashboard's entry point: the frame around every page and the navigation between them.
 
-Run it with `make run` (or `streamlit run app.py`); the pages live in `pages/`.
+Run it with `make run` (or `streamlit run app.py`). The pages are registered with `st.navigation` from
+`dashboard.navigation.PAGES`; the home page is `pages/0_Home.py`.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import files, resources, ui
-from fer_core.detectors import DETECTOR_DESCRIPTIONS
-from fer_core.io import load_image
+from dashboard import navigation, ui
 
-settings = ui.setup_page(
-    "Emotion Recognition", ":material/sentiment_satisfied:",
-    "Finds the faces in a photo, a video or your webcam and tells which of seven emotions each one shows: "
-    "angry, disgust, fear, happy, sad, surprise or neutral. Everything runs on this computer, on the CPU.",
-)
-
-st.markdown("#### How it works")
-steps = st.columns(4)
-with steps[0]:
-    ui.card("1. Find faces", f"The <b>{settings.detector}</b> detector draws a box around every face "
-            f"({DETECTOR_DESCRIPTIONS.get(settings.detector, '')}).")
-with steps[1]:
-    size = resources.model_spec(settings).input_size
-    ui.card("2. Crop", f"Each face is squared with a small margin, turned grey and resized to {size}x{size} "
-            "pixels, as in the FER2013 training data.")
-with steps[2]:
-    ui.card("3. Classify", "A small CNN (Mini-XCEPTION) gives a probability for each of the seven emotions, "
-            "all faces of a frame in one call.")
-with steps[3]:
-    ui.card("4. Follow", "In videos and on the webcam, faces are tracked and their probabilities smoothed "
-            "so that labels do not flicker.")
-
-st.write("")
-st.markdown("#### Try it")
-SAMPLE = files.SAMPLES / "photos" / "happy_astronaut.png"
-if st.button("Try on a sample photo", type="primary", icon=":material/play_arrow:", key="try_sample"):
-    st.session_state["home_tried"] = True
-if not st.session_state.get("home_tried"):
-    st.caption("One click runs the whole pipeline on a bundled photo of an astronaut. "
-               "Or open the **Image** page to use your own photos.")
-else:
-    from dashboard import image_view  # plotly and pandas only once the try-out is asked for
-
-    try:
-        result = image_view.analyze(resources.recognizer(settings), SAMPLE.name, load_image(SAMPLE))
-    except Exception as error:  # noqa: BLE001
-        ui.show_error(error, "the sample photo")
-    else:
-        with st.container(border=True):
-            image_view.render(result, key="home", compact=True)
-
-st.markdown("#### Pages")
-DESCRIPTIONS = {
-    "Image": "Photos: boxes, labels, the model's view of each face, charts, CSV and JSON.",
-    "Video": "Videos: emotion over time per face, share of time, an annotated video to play or download.",
-    "Webcam": "Live: your camera with labels, probabilities and a rolling timeline.",
-    "Model Explorer": "How good is the model, what does it look at, and what breaks it.",
-    "Training": "Train or fine-tune a model on your own labelled faces.",
-}
-pages = [p for p in ui.pages() if p[0] != "app.py"]
-for start in range(0, len(pages), 4):
-    cols = st.columns(4)
-    for col, (path, label, icon) in zip(cols, pages[start:start + 4]):
-        with col:
-            try:
-                st.page_link(path, label=label, icon=icon)
-            except Exception:  # noqa: BLE001 - a page added after the server started
-                st.markdown(f"**{label}**")
-            st.caption(DESCRIPTIONS.get(label, ""))
-
-st.markdown("#### In use")
-try:
-    spec = resources.model_spec(settings)
-    c1, c2, c3 = st.columns(3)
-    with c1:
-        ui.card("Model", f"{spec.title}<br><small>{spec.name}</small>")
-    with c2:
-        params = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in settings.detector_params.items())
-        ui.card("Face detector", f"{settings.detector}<br><small>{params}</small>")
-    with c3:
-        ui.card("Options", f"smoothing window {settings.smoothing} frames<br><small>mirror test-time augmentation "
-                f"{'on' if settings.tta else 'off'}</small>")
-except Exception as error:  # noqa: BLE001
-    ui.show_error(error, "the model")
-st.caption("Change the model, the detector and its parameters, smoothing and test-time augmentation in the "
-           "sidebar; every page uses them.")
+ui.style_app()
+page = st.navigation([
+    st.Page(info.path, title=info.title, icon=info.icon, default=info is navigation.HOME,
+            url_path=None if info is navigation.HOME else info.url_path)
+    for info in navigation.PAGES
+])
+page.run()

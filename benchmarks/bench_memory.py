@@ -4,8 +4,8 @@
 
 The video (640x360, 30 fps, 18000 frames; benchmarks/.cache/, not committed) is made by repeating the
 sample's packets, so it costs no encoding. A fresh process runs fer_core.video.analyze_video on it with
-the fast preset, every frame labelled, and reports its resident set size (VmRSS) at 10% steps of the
-video and its peak (VmHWM). The timeline (one row per face per frame) is the only thing that grows with
+the default settings, every frame labelled, and reports its resident set size (VmRSS) at 10% steps of the
+video and its peak (VmHWM). The results table (one row per face per frame) is the only thing that grows with
 the video's length, by design; the bytes per row are reported.
 """
 
@@ -31,11 +31,10 @@ def child(path: str) -> None:
     import time
 
     from fer_core.pipeline import EmotionRecognizer
-    from fer_core.stream import FAST_PRESET
     from fer_core.video import analyze_video, probe_video
 
     info = probe_video(path)
-    recognizer = EmotionRecognizer(FAST_PRESET["detector"])
+    recognizer = EmotionRecognizer()  # the default settings
     samples = [{"frame": 0, "rss_mb": rss_mb()}]
     step = max(1, info.frame_count // 10)
 
@@ -45,17 +44,16 @@ def child(path: str) -> None:
         return True
 
     t = time.perf_counter()
-    analysis = analyze_video(path, recognizer, detect_every=FAST_PRESET["detect_every"],
-                             detect_width=FAST_PRESET["detect_width"], progress=progress)
+    analysis = analyze_video(path, recognizer, progress=progress)
     seconds = time.perf_counter() - t
     gc.collect()
-    timeline_mb = analysis.timeline.memory_usage(deep=True).sum() / 2**20
+    table_mb = analysis.table.memory_usage(deep=True).sum() / 2**20
     print(json.dumps({
         "video": {"frames": info.frame_count, "duration_s": info.duration, "size": f"{info.width}x{info.height}"},
         "frames_analysed": analysis.frames_analysed, "seconds": round(seconds, 1),
         "fps": round(analysis.frames_analysed / seconds, 1),
         "rss_samples": samples, "rss_after_mb": rss_mb(), "peak_rss_mb": rss_mb("VmHWM"),
-        "timeline_rows": len(analysis.timeline), "timeline_mb": round(timeline_mb, 1),
+        "table_rows": len(analysis.table), "table_mb": round(table_mb, 1),
     }))
 
 
@@ -74,8 +72,8 @@ def main(argv=None) -> dict:
     rss = [s["rss_mb"] for s in data["rss_samples"]]
     after_first_tenth = rss[1:] or rss
     data["rss_growth_after_first_10pct_mb"] = round(max(after_first_tenth) - min(after_first_tenth), 1)
-    data["timeline_bytes_per_row"] = round(data["timeline_mb"] * 2**20 / max(1, data["timeline_rows"]))
-    result = {"load_at_start": load_start, "minutes": args.minutes, "mode": "fast preset, every frame", **data}
+    data["table_bytes_per_row"] = round(data["table_mb"] * 2**20 / max(1, data["table_rows"]))
+    result = {"load_at_start": load_start, "minutes": args.minutes, "mode": "default settings, every frame", **data}
     result["headline"] = {"peak_rss_mb": data["peak_rss_mb"], "rss_mb_at_10pct_steps": rss,
                           "frames": data["frames_analysed"]}
     return write_result("bench_memory", result)

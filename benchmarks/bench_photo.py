@@ -2,7 +2,7 @@
 
     .venv/bin/python -m benchmarks.bench_photo [--repeats 30]
 
-samples/photos/happy_posed.jpg (512x512, one face) and the 1000x667 multi-face photo, with each detector;
+samples/photos/happy_posed.jpg (512x512, one face) and the 1000x667 multi-face photo, in each mode;
 the recognizer is built once (as the dashboard and a folder run do). For the whole-process time of the
 CLI, including Python start-up and imports, see bench_cli.py; for the side-by-side figure against the
 `fer` package, compare_fer.py.
@@ -16,7 +16,7 @@ from benchmarks.common import PHOTO, SAMPLES, load, write_result
 from benchmarks.project_worker import recognizer_for, run_photo
 
 PHOTOS = [PHOTO, SAMPLES / "photos" / "unlabelled_multi_face.jpg"]
-MODES = ["yunet_full", "haar_full", "yunet_320"]
+MODES = ["default", "thorough", "haar"]
 
 
 def main(argv=None) -> dict:
@@ -32,9 +32,9 @@ def main(argv=None) -> dict:
             run = run_photo(str(photo), mode, args.repeats, recognizers[mode])
             entry[mode] = {"median_ms": run["median_ms"], "faces": len(run["labels"]), "labels": run["labels"]}
         result["photos"][photo.name] = entry
-    result["modes"] = {"yunet_full": "YuNet, detect_width 640 (no downscale for a 512 photo)",
-                       "haar_full": "Haar cascade, detect_width 640 (the CLI's default detector)",
-                       "yunet_320": "YuNet on a 320-px-wide copy (fast, but misses small faces in big photos)"}
+    result["modes"] = {"default": "the defaults: YuNet on a 320-px-wide copy, a second look at 640 px when no face is found",
+                       "thorough": "YuNet at 640 px (no downscale for a 512 photo)",
+                       "haar": "the Haar cascade at 640 px (the seed's detector)"}
     result["headline"] = {f"{PHOTO.name}_{m}_ms": result["photos"][PHOTO.name][m]["median_ms"] for m in MODES}
     return write_result("bench_photo", result)
 

@@ -6,11 +6,11 @@ Frames: samples/videos/single_face.mp4 resized to 640x480, played `loops` times 
 frames, each wrapped in an av.VideoFrame as streamlit-webrtc delivers them), one callback per frame in a
 single thread: av frame -> BGR array -> FrameProcessor -> boxes and labels drawn -> av frame.
 Frames are delivered at 30 fps like a camera. Configurations:
-- fast_preset_live_yunet: FrameProcessor.fast(live=True): YuNet on a 320x240 copy of every 5th frame in a
-  background thread, the callback only crops, classifies, smooths and draws - the recommended one;
-- fast_preset_yunet: the same with detection inside the callback on every 5th frame;
-- yunet_every_frame / haar_every_frame: the detector on every frame (what the real-time path avoids);
-- dashboard_live_session*: the dashboard's own dashboard.live.LiveSession.callback, as it is now, if importable.
+- default_live_yunet: LiveFrameProcessor with the default settings: YuNet on a 320x240 copy of every 5th
+  frame in a background thread, the callback only crops, classifies, smooths and draws (the Webcam page);
+- default_yunet: FrameProcessor, the same with detection inside the callback on every 5th frame;
+- yunet_every_frame / haar_every_frame: the detector on every frame at 640 px (what the defaults avoid);
+- dashboard_live_session*: the dashboard's own dashboard.live.LiveSession.callback.
 Timings are wall clock per callback (what decides dropped frames) and the thread's CPU time.
 """
 
@@ -56,7 +56,7 @@ def make_callback(processor):
     return callback
 
 
-def measure(callback, frames, warmup: int = 10, fps: float = 30.0, count_faces=None) -> dict:
+def measure(callback, frames, warmup: int = 10, fps: float = 30.0) -> dict:
     """Frames delivered at `fps` like a camera (a callback that overruns just delays the next one)."""
     for frame in frames[:warmup]:
         callback(frame)
@@ -85,36 +85,31 @@ def main(argv=None) -> dict:
     parser.add_argument("--loops", type=int, default=4)
     args = parser.parse_args(argv)
     from fer_core.pipeline import EmotionRecognizer
-    from fer_core.stream import FAST_PRESET, FrameProcessor
+    from fer_core.settings import REALTIME, THOROUGH
+    from fer_core.stream import FrameProcessor, LiveFrameProcessor
 
     load_start = load()
     frames = webcam_frames(args.loops)
-    yunet, haar = EmotionRecognizer("yunet"), EmotionRecognizer("haar")
+    yunet, haar = EmotionRecognizer(), EmotionRecognizer(detector="haar")
     configs = {
-        "fast_preset_live_yunet": lambda: make_callback(FrameProcessor.fast(yunet, live=True)),
-        "fast_preset_yunet": lambda: make_callback(FrameProcessor.fast(yunet)),
-        "yunet_every_frame": lambda: make_callback(FrameProcessor(yunet, detect_every=1, max_missed=15)),
-        "haar_every_frame": lambda: make_callback(FrameProcessor(haar, detect_every=1, max_missed=15)),
-        "fast_preset_haar": lambda: make_callback(FrameProcessor.fast(haar)),
+        "default_live_yunet": lambda: make_callback(LiveFrameProcessor(yunet)),
+        "default_yunet": lambda: make_callback(FrameProcessor(yunet)),
+        "yunet_every_frame": lambda: make_callback(FrameProcessor(yunet, THOROUGH, max_missed=15)),
+        "haar_every_frame": lambda: make_callback(FrameProcessor(haar, THOROUGH.replace(detector="haar"), max_missed=15)),
+        "default_haar": lambda: make_callback(FrameProcessor(haar)),
     }
-    result = {"load_at_start": load_start, "frame_size": "640x480", "preset": FAST_PRESET, "callbacks": {}}
+    result = {"load_at_start": load_start, "frame_size": "640x480", "preset": REALTIME.to_dict(), "callbacks": {}}
     for name, build in configs.items():
         callback = build()
         result["callbacks"][name] = measure(callback, frames)
         result["callbacks"][name]["frames_with_a_face"] = round(callback.with_face / (len(frames) + 10), 3)
-    try:
-        from dashboard.live import LiveSession
+    from dashboard.live import LiveSession
 
-        for name, recognizer in (("dashboard_live_session_yunet", yunet), ("dashboard_live_session_haar", haar)):
-            session = LiveSession(recognizer)
-            result["callbacks"][name] = measure(session.callback, frames)
-            processor = getattr(session, "_processor", None)
-            result["callbacks"][name]["note"] = (
-                f"LiveSession as it is: {type(processor).__name__}, detect_every={getattr(processor, 'detect_every', '?')}, "
-                f"detect_width={getattr(processor, 'detect_width', '?')}")
-    except Exception as error:  # noqa: BLE001 - the dashboard is optional here
-        result["dashboard_live_session"] = f"not measured: {type(error).__name__}: {error}"
-    live, fast = result["callbacks"]["fast_preset_live_yunet"], result["callbacks"]["fast_preset_yunet"]
+    for name, recognizer in (("dashboard_live_session_yunet", yunet), ("dashboard_live_session_haar", haar)):
+        session = LiveSession(recognizer)
+        result["callbacks"][name] = measure(session.callback, frames)
+        session.close()
+    live, fast = result["callbacks"]["default_live_yunet"], result["callbacks"]["default_yunet"]
     result["headline"] = {"p95_ms": live["p95_ms"], "p50_ms": live["p50_ms"], "p95_ms_detect_in_callback": fast["p95_ms"],
                           "target_p95_ms": 15, "met": live["p95_ms"] < 15}
     return write_result("bench_webcam", result)

@@ -15,7 +15,8 @@ FONT = dict(family="Inter, 'Source Sans Pro', sans-serif", size=13, color="#1F29
 GRID = "#E6EAF0"
 
 
-def _layout(fig: go.Figure, height: int, title: str | None = None, **kwargs) -> go.Figure:
+def style(fig: go.Figure, height: int, title: str | None = None, **kwargs) -> go.Figure:
+    """The dashboard's look for any figure: font, transparent background, light grid, a left-aligned title."""
     fig.update_layout(
         height=height,
         margin=dict(l=10, r=10, t=40 if title else 10, b=10),
@@ -51,7 +52,7 @@ def probability_bars(probabilities: Mapping[str, float], title: str | None = Non
             hovertemplate="%{y}: %{x:.1%}<extra></extra>",
         )
     )
-    _layout(fig, height, title)
+    style(fig, height, title)
     fig.update_xaxes(range=[0, 1.15], tickformat=".0%", showgrid=True)
     fig.update_yaxes(autorange="reversed")
     return fig
@@ -59,9 +60,10 @@ def probability_bars(probabilities: Mapping[str, float], title: str | None = Non
 
 def emotion_timeline(frame: pd.DataFrame, title: str | None = None, height: int = 340,
                      time_col: str = "time", x_title: str = "time (s)", legend: bool = True) -> go.Figure:
-    """Probabilities over time (one line per emotion) above a band showing the label at each moment.
+    """Probabilities over time (one line per emotion) above a band showing the shown label at each moment.
 
-    `frame` has a time column, one column per emotion and a `label` column (one face's rows).
+    `frame` is one face's rows of the results table (`fer_core.results.COLUMNS`): the lines are the model's
+    per-frame probabilities, the band the smoothed label.
     """
     frame = frame.sort_values(time_col)
     t = frame[time_col].to_numpy(dtype=float)
@@ -76,10 +78,10 @@ def emotion_timeline(frame: pd.DataFrame, title: str | None = None, height: int 
             yaxis="y",
         ))
     # The label band: one bar segment per sample, coloured by the label, drawn on a second y axis.
-    if "label" in frame and len(t):
+    if "smoothed_label" in frame and len(t):
         widths = np.diff(t, append=t[-1] + (np.median(np.diff(t)) if len(t) > 1 else 1.0))
         for e in EMOTIONS:
-            mask = (frame["label"] == e).to_numpy()
+            mask = (frame["smoothed_label"] == e).to_numpy()
             if not mask.any():
                 continue
             fig.add_trace(go.Bar(
@@ -87,7 +89,7 @@ def emotion_timeline(frame: pd.DataFrame, title: str | None = None, height: int 
                 marker=dict(color=COLORS_HEX[e], line=dict(width=0)), name=display_name(e),
                 hovertemplate=f"label: {display_name(e)}<extra></extra>", yaxis="y2", showlegend=False,
             ))
-    _layout(fig, height)
+    style(fig, height)
     fig.update_layout(
         showlegend=True,
         margin=dict(l=10, r=10, t=36, b=10),
@@ -123,7 +125,7 @@ def share_of_time(shares: Mapping[str, float], title: str | None = None, height:
         hole=0.55, sort=False, direction="clockwise", textinfo="label+percent",
         hovertemplate="%{label}: %{percent}<extra></extra>",
     ))
-    _layout(fig, height, title)
+    style(fig, height, title)
     return fig
 
 
@@ -142,7 +144,7 @@ def confusion_heatmap(matrix: np.ndarray, classes: Sequence[str], normalise: boo
         hovertemplate="true %{y}, predicted %{x}: %{text} (%{z:.0%} of row)<extra></extra>",
         colorbar=dict(title="share of row", tickformat=".0%", thickness=12),
     ))
-    _layout(fig, height, title)
+    style(fig, height, title)
     fig.update_xaxes(title="predicted", side="bottom", showgrid=False)
     fig.update_yaxes(title="true", autorange="reversed", showgrid=False)
     return fig
@@ -159,8 +161,24 @@ def precision_recall_bars(table: pd.DataFrame, title: str | None = None, height:
                          marker=dict(color=[COLORS_HEX.get(c, "#888") for c in classes], opacity=0.45,
                                      pattern=dict(shape="/")),
                          hovertemplate="%{x} recall: %{y:.0%}<extra></extra>"))
-    _layout(fig, height, title)
+    style(fig, height, title)
     fig.update_layout(barmode="group", showlegend=True,
                       legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0))
+    fig.update_yaxes(range=[0, 1.05], tickformat=".0%")
+    return fig
+
+
+def probability_comparison(classes: Sequence[str], before: Sequence[float], after: Sequence[float],
+                           height: int = 300) -> go.Figure:
+    """Two probability bars per class: faded for `before` (the original face), solid for `after`."""
+    names = [display_name(c) for c in classes]
+    colours = [COLORS_HEX.get(c, "#888") for c in classes]
+    fig = go.Figure()
+    fig.add_trace(go.Bar(x=names, y=list(before), name="original", marker=dict(color=colours, opacity=0.35),
+                         hovertemplate="%{x} original: %{y:.0%}<extra></extra>"))
+    fig.add_trace(go.Bar(x=names, y=list(after), name="changed", marker=dict(color=colours),
+                         hovertemplate="%{x} changed: %{y:.0%}<extra></extra>"))
+    style(fig, height)
+    fig.update_layout(barmode="group", showlegend=False)
     fig.update_yaxes(range=[0, 1.05], tickformat=".0%")
     return fig

@@ -25,6 +25,9 @@ class SampleEvaluation:
     per_class: dict[str, dict[str, float]]
     confusion: np.ndarray
 
+    def file_name(self, index: int) -> str:
+        return Path(self.paths[index]).name
+
     @property
     def y_pred(self) -> np.ndarray:
         return self.probabilities.argmax(axis=1)
@@ -51,9 +54,9 @@ def evaluate_samples(model: str | None, tta: bool, folder: str = str(SAMPLE_SET)
     from fer_core.io import load_image
     from fer_core.preprocess import to_gray
 
-    from .resources import _classifier
+    from .resources import classifier_for
 
-    classifier = _classifier(model, tta)
+    classifier = classifier_for(model, tta)
     items = list(labelled_images(Path(folder)))
     if not items:
         raise DatasetError(f"The sample set {folder} has no images.")
@@ -74,8 +77,8 @@ def saliency_map(model: str | None, tta: bool, face: np.ndarray, target: int, st
     """Occlusion map of one sample face (cached: moving a playground slider does not recompute it)."""
     from fer_core.saliency import occlusion_saliency
 
-    from .resources import _classifier
+    from .resources import classifier_for
 
-    classifier = _classifier(model, tta)
+    classifier = classifier_for(model, tta)
     return occlusion_saliency(model_input(face, classifier.input_size), classifier.predict, target, patch=8,
                               stride=stride)

@@ -8,7 +8,6 @@ the user leaving the page).
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import tempfile
@@ -18,8 +17,6 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 import cv2
 import numpy as np
 import streamlit as st
-
-from fer_core.emotions import EMOTIONS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -89,59 +86,26 @@ def bgr_to_rgb(bgr: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
-def crop_to_uint8(crop: np.ndarray, size: int | None = None) -> np.ndarray:
-    """A model input (S, S, 1) in [-1, 1] as a displayable uint8 grayscale image, optionally upscaled."""
-    g = np.asarray(crop, dtype=np.float32)
-    if g.ndim == 3:
-        g = g[..., 0]
-    img = np.clip((g + 1.0) * 127.5, 0, 255).astype(np.uint8)
+def model_view(crop: np.ndarray, size: int | None = None) -> np.ndarray:
+    """A model input (S, S, 1) as the grey picture the model saw, optionally enlarged (nearest pixels)."""
+    from fer_core.preprocess import unscale_pixels
+
+    img = unscale_pixels(crop)
     if size and size != img.shape[0]:
         img = cv2.resize(img, (size, size), interpolation=cv2.INTER_NEAREST)
     return img
 
 
-def faces_table(faces: Sequence[Any], source: str | None = None) -> pd.DataFrame:
-    """One row per face: where it is, the label, the confidence and every probability."""
-    rows = []
-    for i, face in enumerate(faces, start=1):
-        box = face.box
-        row: dict[str, Any] = {}
-        if source is not None:
-            row["image"] = source
-        row.update({
-            "face": i, "label": face.label, "confidence": round(float(face.confidence), 4),
-            "x": int(box.x), "y": int(box.y), "w": int(box.w), "h": int(box.h),
-            "detector_score": round(float(getattr(box, "score", 1.0) or 0.0), 4),
-        })
-        row.update({e: round(float(face.probabilities[e]), 4) for e in EMOTIONS})
-        rows.append(row)
-    columns = (["image"] if source is not None else []) + ["face", "label", "confidence", "x", "y", "w", "h",
-                                                           "detector_score", *EMOTIONS]
-    import pandas as pd
+def download_buttons(table: "pd.DataFrame", stem: str, key: str, columns: Sequence[Any]) -> None:
+    """The results table as CSV, JSON and Parquet downloads, one button per given column."""
+    from fer_core.results import export_bytes
 
-    return pd.DataFrame(rows, columns=columns)
-
-
-def csv_bytes(frame: pd.DataFrame) -> bytes:
-    return frame.to_csv(index=False).encode("utf-8")
-
-
-def json_bytes(payload: Any) -> bytes:
-    return json.dumps(payload, indent=2, default=_json_default).encode("utf-8")
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating,)):
-        return float(value)
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    if hasattr(value, "to_dict"):
-        return value.to_dict()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+    kinds = [("csv", "Results (CSV)", "text/csv", ":material/table:"),
+             ("json", "Results (JSON)", "application/json", ":material/data_object:"),
+             ("parquet", "Results (Parquet)", "application/vnd.apache.parquet", ":material/database:")]
+    for column, (fmt, label, mime, icon) in zip(columns, kinds):
+        column.download_button(label, export_bytes(table, fmt), f"{stem}_results.{fmt}", mime, key=f"{key}_dl_{fmt}",
+                               on_click="ignore", width="stretch", icon=icon)
 
 
 def safe_stem(name: str) -> str:

@@ -1,8 +1,9 @@
-"""The webcam's per-frame work, for streamlit-webrtc's `video_frame_callback`.
+"""The webcam's per-frame work, for streamlit-webrtc's `video_frame_callback`, and the page's history of it.
 
-The callback runs in a worker thread that is not a Streamlit script thread, so nothing here touches
-`st.*` or `st.session_state`: each processed frame's results are put on a `queue.Queue`, and the page
-(in the script thread) drains the queue to draw charts and keep the session's history.
+The callback runs in a worker thread that is not a Streamlit script thread, so nothing here touches `st.*`
+or `st.session_state` from it: each processed frame's `FaceResult`s are put on a `queue.Queue`, and the
+page (in the script thread) drains the queue into a `LiveHistory`, whose rows are the results table's
+(`fer_core.results.COLUMNS`, source "webcam"), the same layout as a photo or a video.
 """
 
 from __future__ import annotations
@@ -12,21 +13,27 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from fer_core.annotate import draw_faces
-from fer_core.emotions import EMOTIONS
-from fer_core.stream import FrameProcessor
+from fer_core.results import FaceResult, TableBuilder
+from fer_core.stream import LiveFrameProcessor
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+SOURCE = "webcam"
 
 
 @dataclass
 class LiveUpdate:
     """What the page gets for one processed frame."""
 
+    frame: int  # frames processed since the stream started
     time: float  # seconds since the stream started
-    faces: list[dict[str, Any]]  # face_id, label, confidence and the seven probabilities
+    faces: list[FaceResult]
     processing_ms: float
     fps: float
 
@@ -35,18 +42,17 @@ class LiveUpdate:
 class LiveSession:
     """One webcam stream: the frame processor, the results queue and counters (thread-safe).
 
-    The processor is `FrameProcessor.fast(live=True)`, fer_core's real-time preset: detection on a
-    320-pixel-wide copy of every few frames, in a background thread so the frame callback never waits for
-    it, with tracking and smoothing in between.
+    The processor is a `LiveFrameProcessor` on the shared recognizer's settings: the same frame path as a
+    video (detection on a downscaled copy of every few frames, tracking and smoothing in between), with the
+    detector in a background thread so the frame callback never waits for it.
     """
 
     recognizer: Any
-    smoothing: int = 5
     results: "queue.Queue[LiveUpdate]" = field(default_factory=lambda: queue.Queue(maxsize=600))
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
-        self._processor = FrameProcessor.fast(self.recognizer, smoothing_window=self.smoothing, live=True)
+        self._processor = LiveFrameProcessor(self.recognizer)
         self._start: float | None = None
         self._stamps: deque[float] = deque(maxlen=30)
         self.frames = 0
@@ -54,20 +60,19 @@ class LiveSession:
         self.errors = 0
         self.last_error: str | None = None
 
-    def configure(self, recognizer: Any, smoothing: int) -> None:
-        """New settings from the sidebar take effect on the next frame."""
-        if recognizer is self.recognizer and smoothing == self.smoothing:
+    def configure(self, recognizer: Any) -> None:
+        """New settings from the sidebar (a recognizer built for them) take effect on the next frame."""
+        if recognizer is self.recognizer:
             return
         with self._lock:
-            self.recognizer, self.smoothing = recognizer, smoothing
-            self._processor = FrameProcessor.fast(recognizer, smoothing_window=smoothing, live=True)
+            self.recognizer = recognizer
+            self._processor = LiveFrameProcessor(recognizer)
 
     def process(self, image: np.ndarray) -> np.ndarray:
         """Annotate one BGR frame and publish its results; never raises (a bad frame is passed through)."""
         now = time.perf_counter()
         if self._start is None:
             self._start = now
-        t0 = time.perf_counter()
         try:
             with self._lock:
                 faces = self._processor.process(image)
@@ -75,18 +80,12 @@ class LiveSession:
             self.errors += 1
             self.last_error = f"{type(error).__name__}: {error}"
             return image
-        ms = (time.perf_counter() - t0) * 1000
+        ms = (time.perf_counter() - now) * 1000
         self._stamps.append(now)
-        self.frames += 1
-        self.mean_ms = ms if self.frames == 1 else 0.9 * self.mean_ms + 0.1 * ms
+        self.mean_ms = ms if self.frames == 0 else 0.9 * self.mean_ms + 0.1 * ms
         fps = (len(self._stamps) - 1) / (self._stamps[-1] - self._stamps[0]) if len(self._stamps) > 1 else 0.0
-        update = LiveUpdate(
-            time=now - self._start,
-            faces=[{"face_id": f.track_id, "label": f.label, "confidence": f.confidence,
-                    **{e: f.probabilities.get(e, 0.0) for e in EMOTIONS}} for f in faces],
-            processing_ms=self.mean_ms,
-            fps=fps,
-        )
+        update = LiveUpdate(frame=self.frames, time=now - self._start, faces=faces, processing_ms=self.mean_ms, fps=fps)
+        self.frames += 1
         try:
             self.results.put_nowait(update)
         except queue.Full:  # the page is not reading: drop the oldest
@@ -97,7 +96,7 @@ class LiveSession:
             self.results.put_nowait(update)
         return draw_faces(image, faces, copy=False)
 
-    def callback(self, frame):
+    def callback(self, frame: Any) -> Any:
         """streamlit-webrtc `video_frame_callback`: av.VideoFrame in, annotated av.VideoFrame out."""
         import av
 
@@ -115,3 +114,34 @@ class LiveSession:
             except queue.Empty:
                 break
         return out
+
+    def close(self) -> None:
+        """Stop the background detection thread."""
+        self._processor.close()
+
+
+@dataclass
+class LiveHistory:
+    """A stream's results as table rows, with its frame rates and processing times (script thread only)."""
+
+    max_rows: int = 50_000
+    rows: TableBuilder = field(default_factory=TableBuilder)
+    fps: list[float] = field(default_factory=list)
+    ms: list[float] = field(default_factory=list)
+    last: LiveUpdate | None = None
+    frames: int = 0
+
+    def absorb(self, updates: list[LiveUpdate]) -> None:
+        """Add drained updates; the oldest rows go once there are more than `max_rows`."""
+        for update in updates:
+            self.frames += 1
+            self.fps.append(update.fps)
+            self.ms.append(update.processing_ms)
+            self.last = update
+            self.rows.add(update.faces, SOURCE, update.frame, update.time)
+        self.rows.trim(self.max_rows)
+        del self.fps[: max(0, len(self.fps) - self.max_rows)]
+        del self.ms[: max(0, len(self.ms) - self.max_rows)]
+
+    def table(self) -> "pd.DataFrame":
+        return self.rows.table()

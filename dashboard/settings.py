@@ -1,80 +1,58 @@
-"""Settings shared by every page, shown in the sidebar and kept in `st.session_state`.
+"""The sidebar that edits the shared `fer_core.settings.Settings`, kept in `st.session_state`.
 
-Streamlit forgets a widget's value when the page that drew it is left, so the values live under a
-separate, permanent key (`SETTINGS_KEY`) and every page's sidebar widgets are seeded from it and copy
-their value back to it. Change the detector on the Image page, open the Video page: it is still set.
+Every page uses the same typed settings object the command line and the library use; this module only
+draws the widgets that edit it. Streamlit forgets a widget's value when the page that drew it is left, so
+the values live under a separate, permanent key (`VALUES_KEY`) and every page's sidebar widgets are seeded
+from it and copy their value back to it. Change the detector on the Image page, open the Video page: it is
+still set.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import streamlit as st
 
+from fer_core.settings import Settings
+
 SETTINGS_KEY = "fer_settings"
+VALUES_KEY = "fer_settings_values"
 _WIDGET_PREFIX = "_sb_"
 
-DETECTOR_LABELS = {
-    "haar": "Haar cascade (frontal faces)",
-    "yunet": "YuNet CNN (turned and small faces too)",
-}
-
-# name -> (label, min, max, default, step, help)
+# The sliders' ranges per detector parameter: name -> (label, min, max, step, help). The defaults are the
+# detector's own (`fer_core.detectors.default_params`).
 DETECTOR_PARAMS: dict[str, dict[str, tuple]] = {
     "haar": {
-        "scale_factor": ("Scale step", 1.05, 1.5, 1.1, 0.05,
+        "scale_factor": ("Scale step", 1.05, 1.5, 0.05,
                          "How much the search window grows between passes: smaller finds more faces, slower."),
-        "min_neighbors": ("Min. neighbours", 1, 12, 5, 1,
+        "min_neighbors": ("Min. neighbours", 1, 12, 1,
                           "How many overlapping hits make a face: higher means fewer false faces."),
-        "min_size": ("Min. face size (px)", 10, 200, 40, 5, "Faces smaller than this are ignored."),
+        "min_size": ("Min. face size (px)", 10, 200, 5, "Faces smaller than this are ignored."),
     },
     "yunet": {
-        "score_threshold": ("Confidence threshold", 0.3, 0.95, 0.7, 0.05,
+        "score_threshold": ("Confidence threshold", 0.3, 0.95, 0.05,
                             "Detections below this score are dropped: lower finds more (and more false) faces."),
-        "min_size": ("Min. face size (px)", 10, 200, 20, 5, "Faces smaller than this are ignored."),
+        "min_size": ("Min. face size (px)", 10, 200, 5, "Faces smaller than this are ignored."),
     },
 }
 
 
-@dataclass(frozen=True)
-class Settings:
-    """What every page needs to build its recognizer and process frames."""
+def tunable_params(detector: str) -> dict[str, Any]:
+    """The detector's parameters the sidebar shows, at their defaults."""
+    from fer_core.detectors import default_params
 
-    model: str | None = None
-    detector: str = "haar"
-    detector_params: dict[str, Any] = field(default_factory=dict)
-    smoothing: int = 5  # EMA window in analysed frames; 1 = off
-    tta: bool = False
-
-    def params_key(self) -> tuple:
-        """Hashable form of the detector parameters (for caching)."""
-        return tuple(sorted(self.detector_params.items()))
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def default_params(detector: str) -> dict[str, Any]:
-    return {name: spec[3] for name, spec in DETECTOR_PARAMS.get(detector, {}).items()}
+    defaults = default_params(detector)
+    return {name: defaults[name] for name in DETECTOR_PARAMS.get(detector, {}) if name in defaults}
 
 
 def current() -> Settings:
-    """The settings as last chosen in any page's sidebar (defaults on first visit)."""
+    """The settings as last chosen in any page's sidebar (the library's defaults on first visit)."""
     settings = st.session_state.get(SETTINGS_KEY)
     if not isinstance(settings, Settings):
-        settings = _defaults()
+        defaults = Settings()
+        settings = defaults.replace(detector_params=tunable_params(defaults.detector))
         st.session_state[SETTINGS_KEY] = settings
     return settings
-
-
-def _defaults() -> Settings:
-    from fer_core.models import default_model_name
-
-    return Settings(model=default_model_name(), detector="haar", detector_params=default_params("haar"))
-
-
-VALUES_KEY = "fer_settings_values"
 
 
 def _store(name: str) -> None:
@@ -94,9 +72,16 @@ def _seed(name: str, value: Any) -> dict[str, Any]:
     return {"key": _WIDGET_PREFIX + name, "on_change": _store, "args": (name,)}
 
 
+def _detector_label(name: str) -> str:
+    from fer_core.detectors import DETECTOR_DESCRIPTIONS
+
+    description = DETECTOR_DESCRIPTIONS.get(name, "")
+    return f"{description.split(':')[0]} ({name})" if description else name
+
+
 def sidebar() -> Settings:
     """Draw the shared settings in the sidebar and return them."""
-    from fer_core.detectors import available_detectors
+    from fer_core.detectors import DETECTOR_DESCRIPTIONS, available_detectors
     from fer_core.models import list_models
 
     s = current()
@@ -107,7 +92,7 @@ def sidebar() -> Settings:
         st.markdown("### Settings")
         st.caption("Shared by every page.")
         if s.model not in models and models:
-            s = replace(s, model=next(iter(models)))
+            s = s.replace(model=next(iter(models)))
         values = st.session_state.setdefault(VALUES_KEY, {})
         if values.get("model") not in models:  # e.g. a model folder removed while the app runs
             values.pop("model", None)
@@ -120,25 +105,30 @@ def sidebar() -> Settings:
         )
         detector = st.selectbox(
             "Face detector", options=detectors, **_seed("detector", s.detector if s.detector in detectors else detectors[0]),
-            format_func=lambda n: DETECTOR_LABELS.get(n, n),
+            format_func=_detector_label,
+            help=" ".join(f"{name}: {text}." for name, text in DETECTOR_DESCRIPTIONS.items()),
         )
-        params = dict(s.detector_params) if detector == s.detector else default_params(detector)
+        params = dict(s.detector_params) if detector == s.detector else tunable_params(detector)
+        defaults = tunable_params(detector)
         with st.expander("Detector parameters", expanded=False):
             chosen = {}
-            for name, (label, lo, hi, default, step, help_text) in DETECTOR_PARAMS.get(detector, {}).items():
-                value = params.get(name, default)
-                key = f"{detector}_{name}"
-                chosen[name] = st.slider(label, min_value=lo, max_value=hi, step=step, **_seed(key, value),
-                                         help=help_text)
+            for name, (label, lo, hi, step, help_text) in DETECTOR_PARAMS.get(detector, {}).items():
+                value = params.get(name, defaults.get(name, lo))
+                chosen[name] = st.slider(label, min_value=lo, max_value=hi, step=step,
+                                         **_seed(f"{detector}_{name}", value), help=help_text)
         smoothing = st.slider(
             "Smoothing window (video and webcam)", min_value=1, max_value=15, step=1,
             **_seed("smoothing", int(s.smoothing)),
             help="Each face's probabilities are averaged over about this many analysed frames so labels do not "
                  "flicker; 1 = every frame on its own.",
         )
+        level_eyes = st.toggle("Level the eyes", **_seed("level_eyes", s.level_eyes),
+                               help="Turn each face so its eyes are level before the model sees it (uses YuNet's "
+                                    "eye positions; no effect with the Haar cascade).")
         tta = st.toggle("Mirror test-time augmentation", **_seed("tta", s.tta),
                         help="Average each face with its mirror image: a little steadier, twice the classifier work.")
 
-    new = Settings(model=model, detector=detector, detector_params=chosen, smoothing=int(smoothing), tta=bool(tta))
+    new = s.replace(model=model, detector=detector, detector_params=chosen, smoothing=int(smoothing),
+                    level_eyes=bool(level_eyes), tta=bool(tta))
     st.session_state[SETTINGS_KEY] = new
     return new

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import html
 import logging
-import re
-from pathlib import Path
-from typing import Mapping
 
 import streamlit as st
 
@@ -19,7 +16,6 @@ from .settings import Settings
 log = logging.getLogger("fer.dashboard")
 
 APP_NAME = "Emotion Recognition"
-PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"
 
 _CSS = """
 <style>
@@ -42,50 +38,19 @@ _CSS = """
 """
 
 
-PAGE_ICONS = {
-    "image": ":material/image:",
-    "video": ":material/movie:",
-    "webcam": ":material/videocam:",
-    "model explorer": ":material/biotech:",
-    "training": ":material/model_training:",
-}
-
-
-def pages() -> list[tuple[str, str, str]]:
-    """(path relative to app.py, label, icon) for Home and every file in pages/, in file-name order."""
-    found = [("app.py", "Home", ":material/home:")]
-    for path in sorted(PAGES_DIR.glob("*.py"), key=lambda p: (_order(p.stem), p.stem)):
-        label = re.sub(r"^\d+[_ ]*", "", path.stem).replace("_", " ").strip() or path.stem
-        found.append((f"pages/{path.name}", label, PAGE_ICONS.get(label.lower(), ":material/article:")))
-    return found
-
-
-def _order(stem: str) -> int:
-    match = re.match(r"^(\d+)", stem)
-    return int(match.group(1)) if match else 10_000
-
-
-def navigation() -> None:
-    """Our own page list (the built-in one would call the home page "app"); it picks up new pages/ files."""
-    with st.sidebar:
-        st.markdown(f"#### :material/sentiment_satisfied: {APP_NAME}")
-        for path, label, icon in pages():
-            try:
-                st.page_link(path, label=label, icon=icon)
-            except Exception:  # noqa: BLE001 - a page Streamlit has not registered (e.g. added while running)
-                continue
-        st.divider()
+def style_app() -> None:
+    """Page configuration and the look, once per run from app.py (the frame around every page)."""
+    st.set_page_config(page_title=APP_NAME, page_icon=":material/sentiment_satisfied:", layout="wide",
+                       initial_sidebar_state="expanded")
+    st.markdown(_CSS, unsafe_allow_html=True)
 
 
 def setup_page(title: str, icon: str, lead: str | None = None) -> Settings:
-    """Configure the page, draw the title and the shared sidebar; returns the current settings.
+    """Draw the page's title and the shared sidebar settings; returns the current settings.
 
-    `icon` is a Material icon (":material/name:"), which renders the same on every machine.
+    `icon` is a Material icon (":material/name:"), which renders the same on every machine. The menu of
+    pages is `st.navigation`'s, registered in app.py from `dashboard.navigation.PAGES`.
     """
-    st.set_page_config(page_title=f"{title} · {APP_NAME}", page_icon=icon, layout="wide",
-                       initial_sidebar_state="expanded")
-    st.markdown(_CSS, unsafe_allow_html=True)
-    navigation()
     settings = settings_mod.sidebar()
     with st.sidebar:
         st.divider()
@@ -132,8 +97,3 @@ def legend() -> None:
 
 def card(title: str, body: str) -> None:
     st.markdown(f'<div class="fer-card"><h4>{html.escape(title)}</h4><p>{body}</p></div>', unsafe_allow_html=True)
-
-
-def probabilities_text(probabilities: Mapping[str, float], top: int = 3) -> str:
-    ranked = sorted(probabilities.items(), key=lambda kv: -kv[1])[:top]
-    return ", ".join(f"{display_name(k)} {v:.0%}" for k, v in ranked)

@@ -3,9 +3,10 @@
     from fer_core import EmotionRecognizer, load_image
     faces = EmotionRecognizer().analyze(load_image("photo.jpg"))
     print([(face.label, round(face.confidence, 2)) for face in faces])
+    print(faces_table(faces, source="photo.jpg"))      # the results table every output is made from
 """
 
-from .detectors import Box, FaceDetector, available_detectors, create_detector, register_detector
+from .detectors import DEFAULT_DETECTOR, FaceDetector, available_detectors, create_detector, register_detector
 from .emotions import COLORS_BGR, COLORS_HEX, DISPLAY_NAMES, EMOTIONS
 from .errors import (
     DatasetError,
@@ -19,12 +20,14 @@ from .errors import (
 from .io import load_image
 from .pipeline import EmotionRecognizer
 from .models import ModelSpec, get_model, list_models
-from .results import FaceResult
+from .results import COLUMNS, Box, FaceResult, faces_table, summarize
+from .settings import REALTIME, THOROUGH, Settings
 
 __all__ = [
-    "Box", "FaceDetector", "available_detectors", "create_detector", "register_detector",
+    "Box", "FaceResult", "COLUMNS", "faces_table", "summarize", "Settings", "REALTIME", "THOROUGH",
+    "DEFAULT_DETECTOR", "FaceDetector", "available_detectors", "create_detector", "register_detector",
     "COLORS_BGR", "COLORS_HEX", "DISPLAY_NAMES", "EMOTIONS",
     "DatasetError", "FerError", "InputNotFoundError", "InvalidImageError", "InvalidVideoError",
     "ModelNotFoundError", "UnsupportedInputError",
-    "load_image", "EmotionRecognizer", "ModelSpec", "get_model", "list_models", "FaceResult",
+    "load_image", "EmotionRecognizer", "ModelSpec", "get_model", "list_models",
 ]

@@ -1,6 +1,6 @@
-"""Drawing results on frames: a box and a label in the emotion's colour, optional probability bars.
+"""Drawing results on frames: a box and a label in the emotion's colour.
 
-Labels are numbered (`#1 Happy 92%`) with the face's track id in videos, or its position from the left in a
+The label drawn is the face's `smoothed_label` (in a photo, the model's label). Labels are numbered (`#1 Happy 92%`) with the face's track id in videos, or its position from the left in a
 photo when `numbered=True`, so the picture can be matched to tables and crop galleries; a label that would
 cover an earlier one is moved below its box, then further down, instead of being drawn on top of it.
 """
@@ -12,7 +12,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from .emotions import COLORS_BGR, EMOTIONS, display_name
+from .emotions import COLORS_BGR, display_name
 from .results import FaceResult
 
 Rect = tuple[int, int, int, int]
@@ -43,7 +43,6 @@ def _label_rect(face: FaceResult, size: tuple[int, int], taken: list[Rect], fram
 def draw_faces(
     frame: np.ndarray,
     faces: Sequence[FaceResult],
-    bars: bool = False,
     copy: bool = True,
     numbered: bool = False,
 ) -> np.ndarray:
@@ -55,11 +54,12 @@ def draw_faces(
     thickness = max(1, round(scale * 2))
     for face in faces:
         b = face.box
-        cv2.rectangle(out, (b.x, b.y), (b.x + b.w, b.y + b.h), COLORS_BGR.get(face.label, (255, 255, 255)), thickness + 1)
+        cv2.rectangle(out, (b.x, b.y), (b.x + b.w, b.y + b.h), COLORS_BGR.get(face.smoothed_label, (255, 255, 255)),
+                      thickness + 1)
     taken: list[Rect] = []
     for index, face in enumerate(faces, 1):
-        color = COLORS_BGR.get(face.label, (255, 255, 255))
-        text = f"{display_name(face.label)} {face.confidence:.0%}"
+        color = COLORS_BGR.get(face.smoothed_label, (255, 255, 255))
+        text = f"{display_name(face.smoothed_label)} {face.smoothed_confidence:.0%}"
         number = face.track_id if face.track_id is not None else (index if numbered else None)
         if number is not None:
             text = f"#{number} {text}"
@@ -69,21 +69,5 @@ def draw_faces(
         cv2.rectangle(out, rect[:2], rect[2:], color, -1)
         cv2.putText(out, text, (rect[0] + 4, rect[1] + th + 3), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thickness,
                     cv2.LINE_AA)
-        if bars:
-            _draw_bars(out, face, scale)
     return out
 
-
-def _draw_bars(out: np.ndarray, face: FaceResult, scale: float) -> None:
-    b = face.box
-    bar_h = max(4, round(6 * scale))
-    width = max(40, b.w)
-    x0 = b.x
-    y0 = b.y + b.h + 4
-    for i, emotion in enumerate(EMOTIONS):
-        y = y0 + i * (bar_h + 2)
-        if y + bar_h >= out.shape[0]:
-            break
-        length = int(width * face.probabilities.get(emotion, 0.0))
-        cv2.rectangle(out, (x0, y), (x0 + width, y + bar_h), (40, 40, 40), -1)
-        cv2.rectangle(out, (x0, y), (x0 + length, y + bar_h), COLORS_BGR[emotion], -1)

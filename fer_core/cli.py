@@ -10,83 +10,72 @@ import argparse
 import json
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from .annotate import draw_faces
 from .detectors import available_detectors
 from .emotions import EMOTIONS, display_name
 from .errors import FerError, InputNotFoundError, UnsupportedInputError
 from .io import is_image_path, is_video_path, load_image
+from .results import face_rows, row_dicts
+from .settings import PRESETS, Settings
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 130  # bad options: argparse exits with 2
+DEFAULTS = Settings()
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="emotion_recognition.py",
         description="Detect faces and recognise their emotions (Angry, Disgust, Fear, Happy, Sad, Surprise, "
         "Neutral) in an image, a video, or every image and video in a folder.",
     )
-    parser.add_argument("--input", "-i", required=True, type=Path, help="image, video or folder")
+    parser.add_argument("--input", "-i", type=Path, help="image, video or folder (required unless --list-models)")
     parser.add_argument("--output", "-o", type=Path,
                         help="annotated copy: an image or video file (.mp4/.webm); for a folder, a folder")
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
-    parser.add_argument("--detector", default="haar", choices=available_detectors(), help="face detector (default: haar)")
+    parser.add_argument("--results", "--csv", dest="results", type=Path, metavar="PATH",
+                        help="write the results table (one row per face per analysed frame) to a .csv, .json or "
+                        ".parquet file (a folder run writes <folder>_emotions.csv unless given)")
+    parser.add_argument("--detector", default=None, choices=available_detectors(),
+                        help=f"face detector (default: {DEFAULTS.detector})")
     parser.add_argument("--model", default=None, help="model name from models/ (default: the default model)")
     parser.add_argument("--list-models", action="store_true", help="list the models and exit")
     parser.add_argument("--tta", action="store_true", help="average each face with its mirror image (slower, steadier)")
+    parser.add_argument("--level-eyes", action=argparse.BooleanOptionalAction, default=None,
+                        help=f"turn each face so its eyes are level before classifying (YuNet; default: "
+                        f"{'on' if DEFAULTS.level_eyes else 'off'})")
+    parser.add_argument("--preset", choices=list(PRESETS), default="realtime",
+                        help="realtime (default): detection on a 320-px copy, in video on one frame in 5 with "
+                        "tracking between; thorough: detection on every analysed frame at 640 px")
+    parser.add_argument("--fast", action="store_true", help="the realtime preset (the default; kept for old scripts)")
+    parser.add_argument("--detect-width", type=int, default=None, metavar="W",
+                        help="detect faces on a copy W pixels wide (0: full size; default: the preset's)")
     parser.add_argument("--every", type=int, default=1, metavar="N", help="video: analyse every Nth frame (default: 1)")
     parser.add_argument("--fps", type=float, default=None, help="video: analyse about this many frames a second")
-    parser.add_argument("--smoothing", type=int, default=5, metavar="W",
-                        help="video: smooth each face's probabilities over W analysed frames (1 = off; default 5)")
-    parser.add_argument("--detect-every", type=int, default=1, metavar="K",
-                        help="video: run the detector on one analysed frame in K, tracking faces in between")
-    parser.add_argument("--fast", action="store_true",
-                        help="real-time preset: YuNet on a 320-px-wide copy, and for video detection on every 5th "
-                        "frame with tracking in between (5-10x faster on video; may miss small faces in big photos)")
-    parser.add_argument("--csv", type=Path, help="folder or video: write all results to this CSV file")
+    parser.add_argument("--smoothing", type=int, default=None, metavar="W",
+                        help=f"video: smooth each face's probabilities over W analysed frames (1 = off; default "
+                        f"{DEFAULTS.smoothing})")
+    parser.add_argument("--detect-every", type=int, default=None, metavar="K",
+                        help="video: run the detector on one analysed frame in K, tracking faces in between "
+                        "(default: the preset's)")
     return parser
 
 
-@dataclass
-class ImageReport:
-    path: Path
-    faces: list[Any]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"input": str(self.path), "type": "image", "faces": [f.to_dict() for f in self.faces]}
-
-
-def _print_image(report: ImageReport, out: TextIO) -> None:
-    if not report.faces:
-        print("No faces detected", file=out)
-    for face in report.faces:
-        print(f"Detected Emotion: {display_name(face.label)}", file=out)
-
-
-def _print_video(analysis: Any, out: TextIO) -> None:
-    summary = analysis.face_summary()
-    info = analysis.info
-    print(f"Video: {info.duration:.1f} s, {analysis.frames_analysed} of {analysis.frames_decoded} frames analysed", file=out)
-    if summary.empty:
-        print("No faces detected", file=out)
-        return
-    for row in summary.itertuples(index=False):
-        shares = {e: getattr(row, f"share_{e}") for e in EMOTIONS}
-        ranked = sorted(((v, e) for e, v in shares.items() if v > 0), reverse=True)
-        detail = ", ".join(f"{display_name(e)} {v:.0%}" for v, e in ranked)
-        print(f"Face {row.face_id} ({row.first_seen:.1f}-{row.last_seen:.1f} s): Detected Emotion: "
-              f"{display_name(row.dominant)} ({detail})", file=out)
-
-
-def analyze_image_file(path: Path, recognizer: Any, output: Path | None) -> ImageReport:
-    image = load_image(path)
-    faces = recognizer.analyze(image)
-    if output is not None:
-        _write_image(output, draw_faces(image, faces, numbered=len(faces) > 1))
-    return ImageReport(path, faces)
+def settings_from(args: argparse.Namespace) -> Settings:
+    """The preset, with every option the user gave on top."""
+    settings = PRESETS["realtime" if args.fast else args.preset]
+    changes: dict[str, Any] = {"model": args.model, "tta": args.tta}
+    if args.detector is not None:
+        changes["detector"] = args.detector
+    if args.level_eyes is not None:
+        changes["level_eyes"] = args.level_eyes
+    if args.detect_width is not None:
+        changes["detect_width"] = args.detect_width or None
+    if args.detect_every is not None:
+        changes["detect_every"] = args.detect_every
+    if args.smoothing is not None:
+        changes["smoothing"] = args.smoothing
+    return settings.replace(**changes)
 
 
 def _write_image(path: Path, image: Any) -> None:
@@ -97,8 +86,24 @@ def _write_image(path: Path, image: Any) -> None:
         raise FerError(f"Could not write {path}; use a .jpg or .png name in a writable folder.")
 
 
+def analyze_image_file(path: Path, recognizer: Any, output: Path | None, source: str) -> list[tuple]:
+    """Rows of the results table for one image (and its annotated copy when asked)."""
+    from .annotate import draw_faces
+
+    image = load_image(path)
+    faces = recognizer.analyze(image)
+    if output is not None:
+        _write_image(output, draw_faces(image, faces, numbered=len(faces) > 1))
+    return face_rows(faces, source)
+
+
+def _labels(rows: list[tuple]) -> list[str]:
+    """The shown label of each face of an image (rows in `COLUMNS` order)."""
+    return [record["smoothed_label"] for record in row_dicts(rows)]
+
+
 def analyze_video_file(path: Path, recognizer: Any, args: argparse.Namespace, output: Path | None,
-                       show_progress: bool) -> Any:
+                       show_progress: bool, source: str) -> Any:
     from .video import analyze_video
 
     bar = None
@@ -115,8 +120,8 @@ def analyze_video_file(path: Path, recognizer: Any, args: argparse.Namespace, ou
             return True
 
     try:
-        return analyze_video(path, recognizer, every=args.every, target_fps=args.fps, smoothing_window=args.smoothing,
-                             detect_every=args.detect_every, output_path=output, progress=progress)
+        return analyze_video(path, recognizer, every=args.every, target_fps=args.fps, output_path=output,
+                             progress=progress, source=source)
     finally:
         if bar is not None:
             bar.close()
@@ -130,80 +135,110 @@ def _video_output(output: Path | None) -> Path | None:
     return output
 
 
+def _face_lines(summary: Any) -> list[str]:
+    """One line per face of a video's summary (`results.summarize`)."""
+    lines = []
+    for row in summary.itertuples(index=False):
+        ranked = sorted(((getattr(row, f"share_{e}"), e) for e in EMOTIONS if getattr(row, f"share_{e}") > 0), reverse=True)
+        detail = ", ".join(f"{display_name(e)} {v:.0%}" for v, e in ranked)
+        lines.append(f"Face {row.face_id} ({row.first_seen:.1f}-{row.last_seen:.1f} s): Detected Emotion: "
+                     f"{display_name(row.dominant)} ({detail})")
+    return lines
+
+
 def run_single(path: Path, recognizer: Any, args: argparse.Namespace, out: TextIO) -> int:
+    settings = recognizer.settings.to_dict()
     if is_image_path(path):
-        report = analyze_image_file(path, recognizer, args.output)
+        rows = analyze_image_file(path, recognizer, args.output, path.name)
+        if args.results:
+            from .results import results_table, write_table
+
+            write_table(results_table(rows), args.results)
         if args.json:
-            print(json.dumps(report.to_dict(), indent=2), file=out)
+            print(json.dumps({"input": str(path), "type": "image", "settings": settings, "results": row_dicts(rows)},
+                             indent=2), file=out)
         else:
-            _print_image(report, out)
+            labels = _labels(rows)
+            for label in labels:
+                print(f"Detected Emotion: {display_name(label)}", file=out)
+            if not labels:
+                print("No faces detected", file=out)
         return EXIT_OK
     if is_video_path(path):
-        analysis = analyze_video_file(path, recognizer, args, _video_output(args.output), sys.stderr.isatty())
-        if args.csv:
-            analysis.timeline.to_csv(args.csv, index=False)
+        from .results import summarize, write_table
+
+        analysis = analyze_video_file(path, recognizer, args, _video_output(args.output), sys.stderr.isatty(), path.name)
+        if args.results:
+            write_table(analysis.table, args.results)
         if args.json:
-            print(json.dumps({"input": str(path), "type": "video", **analysis.to_dict()}, indent=2, default=str), file=out)
+            print(json.dumps({"input": str(path), "type": "video", **analysis.to_dict()}, indent=2), file=out)
         else:
-            _print_video(analysis, out)
+            info = analysis.info
+            print(f"Video: {info.duration:.1f} s, {analysis.frames_analysed} of {analysis.frames_decoded} frames "
+                  "analysed", file=out)
+            lines = _face_lines(summarize(analysis.table))
+            print("\n".join(lines) if lines else "No faces detected", file=out)
         return EXIT_OK
     raise UnsupportedInputError(f"{path.name} is neither an image nor a video this tool reads (by its extension).")
 
 
 def run_folder(folder: Path, recognizer: Any, args: argparse.Namespace, out: TextIO) -> int:
-    """Every image and video in the folder; a bad file is reported and skipped, the rest still run."""
-    import pandas as pd
+    """Every image and video in the folder into one results table; a bad file is reported and skipped."""
     from tqdm import tqdm
+
+    from .results import TableBuilder, records, summarize, write_table
 
     files = sorted(p for p in folder.rglob("*") if p.is_file() and (is_image_path(p) or is_video_path(p)))
     if not files:
         raise FerError(f"{folder} has no images or videos in it.")
     if args.output is not None:
         args.output.mkdir(parents=True, exist_ok=True)
-    rows: list[dict[str, Any]] = []
-    results: list[dict[str, Any]] = []
-    failures = 0
+    builder = TableBuilder()
+    errors: list[dict[str, str]] = []
     for path in tqdm(files, unit="file", desc="analysing", file=sys.stderr, disable=not sys.stderr.isatty()):
         relative = path.relative_to(folder)
+        source = relative.as_posix()
         try:
             if is_image_path(path):
                 target = args.output / relative.with_suffix(".png") if args.output else None
-                report = analyze_image_file(path, recognizer, target)
-                results.append(report.to_dict())
-                for face_index, face in enumerate(report.faces, 1):
-                    rows.append({"file": str(relative), "type": "image", "time": None, "face_id": face_index, **face.to_row()})
-                if not args.json:
-                    labels = ", ".join(display_name(f.label) for f in report.faces) or "No faces detected"
-                    print(f"{relative}: {labels}", file=out)
+                rows = analyze_image_file(path, recognizer, target, source)
+                builder.rows.extend(rows)
+                labels = ", ".join(display_name(label) for label in _labels(rows)) or "No faces detected"
             else:
                 target = args.output / relative.with_suffix(".mp4") if args.output else None
-                analysis = analyze_video_file(path, recognizer, args, target, False)
-                results.append({"input": str(path), "type": "video", **analysis.to_dict(include_timeline=False)})
-                for record in analysis.timeline.to_dict(orient="records"):
-                    rows.append({"file": str(relative), "type": "video", **record})
-                if not args.json:
-                    summary = analysis.face_summary()
-                    labels = ", ".join(f"face {r.face_id}: {display_name(r.dominant)}" for r in summary.itertuples()) or "No faces detected"
-                    print(f"{relative}: {labels}", file=out)
+                analysis = analyze_video_file(path, recognizer, args, target, False, source)
+                builder.extend(analysis.table)
+                summary = summarize(analysis.table)
+                labels = ", ".join(f"face {r.face_id}: {display_name(r.dominant)}"
+                                   for r in summary.itertuples()) or "No faces detected"
+            if not args.json:
+                print(f"{source}: {labels}", file=out)
         except FerError as error:
-            failures += 1
-            results.append({"input": str(path), "error": str(error)})
-            print(f"skipped {relative}: {error}", file=sys.stderr)
-    csv_path = args.csv or Path(f"{folder.resolve().name}_emotions.csv")
-    pd.DataFrame(rows).to_csv(csv_path, index=False)
+            errors.append({"source": source, "error": str(error)})
+            print(f"skipped {source}: {error}", file=sys.stderr)
+    table = builder.table()
+    results_path = write_table(table, args.results or Path(f"{folder.resolve().name}_emotions.csv"))
     if args.json:
-        print(json.dumps({"input": str(folder), "type": "folder", "csv": str(csv_path), "files": results}, indent=2, default=str), file=out)
+        print(json.dumps({"input": str(folder), "type": "folder", "results_file": str(results_path),
+                          "files": len(files), "analysed": len(files) - len(errors), "errors": errors,
+                          "settings": recognizer.settings.to_dict(), "summary": records(summarize(table))},
+                         indent=2), file=out)
     else:
-        print(f"{len(files) - failures} of {len(files)} files analysed; results in {csv_path}", file=out)
-    return EXIT_OK if failures < len(files) else EXIT_ERROR
+        print(f"{len(files) - len(errors)} of {len(files)} files analysed; results in {results_path}", file=out)
+    return EXIT_OK if len(errors) < len(files) else EXIT_ERROR
 
 
 def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.every < 1 or args.detect_every < 1 or args.smoothing < 1 or (args.fps is not None and args.fps <= 0):
-        parser.error("--every, --detect-every and --smoothing must be at least 1, and --fps above 0")
+    if args.input is None and not args.list_models:
+        parser.error("the following arguments are required: --input/-i")
+    if (args.every < 1 or (args.detect_every is not None and args.detect_every < 1)
+            or (args.smoothing is not None and args.smoothing < 1) or (args.fps is not None and args.fps <= 0)
+            or (args.detect_width is not None and 0 < args.detect_width < 32) or (args.detect_width or 0) < 0):
+        parser.error("--every, --detect-every and --smoothing must be at least 1, --fps above 0, and "
+                     "--detect-width 0 (full size) or at least 32")
     try:
         from .pipeline import EmotionRecognizer
         from .models import list_models
@@ -214,17 +249,7 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
             return EXIT_OK
         if not args.input.exists():
             raise InputNotFoundError(f"{args.input} does not exist.")
-        detector_params = None
-        if args.fast:
-            from .stream import FAST_PRESET
-
-            if args.detector == "haar":  # the default: the preset's detector unless another was chosen
-                args.detector = FAST_PRESET["detector"]
-            if args.detect_every == 1:
-                args.detect_every = FAST_PRESET["detect_every"]
-            detector_params = {"detect_width": FAST_PRESET["detect_width"]}
-        recognizer = EmotionRecognizer(detector=args.detector, model=args.model, tta=args.tta,
-                                       detector_params=detector_params)
+        recognizer = EmotionRecognizer(settings_from(args))
         if args.input.is_dir():
             return run_folder(args.input, recognizer, args, out)
         return run_single(args.input, recognizer, args, out)

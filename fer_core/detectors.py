@@ -1,15 +1,16 @@
 """Face detectors behind one small interface, built by name from a registry.
 
-Callers ask `create_detector("haar")` or `create_detector("yunet")` and get an object with
-`detect(frame) -> list[Box]`; adding a detector means registering one factory, not editing callers.
-Both detectors run on a copy of the frame downscaled to `detect_width` pixels wide, because detection
-dominates the cost per frame and faces big enough to classify survive the downscale; boxes are mapped back.
+Callers ask `create_detector("yunet")` (the default, `DEFAULT_DETECTOR`) or `create_detector("haar")` and get
+an object with `detect(frame, width=None) -> list[Box]`; adding a detector means registering one factory, not
+editing callers. `width` runs the detector on a copy of the frame that many pixels wide, because detection
+dominates the cost of a frame and faces big enough to classify survive the downscale; the boxes (and YuNet's
+landmarks) come back in the frame's pixels. This is the only place frames are downscaled for detection.
 """
 
 from __future__ import annotations
 
+import inspect
 import threading
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
@@ -17,57 +18,33 @@ import cv2
 import numpy as np
 
 from .errors import FerError
+from .models import MODELS_DIR
+from .results import Box
 
-MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+DEFAULT_DETECTOR = "yunet"
+"""YuNet: faster than the Haar cascade and it finds turned, small and partly hidden faces the cascade misses."""
+
 YUNET_PATH = MODELS_DIR / "detectors" / "face_detection_yunet_2026may.onnx"
 
 
-@dataclass(frozen=True)
-class Box:
-    """A face rectangle in frame pixels, with the detector's confidence."""
-
-    x: int
-    y: int
-    w: int
-    h: int
-    score: float = 1.0
-
-    @property
-    def area(self) -> int:
-        return self.w * self.h
-
-    @property
-    def center(self) -> tuple[float, float]:
-        return (self.x + self.w / 2, self.y + self.h / 2)
-
-    def iou(self, other: "Box") -> float:
-        x0, y0 = max(self.x, other.x), max(self.y, other.y)
-        x1, y1 = min(self.x + self.w, other.x + other.w), min(self.y + self.h, other.y + other.h)
-        inter = max(0, x1 - x0) * max(0, y1 - y0)
-        union = self.area + other.area - inter
-        return inter / union if union else 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["score"] = round(float(self.score), 4)
-        return data
-
-
 class FaceDetector(Protocol):
-    """Anything with a name and `detect(frame_bgr) -> list[Box]` (boxes sorted left to right)."""
+    """Anything with a name and `detect(frame_bgr, width=None) -> list[Box]` (boxes sorted left to right).
+
+    `width` (pixels) asks for detection on a downscaled copy; boxes are always in the frame's pixels.
+    """
 
     name: str
 
-    def detect(self, frame: np.ndarray) -> list[Box]: ...
+    def detect(self, frame: np.ndarray, width: int | None = None) -> list[Box]: ...
 
 
-def _downscale(frame: np.ndarray, detect_width: int | None) -> tuple[np.ndarray, float]:
+def _downscale(frame: np.ndarray, width: int | None) -> tuple[np.ndarray, float]:
     """Frame for detection and the factor that maps its boxes back to the original."""
-    width = frame.shape[1]
-    if not detect_width or width <= detect_width:
+    frame_width = frame.shape[1]
+    if not width or frame_width <= width:
         return frame, 1.0
-    scale = detect_width / width
-    small = cv2.resize(frame, (detect_width, max(1, round(frame.shape[0] * scale))), interpolation=cv2.INTER_AREA)
+    scale = width / frame_width
+    small = cv2.resize(frame, (width, max(1, round(frame.shape[0] * scale))), interpolation=cv2.INTER_AREA)
     return small, scale
 
 
@@ -79,28 +56,20 @@ def _to_bgr(frame: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR) if frame.ndim == 2 else frame
 
 
-def _boxes_back(raw: list[tuple[float, float, float, float, float]], scale: float, shape: tuple[int, ...]) -> list[Box]:
+RawFace = tuple[float, float, float, float, float, "tuple[tuple[float, float], ...] | None"]
+
+
+def _boxes_back(raw: list[RawFace], scale: float, shape: tuple[int, ...]) -> list[Box]:
+    """Detections on the downscaled copy as boxes (and landmarks) in the frame's pixels, left to right."""
     height, width = shape[:2]
     boxes = []
-    for x, y, w, h, score in raw:
+    for x, y, w, h, score, landmarks in raw:
         x0, y0 = max(0, round(x / scale)), max(0, round(y / scale))
         x1, y1 = min(width, round((x + w) / scale)), min(height, round((y + h) / scale))
         if x1 - x0 >= 2 and y1 - y0 >= 2:
-            boxes.append(Box(x0, y0, x1 - x0, y1 - y0, float(score)))
+            points = tuple((float(px) / scale, float(py) / scale) for px, py in landmarks) if landmarks else None
+            boxes.append(Box(x0, y0, x1 - x0, y1 - y0, float(score), points))
     return sorted(boxes, key=lambda b: (b.x, b.y))
-
-
-def detect_at_width(detect: Callable[[np.ndarray], list[Box]], frame: np.ndarray, width: int | None) -> list[Box]:
-    """Run a detection function on a copy of the frame `width` pixels wide; boxes in the frame's pixels.
-
-    For callers that want a smaller detection size than a shared detector was built with (a live stream
-    on a recognizer the other pages also use), without changing the detector.
-    """
-    small, scale = _downscale(frame, width)
-    if scale == 1.0:
-        return detect(frame)
-    raw = [(b.x, b.y, b.w, b.h, b.score) for b in detect(small)]
-    return _boxes_back(raw, scale, frame.shape)
 
 
 def suppress_overlaps(boxes: list[Box], max_overlap: float = 0.5) -> list[Box]:
@@ -129,7 +98,6 @@ class HaarDetector:
         scale_factor: float = 1.1,
         min_neighbors: int = 5,
         min_size: int = 40,
-        detect_width: int | None = 640,
         cascade: str = "haarcascade_frontalface_default.xml",
     ) -> None:
         if scale_factor <= 1.0:
@@ -137,13 +105,12 @@ class HaarDetector:
         self.scale_factor = scale_factor
         self.min_neighbors = int(min_neighbors)
         self.min_size = int(min_size)
-        self.detect_width = detect_width
         self._cascade = cv2.CascadeClassifier(str(Path(cv2.data.haarcascades) / cascade))
         if self._cascade.empty():
             raise FerError(f"OpenCV's Haar cascade {cascade} could not be loaded; reinstall opencv-python-headless<5.")
 
-    def detect(self, frame: np.ndarray) -> list[Box]:
-        small, scale = _downscale(_to_gray(frame), self.detect_width)
+    def detect(self, frame: np.ndarray, width: int | None = None) -> list[Box]:
+        small, scale = _downscale(_to_gray(frame), width)
         min_side = max(8, round(self.min_size * scale))
         found, _, weights = self._cascade.detectMultiScale3(
             small,
@@ -152,12 +119,16 @@ class HaarDetector:
             minSize=(min_side, min_side),
             outputRejectLevels=True,
         )
-        raw = [(x, y, w, h, float(weight)) for (x, y, w, h), weight in zip(found, np.ravel(weights))]
+        raw = [(x, y, w, h, float(weight), None) for (x, y, w, h), weight in zip(found, np.ravel(weights))]
         return suppress_overlaps(_boxes_back(raw, scale, frame.shape))
 
 
 class YuNetDetector:
-    """YuNet, a 230 KB CNN (cv2.FaceDetectorYN): finds turned, small and partly hidden faces Haar misses."""
+    """YuNet, a 230 KB CNN (cv2.FaceDetectorYN): finds turned, small and partly hidden faces Haar misses.
+
+    Each box carries YuNet's five landmarks (eyes, nose tip, mouth corners), which the crop uses to level
+    the eyes.
+    """
 
     name = "yunet"
 
@@ -166,7 +137,6 @@ class YuNetDetector:
         score_threshold: float = 0.7,
         nms_threshold: float = 0.3,
         min_size: int = 20,
-        detect_width: int | None = 640,
         model_path: str | Path = YUNET_PATH,
     ) -> None:
         if not Path(model_path).exists():
@@ -174,13 +144,12 @@ class YuNetDetector:
         self.score_threshold = score_threshold
         self.nms_threshold = nms_threshold
         self.min_size = int(min_size)
-        self.detect_width = detect_width
         self._net = cv2.FaceDetectorYN.create(str(model_path), "", (320, 320), score_threshold, nms_threshold, 5000)
         self._input_size: tuple[int, int] | None = None
         self._lock = threading.Lock()
 
-    def detect(self, frame: np.ndarray) -> list[Box]:
-        small, scale = _downscale(_to_bgr(frame), self.detect_width)
+    def detect(self, frame: np.ndarray, width: int | None = None) -> list[Box]:
+        small, scale = _downscale(_to_bgr(frame), width)
         size = (small.shape[1], small.shape[0])
         with self._lock:  # the OpenCV net keeps per-size state
             if size != self._input_size:
@@ -190,7 +159,9 @@ class YuNetDetector:
         if faces is None:
             return []
         min_side = self.min_size * scale
-        raw = [(f[0], f[1], f[2], f[3], f[-1]) for f in faces if min(f[2], f[3]) >= min_side]
+        # A row: x, y, w, h, then five (x, y) landmarks, then the score.
+        raw = [(f[0], f[1], f[2], f[3], f[-1], tuple(zip(f[4:14:2], f[5:14:2])))
+               for f in faces if min(f[2], f[3]) >= min_side]
         return _boxes_back(raw, scale, frame.shape)
 
 
@@ -206,10 +177,20 @@ def register_detector(name: str, factory: DetectorFactory, description: str = ""
 
 
 def available_detectors() -> list[str]:
-    return list(_REGISTRY)
+    """Registered names, the default first."""
+    return sorted(_REGISTRY, key=lambda n: (n != DEFAULT_DETECTOR, n))
 
 
-def create_detector(name: str = "haar", **params: Any) -> FaceDetector:
+def default_params(name: str) -> dict[str, Any]:
+    """A detector's tunable parameters and their defaults, read from its factory's signature (stated once)."""
+    if name not in _REGISTRY:
+        return {}
+    parameters = inspect.signature(_REGISTRY[name]).parameters.values()
+    return {p.name: p.default for p in parameters
+            if p.default is not inspect.Parameter.empty and isinstance(p.default, (int, float)) and not isinstance(p.default, bool)}
+
+
+def create_detector(name: str = DEFAULT_DETECTOR, **params: Any) -> FaceDetector:
     """Build a detector by name; unknown parameters are an error, not silently ignored."""
     if name not in _REGISTRY:
         raise FerError(f"Unknown detector '{name}'; choose one of: {', '.join(_REGISTRY)}.")
@@ -219,5 +200,5 @@ def create_detector(name: str = "haar", **params: Any) -> FaceDetector:
         raise FerError(f"Bad parameter for the {name} detector: {exc}.") from None
 
 
-register_detector("haar", HaarDetector, "OpenCV Haar cascade: frontal faces, no extra weights")
 register_detector("yunet", YuNetDetector, "YuNet CNN: turned, small and partly hidden faces too")
+register_detector("haar", HaarDetector, "OpenCV Haar cascade: frontal faces only, no extra weights")

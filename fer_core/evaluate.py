@@ -20,6 +20,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from .detectors import DEFAULT_DETECTOR
 from .emotions import EMOTIONS
 from .errors import DatasetError, FerError
 from .io import IMAGE_EXTENSIONS, load_image
@@ -117,7 +118,7 @@ def evaluate(
             unreadable += 1
             continue
         if detect:
-            boxes = recognizer.detect(image)
+            boxes = recognizer.find_faces(image)
             if not boxes:
                 no_face += 1
                 continue
@@ -157,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("data_dir", type=Path, help="folder with one sub-folder per emotion")
     parser.add_argument("--detect", action="store_true", help="run face detection (full photos, not crops)")
-    parser.add_argument("--detector", default="haar", help="detector for --detect (default: haar)")
+    parser.add_argument("--detector", default=DEFAULT_DETECTOR, help=f"detector for --detect (default: {DEFAULT_DETECTOR})")
     parser.add_argument("--model", default=None, help="model name from models/ (default: the default model)")
     parser.add_argument("--tta", action="store_true", help="average each face with its mirror image")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")

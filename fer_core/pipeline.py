@@ -1,4 +1,9 @@
-"""`EmotionRecognizer`: the one object most callers need (detect, crop, classify, label)."""
+"""`EmotionRecognizer`: the frame path's steps for one frame (detect, crop, classify), built from `Settings`.
+
+A photo is `analyze(frame)`; videos and live streams go through `fer_core.stream.FrameProcessor`, which
+calls the same `detect` and `classify` and adds tracking and smoothing. Every caller (the command line, the
+Video page, the webcam callback, folder runs) goes through these methods, so a frame is handled one way.
+"""
 
 from __future__ import annotations
 
@@ -8,29 +13,38 @@ from typing import Any, Sequence
 import numpy as np
 
 from .classifier import EmotionClassifier
-from .detectors import Box, FaceDetector, create_detector
-from .preprocess import crop_faces
+from .detectors import FaceDetector, create_detector
 from .models import ModelSpec
-from .results import FaceResult, probabilities_dict
+from .preprocess import crop_faces
+from .results import Box, FaceResult, probabilities_dict
+from .settings import Settings
+
+_UNSET: Any = object()
 
 
 class EmotionRecognizer:
     """Faces and their emotions in a BGR frame.
 
-    >>> recognizer = EmotionRecognizer(detector="yunet")
+    >>> recognizer = EmotionRecognizer()                       # Settings(): YuNet, the default model
     >>> [face.label for face in recognizer.analyze(load_image("photo.jpg"))]
     ['happy']
+
+    `EmotionRecognizer(settings)` or keyword changes to the defaults (`EmotionRecognizer(detector="haar")`);
+    `detector` may also be a ready `FaceDetector` object. Thread-safe: the detector and the classifier are
+    each used under a lock, so a webcam thread and a page can share one recognizer.
     """
 
-    def __init__(
-        self,
-        detector: str | FaceDetector = "haar",
-        model: str | ModelSpec | None = None,
-        tta: bool = False,
-        detector_params: dict[str, Any] | None = None,
-    ) -> None:
-        self.detector = create_detector(detector, **(detector_params or {})) if isinstance(detector, str) else detector
-        self.classifier = EmotionClassifier(model, tta=tta)
+    def __init__(self, settings: Settings | None = None, *, detector: str | FaceDetector | None = None,
+                 **changes: Any) -> None:
+        settings = settings or Settings()
+        if isinstance(detector, str):
+            changes["detector"] = detector
+        self.settings = settings.replace(**changes) if changes else settings
+        if detector is not None and not isinstance(detector, str):
+            self.detector: FaceDetector = detector
+        else:
+            self.detector = create_detector(self.settings.detector, **self.settings.detector_params)
+        self.classifier = EmotionClassifier(self.settings.model, tta=self.settings.tta)
         self._lock = threading.Lock()
 
     @property
@@ -41,24 +55,52 @@ class EmotionRecognizer:
     def detector_name(self) -> str:
         return getattr(self.detector, "name", type(self.detector).__name__)
 
-    def detect(self, frame: np.ndarray) -> list[Box]:
+    def detect(self, frame: np.ndarray, width: int | None = _UNSET) -> list[Box]:
+        """Face boxes, left to right, found on a copy `width` pixels wide (default: the settings')."""
+        width = self.settings.detect_width if width is _UNSET else width
         with self._lock:
-            return self.detector.detect(frame)
+            return self.detector.detect(frame, width=width)
 
-    def crops(self, frame: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
-        """What the model sees: (N, S, S, 1) float32 in [-1, 1]."""
-        return crop_faces(frame, boxes, size=self.model.input_size, margin=self.model.face_margin)
+    def find_faces(self, frame: np.ndarray) -> list[Box]:
+        """Boxes for a still image: a second look at `retry_width` when the first finds no face.
+
+        The fast first pass finds the faces of almost every photo; a face it misses (small, or just under
+        the detector's threshold at that size) is then not lost. In a video the next frame is the second look.
+        """
+        boxes = self.detect(frame)
+        first, retry = self.settings.detect_width, self.settings.retry_width
+        if not boxes and retry and first and retry > first and frame.shape[1] > first:
+            boxes = self.detect(frame, width=retry)
+        return boxes
+
+    def crops(self, frame: np.ndarray, boxes: Sequence[Box], level_eyes: bool | None = None) -> np.ndarray:
+        """What the model sees: (N, S, S, 1) float32 in [-1, 1], eyes levelled as the settings say."""
+        level = self.settings.level_eyes if level_eyes is None else level_eyes
+        return crop_faces(frame, boxes, size=self.model.input_size, margin=self.model.face_margin, level_eyes=level)
 
     def classify_crops(self, batch: np.ndarray) -> np.ndarray:
+        """(N, S, S, 1) model inputs -> (N, classes) probabilities, in one call."""
         return self.classifier.predict(batch)
 
-    def classify(self, frame: np.ndarray, boxes: Sequence[Box]) -> list[FaceResult]:
-        """Classify known boxes in one batched call (used between detections in video)."""
+    def classify(self, frame: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
+        """Crop every box of the frame and classify them all in one batch: (N, classes) probabilities."""
         if not boxes:
-            return []
-        probabilities = self.classify_crops(self.crops(frame, boxes))
-        return [FaceResult(box, probabilities_dict(p, self.model.classes)) for box, p in zip(boxes, probabilities)]
+            return np.zeros((0, len(self.model.classes)), dtype=np.float32)
+        return self.classify_crops(self.crops(frame, boxes))
+
+    def results(self, boxes: Sequence[Box], probabilities: np.ndarray, track_ids: Sequence[int | None] | None = None,
+                smoothed: Sequence[np.ndarray] | None = None) -> list[FaceResult]:
+        """`FaceResult`s from boxes and the classifier's output (and, in a video, track ids and smoothed values)."""
+        classes = self.model.classes
+        ids = track_ids if track_ids is not None else [None] * len(boxes)
+        steady = smoothed if smoothed is not None else [None] * len(boxes)
+        return [
+            FaceResult(box, probabilities_dict(p, classes), track_id=tid,
+                       smoothed=probabilities_dict(s, classes) if s is not None else None)
+            for box, p, tid, s in zip(boxes, probabilities, ids, steady)
+        ]
 
     def analyze(self, frame: np.ndarray) -> list[FaceResult]:
-        """Every face in the frame, left to right."""
-        return self.classify(frame, self.detect(frame))
+        """Every face in a still frame, left to right."""
+        boxes = self.find_faces(frame)
+        return self.results(boxes, self.classify(frame, boxes))

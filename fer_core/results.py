@@ -1,35 +1,98 @@
-"""Result types: plain dataclasses that serialise to JSON and flatten to table rows."""
+"""The results model: `Box`, `FaceResult`, and the one table every producer writes and every consumer reads.
+
+Photos, videos, the webcam and folder runs all end in the same pandas DataFrame, one row per face per
+analysed frame, with the columns in `COLUMNS` (documented there). Charts, tables, the CSV / JSON / Parquet
+exports and the summaries all start from that table, so a new view is derived from it, not built from
+`FaceResult` objects a second time. `summarize` is the one summary: per face (or per file, or over the
+whole table) when it was seen, its dominant emotion and the share of its frames per emotion.
+"""
 
 from __future__ import annotations
 
+import io
+import json
+import math
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import numpy as np
 
-from .detectors import Box
 from .emotions import EMOTIONS
 
+if TYPE_CHECKING:  # pandas is imported where a table is made: a photo on the command line never needs it
+    import pandas as pd
 
-def probabilities_dict(values: np.ndarray, classes: tuple[str, ...] = EMOTIONS) -> dict[str, float]:
-    return {name: float(v) for name, v in zip(classes, values)}
+Point = tuple[float, float]
+
+@dataclass(frozen=True)
+class Box:
+    """A face rectangle in frame pixels, the detector's confidence and, from YuNet, five landmarks.
+
+    `landmarks` are YuNet's five (x, y) points in its order: right eye, left eye, nose tip, right and left
+    mouth corner ("right" is the person's right, on the left of the image). The crop uses the eyes to level
+    them; a detector without landmarks (the Haar cascade) leaves None and the crop stays upright.
+    """
+
+    x: int
+    y: int
+    w: int
+    h: int
+    score: float = 1.0
+    landmarks: tuple[Point, ...] | None = field(default=None, compare=False)
+
+    @property
+    def area(self) -> int:
+        return self.w * self.h
+
+    @property
+    def center(self) -> Point:
+        return (self.x + self.w / 2, self.y + self.h / 2)
+
+    @property
+    def eyes(self) -> tuple[Point, Point] | None:
+        """(right eye, left eye) as seen in the image: the first is the one further left."""
+        if not self.landmarks or len(self.landmarks) < 2:
+            return None
+        return self.landmarks[0], self.landmarks[1]
+
+    @property
+    def roll_degrees(self) -> float:
+        """How far the line through the eyes is tilted from horizontal (0 without landmarks).
+
+        Positive when the person's left eye (right in the image) is lower, i.e. the head leans to its left.
+        """
+        eyes = self.eyes
+        if eyes is None:
+            return 0.0
+        (rx, ry), (lx, ly) = eyes
+        return math.degrees(math.atan2(ly - ry, lx - rx))
+
+    def iou(self, other: "Box") -> float:
+        x0, y0 = max(self.x, other.x), max(self.y, other.y)
+        x1, y1 = min(self.x + self.w, other.x + other.w), min(self.y + self.h, other.y + other.h)
+        inter = max(0, x1 - x0) * max(0, y1 - y0)
+        union = self.area + other.area - inter
+        return inter / union if union else 0.0
 
 
-@dataclass
+@dataclass(frozen=True)
 class FaceResult:
-    """One face: where it is, how likely each emotion is, and the most likely one.
+    """One face in one frame: where it is, what the model said, and (video, webcam) its track.
 
-    In videos and live streams `probabilities` may be smoothed over time; `raw_probabilities` then keeps
-    what the model said for this frame alone.
+    `probabilities` is the model's output for this frame alone. In a video or a live stream the tracker
+    gives the face a `track_id` and the smoother an average over recent frames (`smoothed`), whose argmax
+    is the label shown to the user (`smoothed_label`); for a photo both labels are the same.
     """
 
     box: Box
     probabilities: dict[str, float]
     track_id: int | None = None
-    raw_probabilities: dict[str, float] | None = field(default=None, repr=False)
+    smoothed: dict[str, float] | None = field(default=None, repr=False)
 
     @property
     def label(self) -> str:
+        """The model's label for this frame alone."""
         return max(self.probabilities, key=self.probabilities.__getitem__)
 
     @property
@@ -37,29 +100,206 @@ class FaceResult:
         return self.probabilities[self.label]
 
     @property
-    def raw_label(self) -> str:
-        raw = self.raw_probabilities or self.probabilities
-        return max(raw, key=raw.__getitem__)
+    def smoothed_label(self) -> str:
+        """The label to show: steadied over time where there is a track, else the frame's own."""
+        shown = self.smoothed or self.probabilities
+        return max(shown, key=shown.__getitem__)
 
-    def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "box": self.box.to_dict(),
-            "label": self.label,
-            "confidence": round(self.confidence, 4),
-            "probabilities": {k: round(v, 4) for k, v in self.probabilities.items()},
-        }
-        if self.track_id is not None:
-            data["face_id"] = self.track_id
-        if self.raw_probabilities is not None:
-            data["raw_probabilities"] = {k: round(v, 4) for k, v in self.raw_probabilities.items()}
-        return data
+    @property
+    def smoothed_confidence(self) -> float:
+        shown = self.smoothed or self.probabilities
+        return shown[self.smoothed_label]
 
-    def to_row(self) -> dict[str, Any]:
-        """Flat columns for CSV and DataFrames."""
-        row: dict[str, Any] = {
-            "x": self.box.x, "y": self.box.y, "w": self.box.w, "h": self.box.h,
-            "detector_score": round(float(self.box.score), 4),
-            "label": self.label, "confidence": round(self.confidence, 4),
-        }
-        row.update({k: round(v, 4) for k, v in self.probabilities.items()})
-        return row
+
+def probabilities_dict(values: Sequence[float] | np.ndarray, classes: Sequence[str] = EMOTIONS) -> dict[str, float]:
+    """The model's output row as {class name: probability}."""
+    return {name: float(v) for name, v in zip(classes, values)}
+
+
+# --- the table -----------------------------------------------------------------------------------------
+
+COLUMNS: tuple[str, ...] = (
+    "source", "frame", "time", "face_id", "x", "y", "w", "h", "detector_score",
+    *EMOTIONS, "label", "smoothed_label",
+)
+"""The results table's columns, in order. One row per face per analysed frame.
+
+- `source`: the file name (a folder run: the path inside the folder; the webcam: "webcam").
+- `frame`: the frame's index in the video (0 for a photo).
+- `time`: seconds from the start of the video or stream (empty for a photo).
+- `face_id`: the track id in a video or stream (the same face keeps it); in a photo 1, 2, ... from the left.
+- `x`, `y`, `w`, `h`: the face box in the frame's pixels; `detector_score`: the detector's confidence.
+- `angry` ... `neutral`: the model's probabilities for this face in this frame (they sum to 1).
+- `label`: the most likely emotion in this frame; `smoothed_label`: the label after smoothing over the
+  face's recent frames (what annotations and summaries show; equal to `label` for a photo).
+"""
+
+PROBABILITY_DIGITS = 4
+_DTYPES: dict[str, str] = {
+    "source": "object", "frame": "int64", "time": "float64", "face_id": "int64",
+    "x": "int64", "y": "int64", "w": "int64", "h": "int64", "detector_score": "float64",
+    **{e: "float64" for e in EMOTIONS}, "label": "object", "smoothed_label": "object",
+}
+
+Row = tuple[Any, ...]
+
+
+def face_rows(faces: Sequence[FaceResult], source: str, frame: int = 0, time: float | None = None) -> list[Row]:
+    """Table rows (tuples in `COLUMNS` order) for the faces of one frame.
+
+    Tuples rather than dicts: a long video's rows then cost a third of the memory. A face without a track
+    id (a photo) is numbered by its position, 1 from the left.
+    """
+    t = float("nan") if time is None else round(float(time), 4)
+    rows = []
+    for position, face in enumerate(faces, 1):
+        b = face.box
+        rows.append((
+            source, int(frame), t, face.track_id if face.track_id is not None else position,
+            b.x, b.y, b.w, b.h, round(float(b.score), PROBABILITY_DIGITS),
+            *(round(face.probabilities.get(e, 0.0), PROBABILITY_DIGITS) for e in EMOTIONS),
+            face.label, face.smoothed_label,
+        ))
+    return rows
+
+
+def results_table(rows: Iterable[Row] = ()) -> "pd.DataFrame":
+    """The results table from rows made by `face_rows` (an empty table, with its columns, from none)."""
+    import pandas as pd
+
+    table = pd.DataFrame(list(rows), columns=list(COLUMNS))
+    return table.astype(_DTYPES)
+
+
+def faces_table(faces: Sequence[FaceResult], source: str, frame: int = 0, time: float | None = None) -> "pd.DataFrame":
+    """The results table of one frame (a photo)."""
+    return results_table(face_rows(faces, source, frame, time))
+
+
+def concat_tables(tables: Iterable["pd.DataFrame"]) -> "pd.DataFrame":
+    """Several results tables (photos of a page, files of a folder) as one."""
+    import pandas as pd
+
+    tables = [t for t in tables if len(t)]
+    return pd.concat(tables, ignore_index=True).astype(_DTYPES) if tables else results_table()
+
+
+class TableBuilder:
+    """Collects rows frame by frame (video, webcam, folder runs) and makes the table once at the end."""
+
+    def __init__(self) -> None:
+        self.rows: list[Row] = []
+
+    def add(self, faces: Sequence[FaceResult], source: str, frame: int = 0, time: float | None = None) -> None:
+        self.rows.extend(face_rows(faces, source, frame, time))
+
+    def extend(self, table: "pd.DataFrame") -> None:
+        """Append the rows of an existing results table."""
+        self.rows.extend(table[list(COLUMNS)].itertuples(index=False, name=None))
+
+    def trim(self, keep: int) -> None:
+        """Keep only the newest `keep` rows (a live stream's history stays bounded)."""
+        if len(self.rows) > keep:
+            del self.rows[: len(self.rows) - keep]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def table(self) -> "pd.DataFrame":
+        return results_table(self.rows)
+
+
+# --- the summary ---------------------------------------------------------------------------------------
+
+SHARE_PREFIX = "share_"
+
+
+def summarize(table: "pd.DataFrame", by: Sequence[str] = ("source", "face_id")) -> "pd.DataFrame":
+    """The one summary of a results table: one row per group of `by` (per face by default).
+
+    Columns: the `by` columns, `first_seen` and `last_seen` (seconds; empty for photos), `frames` (rows in
+    the group), `dominant` (the most frequent smoothed label) and `share_<emotion>` (the share of the
+    group's rows with that smoothed label). `by=()` summarises the whole table in one row: the share of
+    time per emotion over all faces. An empty table gives an empty summary with these columns.
+    """
+    import pandas as pd
+
+    by = list(by)
+    shares = [SHARE_PREFIX + e for e in EMOTIONS]
+    columns = [*by, "first_seen", "last_seen", "frames", "dominant", *shares]
+    if not len(table):
+        return pd.DataFrame(columns=columns)
+    groups = table.groupby(by, sort=True) if by else [((), table)]
+    out = []
+    for key, group in groups:
+        key = key if isinstance(key, tuple) else (key,)
+        counts = group["smoothed_label"].value_counts(normalize=True)
+        # The most frequent label; a tie goes to the emotion first in model order, so results are stable.
+        dominant = max(EMOTIONS, key=lambda e: (round(float(counts.get(e, 0.0)), 9), -EMOTIONS.index(e)))
+        times = group["time"]
+        out.append({
+            **dict(zip(by, key)),
+            "first_seen": round(float(times.min()), 3) if times.notna().any() else float("nan"),
+            "last_seen": round(float(times.max()), 3) if times.notna().any() else float("nan"),
+            "frames": int(len(group)),
+            "dominant": dominant,
+            **{SHARE_PREFIX + e: round(float(counts.get(e, 0.0)), 4) for e in EMOTIONS},
+        })
+    return pd.DataFrame(out, columns=columns)
+
+
+def shares(summary_row: Any) -> dict[str, float]:
+    """{emotion: share} from one row of `summarize` (a Series or a namedtuple)."""
+    get = summary_row.get if hasattr(summary_row, "get") else lambda k, d=None: getattr(summary_row, k, d)
+    return {e: float(get(SHARE_PREFIX + e, 0.0)) for e in EMOTIONS}
+
+
+# --- exports -------------------------------------------------------------------------------------------
+
+EXPORT_FORMATS = ("csv", "json", "parquet")
+
+
+def row_dicts(rows: Iterable[Row]) -> list[dict[str, Any]]:
+    """Rows as JSON-ready dicts keyed by `COLUMNS` (NaN becomes None), without making a DataFrame."""
+    out = []
+    for row in rows:
+        record = {}
+        for name, value in zip(COLUMNS, row):
+            if isinstance(value, np.generic):
+                value = value.item()
+            if isinstance(value, float) and math.isnan(value):
+                value = None
+            record[name] = value
+        out.append(record)
+    return out
+
+
+def records(frame: "pd.DataFrame") -> list[dict[str, Any]]:
+    """A results table (or its summary) as JSON-ready dicts, NaN as None: the JSON export and --json."""
+    return json.loads(frame.to_json(orient="records", double_precision=6))
+
+
+def export_bytes(table: "pd.DataFrame", fmt: str) -> bytes:
+    """The table as a CSV, JSON (records) or Parquet file's bytes: what downloads and `--csv` write."""
+    if fmt == "csv":
+        return table.to_csv(index=False).encode("utf-8")
+    if fmt == "json":
+        return json.dumps(records(table), indent=1).encode("utf-8")
+    if fmt == "parquet":
+        buffer = io.BytesIO()
+        table.to_parquet(buffer, index=False)
+        return buffer.getvalue()
+    raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(EXPORT_FORMATS)}")
+
+
+def write_table(table: "pd.DataFrame", path: str | Path) -> Path:
+    """Write the table in the format its file name ends with (.csv, .json or .parquet)."""
+    from .errors import FerError
+
+    path = Path(path)
+    fmt = path.suffix.lower().lstrip(".")
+    if fmt not in EXPORT_FORMATS:
+        raise FerError(f"Results can be written as .csv, .json or .parquet, not {path.name}.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(export_bytes(table, fmt))
+    return path

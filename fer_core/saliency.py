@@ -28,8 +28,8 @@ def occlusion_saliency(
 ) -> np.ndarray:
     """Occlusion-sensitivity map of `face` for class index `target`.
 
-    `face` is one model input, (S, S) or (S, S, 1) float32 (values as the model expects them, e.g.
-    [-1, 1]); `fill` is the patch value (0 is mid-grey in [-1, 1]). Returns an (S, S) float32 map in
+    `face` is one model input, (S, S) or (S, S, 1) float32 (values as the model expects them,
+    `preprocess.INPUT_RANGE`); `fill` is the patch value (0 is mid-grey). Returns an (S, S) float32 map in
     [0, 1]: for every pixel, the mean drop of the target probability over the patches that covered it,
     scaled by the largest drop (all zeros when no patch lowers the score).
     """
@@ -70,11 +70,13 @@ def overlay(gray: np.ndarray, heat: np.ndarray, alpha: float = 0.45, size: int |
 
     `gray` is uint8 (H, W) or a model input in [-1, 1]; `size` optionally upsamples both for display.
     """
+    from .preprocess import unscale_pixels
+
     g = np.asarray(gray)
     if g.ndim == 3:
         g = g[..., 0]
     if g.dtype != np.uint8:
-        g = np.clip((g.astype(np.float32) + 1.0) * 127.5, 0, 255).astype(np.uint8)
+        g = unscale_pixels(g)
     h = np.asarray(heat, dtype=np.float32)
     if h.shape != g.shape:
         h = cv2.resize(h, (g.shape[1], g.shape[0]), interpolation=cv2.INTER_LINEAR)

@@ -1,19 +1,17 @@
-"""Per-frame processing for videos and live streams: detect, track, classify, smooth.
+"""Frames in order (a video, a live stream) -> faces with track ids and smoothed probabilities.
 
 Detection is the expensive step (5-100 ms a frame against about 0.5 ms for cropping and classifying a
-face), so `detect_every=k` runs the detector on one frame in k and classifies the tracked boxes in between
-(faces move little in a few frames). A fresh detection also runs on the next frame whenever a track was
-not found again (the face left, turned or was hidden), and on every frame while no face is tracked, so a
+face), so `Settings.detect_every=k` runs the detector on one frame in k and classifies the tracked boxes in
+between (faces move little in a few frames). A fresh detection also runs on the next frame whenever a track
+was not found again (the face left, turned or was hidden), and on every frame while no face is tracked, so a
 face entering an empty picture is found at once; a face entering beside a tracked one is found at the next
 periodic detection, at most k - 1 frames later.
 
-`detect_width` downscales the frame for detection only (boxes are mapped back; crops come from the full
-frame), on top of whatever the detector does itself: a 640x480 webcam frame detected at 320x240 costs a
-quarter of the pixels and still finds faces down to about 40 pixels wide.
-
-`FrameProcessor.fast(recognizer)` (and `FAST_PRESET`) is the real-time setting used for the webcam and
-for quick video analysis; `detect_every=1` without `detect_width` is the full per-frame run it is checked
-against (benchmarks/bench_video.py: labels agree on more than 95% of frames).
+Each frame goes through the recognizer's own `detect` (at `Settings.detect_width`) and `classify` (one
+batch per frame): the same steps as a photo, plus the tracker and the smoother. With the default settings
+(`fer_core.settings.REALTIME`) this labels every frame of a video at well over 5x the `fer` package's rate;
+`THOROUGH` (detection on every frame at 640 px) is the reference it is checked against
+(benchmarks/bench_video.py: labels agree on more than 95% of frames).
 """
 
 from __future__ import annotations
@@ -22,73 +20,46 @@ from typing import Any
 
 import numpy as np
 
-from .detectors import Box, detect_at_width
 from .pipeline import EmotionRecognizer
-from .results import FaceResult, probabilities_dict
+from .results import Box, FaceResult
+from .settings import Settings
 from .tracking import EmaSmoother, IoUTracker
-
-FAST_PRESET: dict[str, Any] = {"detector": "yunet", "detect_every": 5, "detect_width": 320, "smoothing_window": 5}
-"""Real-time defaults: YuNet on a 320-pixel-wide copy of every 5th frame, tracking and a 5-frame EMA between.
-
-Chosen by benchmarks/bench_video.py and compare_fer.py: on the sample videos this labels every frame at
-well over 5x the `fer` package's rate with labels agreeing with a full per-frame YuNet run on >= 95% of
-frames; detect_every=10 is faster still but lets a face that leaves keep a stale box for a third of a
-second; a smaller detect_width starts to lose small faces.
-"""
 
 
 class FrameProcessor:
-    """Stateful: one per video or per live stream (not shared between threads without a lock)."""
+    """Stateful: one per video or per live stream (not shared between threads without a lock).
 
-    def __init__(
-        self,
-        recognizer: EmotionRecognizer,
-        detect_every: int = 1,
-        smoothing_window: int = 5,
-        max_missed: int = 10,
-        detect_width: int | None = None,
-    ) -> None:
+    `settings` (default: the recognizer's) give `detect_every`, `detect_width` and `smoothing`; the crop
+    and the model are the recognizer's.
+    """
+
+    def __init__(self, recognizer: EmotionRecognizer, settings: Settings | None = None, max_missed: int = 10) -> None:
         self.recognizer = recognizer
-        self.detect_every = max(1, int(detect_every))
-        self.detect_width = int(detect_width) if detect_width else None
+        self.settings = settings or recognizer.settings
         self.tracker = IoUTracker(max_missed=max_missed)
-        self.smoother = EmaSmoother(smoothing_window)
+        self.smoother = EmaSmoother(self.settings.smoothing)
         self._count = 0
         self._since_detect = 0
         self.detections = 0  # frames on which the detector ran (for benchmarks and the webcam page)
         self.last_detected = False  # whether the last processed frame ran the detector
 
-    @classmethod
-    def fast(
-        cls,
-        recognizer: EmotionRecognizer,
-        smoothing_window: int = FAST_PRESET["smoothing_window"],
-        max_missed: int = 15,
-        detect_every: int = FAST_PRESET["detect_every"],
-        detect_width: int | None = FAST_PRESET["detect_width"],
-        live: bool = False,
-    ) -> "FrameProcessor":
-        """The real-time preset (webcam, quick video analysis) on any recognizer.
-
-        `live=True` returns a `LiveFrameProcessor`: the detector runs in a background thread, so a live
-        stream's frame callback never waits for it (only for cropping, classifying and drawing).
-        """
-        kind = LiveFrameProcessor if live else cls
-        return kind(recognizer, detect_every=detect_every, smoothing_window=smoothing_window,
-                    max_missed=max_missed, detect_width=detect_width)
-
     def _detect(self, frame: np.ndarray) -> list[Box]:
-        boxes = detect_at_width(self.recognizer.detect, frame, self.detect_width)
+        boxes = self.recognizer.detect(frame, width=self.settings.detect_width)
         self.detections += 1
         return boxes
 
-    def process(self, frame: np.ndarray) -> list[FaceResult]:
-        """Faces of this frame with track ids; probabilities smoothed, raw ones kept beside them."""
+    def _due(self) -> tuple[bool, list[Any]]:
+        """Whether a detection is due on this frame, and the tracks seen on the last one."""
         tracked = [t for t in self.tracker.tracks.values() if t.missed == 0]
         lost = len(tracked) < len(self.tracker.tracks)  # a face the last detection did not find again
-        self.last_detected = (self._since_detect + 1 >= self.detect_every or self._count == 0
-                              or not tracked or lost)
-        if self.last_detected:
+        due = self._since_detect + 1 >= self.settings.detect_every or self._count == 0 or not tracked or lost
+        return due, tracked
+
+    def process(self, frame: np.ndarray) -> list[FaceResult]:
+        """Faces of this frame, left to right, with track ids and smoothed probabilities beside the raw ones."""
+        due, tracked = self._due()
+        self.last_detected = due
+        if due:
             boxes = self._detect(frame)
             ids = self.tracker.update(boxes)
             self._since_detect = 0
@@ -100,21 +71,11 @@ class FrameProcessor:
         return self._label(frame, boxes, ids)
 
     def _label(self, frame: np.ndarray, boxes: list[Box], ids: list[int]) -> list[FaceResult]:
-        """Classify the boxes in one batched call, smooth per track, keep the raw values beside."""
-        raw = self.recognizer.classify_crops(self.recognizer.crops(frame, boxes)) if boxes else []
-        classes = self.recognizer.model.classes
-        faces = []
-        for box, tid, probs in zip(boxes, ids, raw):
-            smoothed = self.smoother.update(tid, probs)
-            faces.append(
-                FaceResult(
-                    box,
-                    probabilities_dict(smoothed, classes),
-                    track_id=tid,
-                    raw_probabilities=probabilities_dict(probs, classes),
-                )
-            )
+        """Classify the boxes in one batch (the recognizer's `classify`) and smooth per track."""
+        raw = self.recognizer.classify(frame, boxes)
+        smoothed = [self.smoother.update(tid, probs) for tid, probs in zip(ids, raw)]
         self.smoother.forget(set(self.tracker.tracks))
+        faces = self.recognizer.results(boxes, raw, track_ids=ids, smoothed=smoothed)
         return sorted(faces, key=lambda f: (f.box.x, f.box.y))
 
     def reset(self) -> None:
@@ -134,10 +95,10 @@ class LiveFrameProcessor(FrameProcessor):
     beside it. Results depend on timing, so videos use the deterministic `FrameProcessor`.
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, recognizer: EmotionRecognizer, settings: Settings | None = None, max_missed: int = 15) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
-        super().__init__(*args, **kwargs)
+        super().__init__(recognizer, settings, max_missed=max_missed)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fer-detect")
         self._pending: Any = None
         self.detection_errors = 0
@@ -152,9 +113,7 @@ class LiveFrameProcessor(FrameProcessor):
             else:
                 self.tracker.update(boxes)
                 self._since_detect = 0
-        tracked = [t for t in self.tracker.tracks.values() if t.missed == 0]
-        lost = len(tracked) < len(self.tracker.tracks)
-        due = self._since_detect + 1 >= self.detect_every or self._count == 0 or not tracked or lost
+        due, tracked = self._due()
         self.last_detected = due and self._pending is None
         if self.last_detected:
             self._pending = self._executor.submit(self._detect, frame.copy())

@@ -8,11 +8,11 @@ exponential moving average of each track's probabilities; the raw values travel 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from .detectors import Box
+from .results import Box
 
 
 @dataclass
@@ -21,7 +21,6 @@ class Track:
     box: Box
     missed: int = 0
     hits: int = 1
-    smoothed: np.ndarray | None = field(default=None, repr=False)
 
 
 class IoUTracker:

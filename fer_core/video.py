@@ -1,8 +1,10 @@
-"""Video files: decoded one frame at a time, analysed every Nth frame, summarised as a timeline.
+"""Video files: opened once, decoded one frame at a time, every Nth frame through the frame path.
 
-Nothing holds more than one decoded frame: a ten-minute video costs the same memory as a ten-second one,
-apart from the timeline's rows. The annotated copy is written as H.264 MP4 (yuv420p, fast start), which
-every browser plays, or VP9 WebM when the output name ends in .webm.
+Nothing holds more than a few decoded frames: a ten-minute video costs the same memory as a ten-second one,
+apart from the results table's rows. Each analysed frame goes through `fer_core.stream.FrameProcessor`
+(detect, crop, classify in one batch, track, smooth) and its faces become rows of the results table
+(`fer_core.results.COLUMNS`). The annotated copy is written as H.264 MP4 (yuv420p, fast start), which every
+browser plays, or VP9 WebM when the output name ends in .webm.
 """
 
 from __future__ import annotations
@@ -11,26 +13,26 @@ import math
 import queue
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import av
 import numpy as np
-import pandas as pd
 
 from .annotate import draw_faces
-from .emotions import EMOTIONS
 from .errors import InputNotFoundError, InvalidVideoError
 from .pipeline import EmotionRecognizer
-from .results import FaceResult
+from .results import FaceResult, TableBuilder, records, summarize
+from .settings import Settings
 from .stream import FrameProcessor
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 ProgressCallback = Callable[[int, int], "bool | None"]
 """Called as progress(frames_done, frames_total_estimate); return False to stop early."""
-
-TIMELINE_COLUMNS = ["time", "frame", "face_id", "x", "y", "w", "h", *EMOTIONS, "label", "confidence", "raw_label"]
 
 
 @dataclass(frozen=True)
@@ -50,74 +52,97 @@ class VideoFrame:
     image: np.ndarray
 
 
-def _open(path: str | Path) -> Any:
-    path = Path(path)
-    if not path.exists():
-        raise InputNotFoundError(f"{path} does not exist.")
-    if path.stat().st_size == 0:
-        raise InvalidVideoError(f"{path.name} is empty (0 bytes).")
-    try:
-        container = av.open(str(path), metadata_errors="ignore")
-    except (av.FFmpegError, OSError, ValueError, UnicodeDecodeError):
-        raise InvalidVideoError(f"{path.name} is not a video this tool can decode (damaged or unknown format).") from None
-    if not container.streams.video:
-        container.close()
-        raise InvalidVideoError(f"{path.name} has no video stream, so no frames to analyse.")
-    return container
+class VideoReader:
+    """One open video: its header facts (`info`) and its frames, from a single open of the file.
 
+    Use as a context manager. `frames(prefetch=N)` decodes up to N frames ahead in a background thread
+    (PyAV releases the GIL while decoding, so on two cores decoding is nearly free); memory stays bounded
+    at N frames and stopping early stops the thread. A stream damaged part-way ends at the damage.
+    """
 
-def probe_video(path: str | Path) -> VideoInfo:
-    """Size, rate, length and codec, from the container's header."""
-    container = _open(path)
-    try:
-        stream = container.streams.video[0]
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if not self.path.exists():
+            raise InputNotFoundError(f"{self.path} does not exist.")
+        if self.path.stat().st_size == 0:
+            raise InvalidVideoError(f"{self.path.name} is empty (0 bytes).")
+        try:
+            self._container = av.open(str(self.path), metadata_errors="ignore")
+        except (av.FFmpegError, OSError, ValueError, UnicodeDecodeError):
+            raise InvalidVideoError(
+                f"{self.path.name} is not a video this tool can decode (damaged or unknown format).") from None
+        if not self._container.streams.video:
+            self._container.close()
+            raise InvalidVideoError(f"{self.path.name} has no video stream, so no frames to analyse.")
+        self._stream = self._container.streams.video[0]
+        self.info = self._read_info()
+        self._used = False
+
+    def _read_info(self) -> VideoInfo:
+        stream = self._stream
         fps = float(stream.average_rate or stream.guessed_rate or 25)
         duration = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else 0.0
-        if not duration and container.duration:
-            duration = container.duration / 1_000_000
+        if not duration and self._container.duration:
+            duration = self._container.duration / 1_000_000
         frames = stream.frames or int(round(duration * fps))
         return VideoInfo(stream.width, stream.height, fps, frames, duration, stream.codec_context.name)
-    finally:
-        container.close()
 
+    def __enter__(self) -> "VideoReader":
+        return self
 
-def iter_frames(path: str | Path, prefetch: int = 0) -> Iterator[VideoFrame]:
-    """Every frame as BGR, lazily. A stream damaged part-way ends the iteration at the damage.
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
 
-    With `prefetch=N`, a background thread decodes (and converts to BGR) up to N frames ahead while the
-    caller works on the current one: PyAV releases the GIL while decoding, so on two cores decoding is
-    nearly free. Memory stays bounded at N frames; stopping early stops the thread.
-    """
-    if prefetch and prefetch > 0:
-        return _prefetched(path, int(prefetch))
-    return _iter_frames(path)
+    def close(self) -> None:
+        self._container.close()
 
-
-def _iter_frames(path: str | Path) -> Iterator[VideoFrame]:
-    container = _open(path)
-    try:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        fps = float(stream.average_rate or stream.guessed_rate or 25)
+    def _decode(self) -> Iterator[VideoFrame]:
+        if self._used:
+            raise RuntimeError("a VideoReader's frames can be read once; open the video again")
+        self._used = True
+        self._stream.thread_type = "AUTO"
+        fps = self.info.fps or 25.0
         index = 0
         try:
-            for frame in container.decode(stream):
+            for frame in self._container.decode(self._stream):
                 t = float(frame.time) if frame.time is not None else index / fps
                 yield VideoFrame(index, t, frame.to_ndarray(format="bgr24"))
                 index += 1
         except (av.FFmpegError, OSError, ValueError):
             if index == 0:
-                raise InvalidVideoError(f"{Path(path).name} could not be decoded (damaged video).") from None
+                raise InvalidVideoError(f"{self.path.name} could not be decoded (damaged video).") from None
+
+    def frames(self, prefetch: int = 0) -> Iterator[VideoFrame]:
+        """Every frame as BGR, lazily (decoded `prefetch` frames ahead in a thread when above 0)."""
+        if prefetch and prefetch > 0:
+            return _prefetched(self._decode(), int(prefetch))
+        return self._decode()
+
+
+def probe_video(path: str | Path) -> VideoInfo:
+    """Size, rate, length and codec, from the container's header."""
+    with VideoReader(path) as reader:
+        return reader.info
+
+
+def iter_frames(path: str | Path, prefetch: int = 0) -> Iterator[VideoFrame]:
+    """Every frame of a file as BGR, lazily; the file is closed when the iteration ends or is closed."""
+    reader = VideoReader(path)  # errors (missing, unreadable) here, in the caller's thread
+    return _closing(reader, reader.frames(prefetch))
+
+
+def _closing(reader: VideoReader, frames: Iterator[VideoFrame]) -> Iterator[VideoFrame]:
+    try:
+        yield from frames
     finally:
-        container.close()
+        frames.close()  # type: ignore[attr-defined]
+        reader.close()
 
 
 _END = object()
 
 
-def _prefetched(path: str | Path, size: int) -> Iterator[VideoFrame]:
-    container_check = _open(path)  # fail here, in the caller's thread, on a missing or unreadable file
-    container_check.close()
+def _prefetched(source: Iterator[VideoFrame], size: int) -> Iterator[VideoFrame]:
     frames: queue.Queue[Any] = queue.Queue(maxsize=size)
     stop = threading.Event()
 
@@ -131,7 +156,6 @@ def _prefetched(path: str | Path, size: int) -> Iterator[VideoFrame]:
         return False
 
     def work() -> None:
-        source = _iter_frames(path)
         try:
             for item in source:
                 if not put(item):
@@ -140,7 +164,7 @@ def _prefetched(path: str | Path, size: int) -> Iterator[VideoFrame]:
         except BaseException as error:  # noqa: BLE001 - handed to the caller's thread
             put(error)
         finally:
-            source.close()
+            source.close()  # type: ignore[attr-defined]
 
     thread = threading.Thread(target=work, name="fer-decode", daemon=True)
     thread.start()
@@ -186,10 +210,10 @@ class AnnotatedVideoWriter:
 
 @dataclass
 class VideoAnalysis:
-    """What a video run produced: its timeline, and summaries computed from it."""
+    """What a video run produced: the results table (one row per face per analysed frame) and run facts."""
 
     info: VideoInfo
-    timeline: pd.DataFrame
+    table: "pd.DataFrame"
     every: int
     frames_decoded: int
     frames_analysed: int
@@ -200,129 +224,85 @@ class VideoAnalysis:
 
     @property
     def face_ids(self) -> list[int]:
-        return sorted(int(i) for i in self.timeline["face_id"].unique()) if len(self.timeline) else []
+        return sorted(int(i) for i in self.table["face_id"].unique()) if len(self.table) else []
 
-    def face_summary(self) -> pd.DataFrame:
-        """One row per face: when it was seen, its dominant emotion, and the share of time per emotion."""
-        return summarize_timeline(self.timeline)
-
-    def emotion_shares(self) -> dict[str, float]:
-        """Share of analysed face-frames per emotion, over all faces."""
-        if not len(self.timeline):
-            return {e: 0.0 for e in EMOTIONS}
-        counts = self.timeline["label"].value_counts(normalize=True)
-        return {e: round(float(counts.get(e, 0.0)), 4) for e in EMOTIONS}
-
-    def to_dict(self, include_timeline: bool = True) -> dict[str, Any]:
+    def to_dict(self, include_results: bool = True) -> dict[str, Any]:
+        """The run as JSON: facts, `summary` (one row per face, `results.summarize`) and the table's rows."""
         data: dict[str, Any] = {
-            "video": self.info.__dict__,
+            "video": asdict(self.info),
             "every": self.every,
             "frames_decoded": self.frames_decoded,
             "frames_analysed": self.frames_analysed,
             "processing_seconds": round(self.seconds, 3),
             "stopped_early": self.stopped,
-            "faces": self.face_summary().to_dict(orient="records"),
-            "emotion_share": self.emotion_shares(),
             "settings": self.settings,
+            "summary": records(summarize(self.table)),
         }
-        if include_timeline:
-            data["timeline"] = self.timeline.to_dict(orient="records")
+        if include_results:
+            data["results"] = records(self.table)
         return data
-
-
-def summarize_timeline(timeline: pd.DataFrame) -> pd.DataFrame:
-    columns = ["face_id", "first_seen", "last_seen", "frames", "dominant", *[f"share_{e}" for e in EMOTIONS]]
-    if not len(timeline):
-        return pd.DataFrame(columns=columns)
-    rows = []
-    for face_id, group in timeline.groupby("face_id", sort=True):
-        shares = group["label"].value_counts(normalize=True)
-        rows.append(
-            {
-                "face_id": int(face_id),
-                "first_seen": round(float(group["time"].min()), 3),
-                "last_seen": round(float(group["time"].max()), 3),
-                "frames": int(len(group)),
-                "dominant": str(shares.idxmax()),
-                **{f"share_{e}": round(float(shares.get(e, 0.0)), 4) for e in EMOTIONS},
-            }
-        )
-    return pd.DataFrame(rows, columns=columns)
-
-
-def _rows(frame: VideoFrame, faces: list[FaceResult]) -> list[tuple[Any, ...]]:
-    """Timeline rows in TIMELINE_COLUMNS order: tuples, not dicts, so a long video's rows stay small."""
-    rows = []
-    for face in faces:
-        rows.append((
-            round(frame.time, 4), frame.index, face.track_id, face.box.x, face.box.y, face.box.w, face.box.h,
-            *(round(face.probabilities[e], 4) for e in EMOTIONS),
-            face.label, round(face.confidence, 4), face.raw_label,
-        ))
-    return rows
 
 
 def analyze_video(
     path: str | Path,
     recognizer: EmotionRecognizer,
+    settings: Settings | None = None,
     every: int = 1,
     target_fps: float | None = None,
-    smoothing_window: int = 5,
-    detect_every: int = 1,
     output_path: str | Path | None = None,
     progress: ProgressCallback | None = None,
-    detect_width: int | None = None,
     prefetch: int = 8,
+    source: str | None = None,
 ) -> VideoAnalysis:
     """Analyse every `every`-th frame (or about `target_fps` frames a second) of a video file.
 
-    With `output_path`, every frame is written annotated with the latest results, so the copy plays at
-    the original rate even when only some frames are analysed.
-
-    `detect_every=K` runs the detector on one analysed frame in K and tracks faces in between;
-    `detect_width` detects on a copy that many pixels wide (see `fer_core.stream.FrameProcessor`; the
-    fast preset is `detect_every=5, detect_width=320` with YuNet). Frames are decoded `prefetch` ahead in
-    a background thread (0 decodes in this thread).
+    The video is opened once. Each analysed frame goes through a `FrameProcessor` with `settings` (default:
+    the recognizer's; `detect_every`, `detect_width`, `smoothing`). With `output_path`, every frame is
+    written annotated with the latest results, so the copy plays at the original rate even when only some
+    frames are analysed. Frames are decoded `prefetch` ahead in a background thread (0: in this thread).
+    `source` names the video in the table (default: the file name).
     """
-    info = probe_video(path)
-    if target_fps:
-        every = max(1, int(round(info.fps / target_fps)))
-    every = max(1, int(every))
-    # Tracks may be missing for a second before they end: count that in analysed frames.
-    max_missed = max(2, math.ceil(info.fps / every))
-    processor = FrameProcessor(recognizer, detect_every=detect_every, smoothing_window=smoothing_window,
-                               max_missed=max_missed, detect_width=detect_width)
-    rows: list[tuple[Any, ...]] = []
+    settings = settings or recognizer.settings
+    builder = TableBuilder()
+    name = source or Path(path).name
     writer: AnnotatedVideoWriter | None = None
     faces: list[FaceResult] = []
     decoded = analysed = 0
     stopped = False
     start = time.perf_counter()
-    total = max(info.frame_count, 1)
-    try:
-        for frame in iter_frames(path, prefetch=prefetch):
-            decoded += 1
-            if frame.index % every == 0:
-                faces = processor.process(frame.image)
-                rows.extend(_rows(frame, faces))
-                analysed += 1
-            if output_path is not None:
-                if writer is None:
-                    h, w = frame.image.shape[:2]
-                    writer = AnnotatedVideoWriter(output_path, info.fps, w, h)
-                writer.write(draw_faces(frame.image, faces, copy=False))
-            if progress is not None and progress(decoded, max(total, decoded)) is False:
-                stopped = True
-                break
-    finally:
-        if writer is not None:
-            writer.close()
+    with VideoReader(path) as reader:
+        info = reader.info
+        if target_fps:
+            every = max(1, int(round(info.fps / target_fps)))
+        every = max(1, int(every))
+        # Tracks may be missing for a second before they end: count that in analysed frames.
+        processor = FrameProcessor(recognizer, settings, max_missed=max(2, math.ceil(info.fps / every)))
+        total = max(info.frame_count, 1)
+        frames = reader.frames(prefetch=prefetch)
+        try:
+            for frame in frames:
+                decoded += 1
+                if frame.index % every == 0:
+                    faces = processor.process(frame.image)
+                    builder.add(faces, name, frame.index, frame.time)
+                    analysed += 1
+                if output_path is not None:
+                    if writer is None:
+                        h, w = frame.image.shape[:2]
+                        writer = AnnotatedVideoWriter(output_path, info.fps, w, h)
+                    writer.write(draw_faces(frame.image, faces, copy=False))
+                if progress is not None and progress(decoded, max(total, decoded)) is False:
+                    stopped = True
+                    break
+        finally:
+            frames.close()  # type: ignore[attr-defined]
+            if writer is not None:
+                writer.close()
     if decoded == 0:
         raise InvalidVideoError(f"{Path(path).name} has no frames to analyse.")
-    timeline = pd.DataFrame(rows, columns=TIMELINE_COLUMNS)
     return VideoAnalysis(
         info=info,
-        timeline=timeline,
+        table=builder.table(),
         every=every,
         frames_decoded=decoded,
         frames_analysed=analysed,
@@ -331,7 +311,8 @@ def analyze_video(
         output_path=Path(output_path) if output_path and writer is not None else None,
         settings={
             "detector": recognizer.detector_name, "model": recognizer.model.name,
-            "smoothing_window": smoothing_window, "detect_every": detect_every, "detect_width": detect_width,
+            "level_eyes": settings.level_eyes, "smoothing": settings.smoothing,
+            "detect_every": settings.detect_every, "detect_width": settings.detect_width,
             "detector_runs": processor.detections,
         },
     )

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from dashboard import files, image_view, resources, ui
 from fer_core.io import decode_image
+from fer_core.results import concat_tables
 
 settings = ui.setup_page(
     "Image", ":material/image:",
@@ -57,9 +57,5 @@ if inputs:
 
     if len(results) > 1:
         st.markdown("#### All photos")
-        table = pd.concat([r.table() for r in results], ignore_index=True)
-        c1, c2, _ = st.columns([1, 1, 2])
-        c1.download_button("All results (CSV)", files.csv_bytes(table), "faces.csv", "text/csv",
-                           key="all_csv", on_click="ignore", width="stretch", icon=":material/table:")
-        c2.download_button("All results (JSON)", files.json_bytes([r.to_json() for r in results]), "faces.json",
-                           "application/json", key="all_json", on_click="ignore", width="stretch", icon=":material/data_object:")
+        st.caption("Every face of every photo in one table, the same layout as each photo's.")
+        files.download_buttons(concat_tables(r.table for r in results), "all_photos", "all", st.columns(4)[:3])

@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import time
 from pathlib import Path
+from typing import Any, Callable
 
 import streamlit as st
 
 from dashboard import charts, files, resources, ui
-from fer_core.emotions import display_name
+from fer_core.emotions import EMOTIONS, display_name
 from fer_core.errors import InvalidVideoError
+from fer_core.results import shares, summarize
 
 settings = ui.setup_page(
     "Video", ":material/movie:",
@@ -57,8 +59,7 @@ def input_key() -> str | None:
 
 
 def run_key() -> tuple:
-    return (input_key(), int(every), bool(annotate), settings.model, settings.detector, settings.params_key(),
-            settings.smoothing, settings.tta)
+    return (input_key(), int(every), bool(annotate), settings.key())
 
 
 def analyse() -> None:
@@ -90,11 +91,12 @@ def analyse() -> None:
     st.session_state[RESULT_KEY] = {"key": run_key(), "name": name, "analysis": result, "video": video_bytes}
 
 
-def _run(path, recognizer, out_path, progress):
+def _run(path: Path, recognizer: Any, out_path: Path, progress: Callable[[int, int], bool]) -> Any:
+    """The one frame path over the video (the sidebar's settings are the recognizer's)."""
     from fer_core.video import analyze_video
 
-    return analyze_video(path, recognizer, every=int(every), smoothing_window=settings.smoothing,
-                         output_path=out_path if annotate else None, progress=progress)
+    return analyze_video(path, recognizer, every=int(every), output_path=out_path if annotate else None,
+                         progress=progress, source=name)
 
 
 with c3:
@@ -133,51 +135,49 @@ if stored and stored["key"][0] == input_key():
     m[3].metric("Processing", f"{analysis.frames_decoded / max(analysis.seconds, 1e-6):.0f} fps")
     m[4].metric("Size", f"{info.width}x{info.height}")
 
-    timeline = analysis.timeline
-    if not len(timeline):
-        st.warning(f"No face was found in {stored['name']}. Try the YuNet detector or a smaller minimum face "
-                   "size in the sidebar.", icon=":material/search_off:")
+    table = analysis.table
+    if not len(table):
+        st.warning(f"No face was found in {stored['name']}. Try a lower confidence threshold or a smaller minimum "
+                   "face size in the sidebar.", icon=":material/search_off:")
+    summary = summarize(table)
     left, right = st.columns([3, 2], gap="large")
     with left:
         if stored["video"]:
             st.markdown("##### Annotated video")
             st.video(stored["video"], format="video/mp4")
     with right:
-        if len(timeline):
+        if len(table):
             st.markdown("##### Share of time")
-            st.plotly_chart(charts.share_of_time(analysis.emotion_shares()), key="video_share",
+            st.plotly_chart(charts.share_of_time(shares(summarize(table, by=()).iloc[0])), key="video_share",
                             config={"displayModeBar": False}, width="stretch")
-            dominant = analysis.face_summary()
             ui.chips([(str(row.dominant), float(getattr(row, f"share_{row.dominant}")))
-                      for row in dominant.itertuples()])
+                      for row in summary.itertuples()])
             st.caption("Dominant emotion of each face, with the share of its time.")
 
-    if len(timeline):
+    if len(table):
         st.markdown("##### Emotion over time")
         ids = analysis.face_ids
         tabs = st.tabs([f"Face {i}" for i in ids]) if len(ids) > 1 else [st.container()]
         for tab, face_id in zip(tabs, ids):
             with tab:
-                rows = timeline[timeline["face_id"] == face_id]
+                rows = table[table["face_id"] == face_id]
                 st.plotly_chart(charts.emotion_timeline(rows, title=f"Face {face_id}"), key=f"video_tl_{face_id}",
                                 config={"displayModeBar": False}, width="stretch")
+        st.caption("Lines: the model's probabilities in each analysed frame. Band: the label shown, smoothed "
+                   "over the face's recent frames.")
         st.markdown("##### Per-face summary")
-        summary = analysis.face_summary()
-        show = summary.rename(columns={f"share_{e}": display_name(e) for e in ui.EMOTIONS})
-        for e in ui.EMOTIONS:
+        show = summary.drop(columns=["source"]).rename(columns={f"share_{e}": display_name(e) for e in EMOTIONS})
+        for e in EMOTIONS:
             show[display_name(e)] = (show[display_name(e)].astype(float) * 100).round(0)
         show["dominant"] = show["dominant"].map(display_name)
         st.dataframe(show, hide_index=True, width="stretch",
                      column_config={display_name(e): st.column_config.ProgressColumn(
-                         display_name(e), min_value=0, max_value=100, format="%d%%") for e in ui.EMOTIONS})
+                         display_name(e), min_value=0, max_value=100, format="%d%%") for e in EMOTIONS})
         st.caption("Share of each face's analysed frames per emotion; times in seconds.")
 
     stem = files.safe_stem(stored["name"])
-    d1, d2, d3, _ = st.columns([1, 1, 1, 1])
+    d1, d2, d3, d4 = st.columns(4)
     if stored["video"]:
         d1.download_button("Annotated video (MP4)", stored["video"], f"{stem}_annotated.mp4", "video/mp4",
                            key="video_dl_mp4", on_click="ignore", width="stretch", icon=":material/movie:")
-    d2.download_button("Timeline (CSV)", files.csv_bytes(timeline), f"{stem}_timeline.csv", "text/csv",
-                       key="video_dl_csv", on_click="ignore", width="stretch", icon=":material/table:")
-    d3.download_button("Results (JSON)", files.json_bytes(analysis.to_dict()), f"{stem}_results.json",
-                       "application/json", key="video_dl_json", on_click="ignore", width="stretch", icon=":material/data_object:")
+    files.download_buttons(table, stem, "video", [d2, d3, d4])

@@ -7,11 +7,10 @@ import re
 import cv2
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard import charts, explorer, resources, ui
-from fer_core.emotions import COLORS_HEX, EMOTIONS, display_name
+from fer_core.emotions import display_name
 from fer_core.perturb import Perturbation, apply
 from fer_core.saliency import occlusion_saliency, overlay
 
@@ -23,7 +22,7 @@ settings = ui.setup_page(
 
 try:
     spec = resources.model_spec(settings)
-    classifier = resources.classifier(settings)
+    classifier = resources.classifier_for(settings.model, settings.tta)
     ev = explorer.evaluate_samples(settings.model, settings.tta)
 except Exception as error:  # noqa: BLE001
     ui.show_error(error, "the sample set")
@@ -89,7 +88,7 @@ with tab_face:
     with c1:
         st.markdown("##### The face")
         st.image(cv2.resize(face, (224, 224), interpolation=cv2.INTER_CUBIC), width=224,
-                 caption=f"{explorer.Path(ev.paths[idx]).name}")
+                 caption=ev.file_name(idx))
         st.markdown(f"True: {ui.chip(true_class)} Model: {ui.chip(predicted, float(probs.max()))}",
                     unsafe_allow_html=True)
     with c2:
@@ -140,17 +139,7 @@ with tab_face:
         st.image(overlay(changed, new_heat, size=224), width=224,
                  caption=f"What drives {display_name(new_label)} now")
     with r3:
-        fig = go.Figure()
-        names = [display_name(c) for c in ev.classes]
-        fig.add_trace(go.Bar(x=names, y=probs, name="original", marker=dict(
-            color=[COLORS_HEX.get(c, "#888") for c in ev.classes], opacity=0.35),
-            hovertemplate="%{x} original: %{y:.0%}<extra></extra>"))
-        fig.add_trace(go.Bar(x=names, y=new_probs, name="changed", marker=dict(
-            color=[COLORS_HEX.get(c, "#888") for c in ev.classes]),
-            hovertemplate="%{x} changed: %{y:.0%}<extra></extra>"))
-        charts._layout(fig, 300)
-        fig.update_layout(barmode="group", showlegend=False)
-        fig.update_yaxes(range=[0, 1.05], tickformat=".0%")
+        fig = charts.probability_comparison(ev.classes, probs, new_probs)
         st.plotly_chart(fig, key="explorer_playground", config={"displayModeBar": False}, width="stretch")
         st.caption("Faded bars: the original face. Solid bars: the changed face.")
 

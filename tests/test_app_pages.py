@@ -19,6 +19,7 @@ APP = str(REPO / "app.py")
 PHOTOS = REPO / "samples" / "photos"
 VIDEOS = REPO / "samples" / "videos"
 PAGES = ["pages/1_Image.py", "pages/2_Video.py", "pages/3_Webcam.py", "pages/4_Model_Explorer.py"]
+DOWNLOADS = ["Results (CSV)", "Results (JSON)", "Results (Parquet)"]
 
 
 def open_app(page: str | None = None) -> AppTest:
@@ -52,11 +53,17 @@ def fer_temp_files() -> set[str]:
 # --- every page ------------------------------------------------------------------------------------------
 
 def test_home_renders_with_navigation_and_settings():
+    from dashboard.navigation import PAGES as REGISTERED
+
     at = open_app()
     assert not at.error
     assert "Emotion Recognition" in at.title[0].value
-    assert at.sidebar.selectbox(key="_sb_detector").value == "haar"
+    assert at.sidebar.selectbox(key="_sb_detector").value == "yunet"
+    assert at.sidebar.toggle(key="_sb_level_eyes") is not None
     assert at.button(key="try_sample")
+    # Every registered page is a file, and the home page links to every other page.
+    assert all((REPO / info.path).is_file() for info in REGISTERED)
+    assert {p.path for p in REGISTERED} >= set(PAGES)
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -77,14 +84,16 @@ def test_home_try_sample_shows_happy():
 
 def test_settings_persist_across_pages():
     at = open_app("pages/1_Image.py")
-    at.sidebar.selectbox(key="_sb_detector").set_value("yunet").run()
+    at.sidebar.selectbox(key="_sb_detector").set_value("haar").run()
     at.sidebar.slider(key="_sb_smoothing").set_value(9).run()
     at.switch_page("pages/2_Video.py").run()
     ok(at)
-    assert at.sidebar.selectbox(key="_sb_detector").value == "yunet"
+    assert at.sidebar.selectbox(key="_sb_detector").value == "haar"
     assert at.sidebar.slider(key="_sb_smoothing").value == 9
+    assert at.sidebar.slider(key="_sb_haar_min_neighbors").value == 5
+    at.sidebar.selectbox(key="_sb_detector").set_value("yunet").run()
     assert at.sidebar.slider(key="_sb_yunet_score_threshold").value == pytest.approx(0.7)
-    at.switch_page("app.py").run()
+    at.switch_page("pages/0_Home.py").run()
     assert at.session_state["fer_settings"].detector == "yunet"
     assert at.session_state["fer_settings"].smoothing == 9
 
@@ -99,10 +108,10 @@ def test_image_upload_astronaut_is_happy_with_table_and_downloads():
     assert not at.error
     assert any("1. Happy" in c for c in chips(at))
     table = at.dataframe[0].value
-    assert list(table["label"]) == ["happy"]
+    assert list(table["label"]) == ["happy"] and list(table["source"]) == ["astronaut.png"]
     assert table["confidence"].iloc[0] > 0.5
     labels = [b.label for b in at.get("download_button")]
-    assert labels == ["Annotated image (PNG)", "Results (CSV)", "Results (JSON)"]
+    assert labels == ["Annotated image (PNG)", *DOWNLOADS]
 
 
 def test_image_sample_and_several_uploads_with_a_bad_one():
@@ -150,9 +159,11 @@ def test_video_sample_gives_timeline_summary_and_downloads():
     assert any("Happy" in c for c in chips(at)), "the smiling face is mostly happy"
     result = at.session_state["video_result"]
     assert result["video"][4:8] == b"ftyp", "an MP4 file"
-    assert set(result["analysis"].timeline["label"]) <= {"happy", "neutral", "sad", "surprise", "angry", "fear", "disgust"}
+    table = result["analysis"].table
+    assert set(table["smoothed_label"]) <= {"happy", "neutral", "sad", "surprise", "angry", "fear", "disgust"}
+    assert set(table["source"]) == {"single_face.mp4"} and table["frame"].tolist() == list(range(0, 72, 3))
     labels = [b.label for b in at.get("download_button")]
-    assert labels == ["Annotated video (MP4)", "Timeline (CSV)", "Results (JSON)"]
+    assert labels == ["Annotated video (MP4)", *DOWNLOADS]
     assert fer_temp_files() == before, "temporary files were left behind"
 
 
@@ -186,18 +197,25 @@ def test_video_upload_of_a_real_file():
 # --- Webcam page -----------------------------------------------------------------------------------------
 
 def test_webcam_page_shows_instructions_and_a_session_summary():
+    """A session's history (real faces from the happy photo, as the callback would publish them) summarised."""
+    from dashboard.live import LiveHistory, LiveUpdate
+    from fer_core.io import load_image
+    from fer_core.pipeline import EmotionRecognizer
+
     at = open_app("pages/3_Webcam.py")
     assert not at.error
     assert not [s for s in at.subheader if s.value == "Session summary"]
-    rows = [{"time": t / 10, "face_id": 1, "label": "happy", "confidence": 0.9, "angry": 0.0, "disgust": 0.0,
-             "fear": 0.0, "happy": 0.9, "sad": 0.0, "surprise": 0.0, "neutral": 0.1} for t in range(30)]
-    at.session_state["webcam_history"] = {"rows": rows, "fps": [25.0] * 30, "ms": [8.0] * 30, "last": None,
-                                          "frames": 30}
+    faces = EmotionRecognizer().analyze(load_image(PHOTOS / "happy_astronaut.png"))
+    tracked = [type(f)(f.box, f.probabilities, track_id=1, smoothed=f.probabilities) for f in faces]
+    history = LiveHistory()
+    history.absorb([LiveUpdate(frame=i, time=i / 10, faces=tracked, processing_ms=8.0, fps=25.0) for i in range(30)])
+    at.session_state["webcam_history"] = history
     at.run()
     ok(at)
     assert "Session summary" in [s.value for s in at.subheader]
     assert {m.label: m.value for m in at.metric}["Frames processed"] == "30"
     assert any("Happy" in c for c in chips(at))
+    assert [b.label for b in at.get("download_button")] == DOWNLOADS
 
 
 def test_live_session_callback_publishes_results_through_the_queue():
@@ -207,7 +225,7 @@ def test_live_session_callback_publishes_results_through_the_queue():
     from dashboard.live import LiveSession
     from fer_core.pipeline import EmotionRecognizer
 
-    session = LiveSession(EmotionRecognizer(detector="haar"), smoothing=3)
+    session = LiveSession(EmotionRecognizer(detector="haar", smoothing=3))
     with av.open(str(VIDEOS / "single_face.mp4")) as container:
         for i, frame in enumerate(container.decode(video=0)):
             out = session.callback(frame)
@@ -216,10 +234,11 @@ def test_live_session_callback_publishes_results_through_the_queue():
                 break
     updates = session.drain()
     assert len(updates) == 41 and session.frames == 41
-    labels = [f["label"] for u in updates for f in u.faces]
+    labels = [f.smoothed_label for u in updates for f in u.faces]
     assert labels and set(labels) <= {"happy", "neutral", "sad", "surprise", "angry", "fear", "disgust"}
     assert updates[-1].fps > 0 and updates[-1].processing_ms > 0
-    assert {f["face_id"] for u in updates for f in u.faces} == {1}, "one face, one track"
+    assert {f.track_id for u in updates for f in u.faces} == {1}, "one face, one track"
+    session.close()
 
 
 # --- Model explorer --------------------------------------------------------------------------------------

@@ -42,9 +42,25 @@ def test_multi_face_image_lists_faces_left_to_right():
 
 
 def test_json_output_is_machine_readable(tmp_path):
+    from fer_core.results import COLUMNS
+
     code, out = run("--input", str(PHOTOS / "happy_posed.jpg"), "--json")
     data = json.loads(out)
-    assert code == 0 and data["type"] == "image" and data["faces"][0]["label"] == "happy"
+    assert code == 0 and data["type"] == "image" and data["results"][0]["smoothed_label"] == "happy"
+    assert list(data["results"][0]) == list(COLUMNS) and data["settings"]["detector"] == "yunet"
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".json", ".parquet"])
+def test_results_table_in_every_export_format(tmp_path, suffix):
+    """One layout whatever the file type: the columns of fer_core.results.COLUMNS, one row per face."""
+    from fer_core.results import COLUMNS
+
+    target = tmp_path / f"faces{suffix}"
+    code, _ = run("--input", str(PHOTOS / "unlabelled_multi_face.jpg"), "--results", str(target))
+    table = {".csv": pd.read_csv, ".json": pd.read_json, ".parquet": pd.read_parquet}[suffix](target)
+    assert code == 0 and list(table.columns) == list(COLUMNS)
+    assert len(table) == 5 and table.face_id.tolist() == [1, 2, 3, 4, 5]
+    assert set(table.source) == {"unlabelled_multi_face.jpg"}
 
 
 def test_annotated_image_is_written(tmp_path):
@@ -65,14 +81,15 @@ def test_video_prints_a_summary_per_face(tmp_path):
     assert out.splitlines()[1].startswith("Face 1 (0.0-2.3 s): Detected Emotion: Happy (Happy")
     assert "Neutral" in out.splitlines()[1]
     assert out_video.stat().st_size > 10_000
-    assert len(pd.read_csv(csv)) == 36
+    table = pd.read_csv(csv)
+    assert len(table) == 36 and set(table.source) == {"single_face.mp4"} and table.frame.tolist() == list(range(0, 72, 2))
 
 
 def test_video_json_has_timeline():
     code, out = run("--input", str(VIDEOS / "single_face.mp4"), "--json", "--fps", "10", "--detector", "yunet")
     data = json.loads(out)
     assert code == 0 and data["type"] == "video" and data["every"] == 3
-    assert data["faces"][0]["dominant"] == "happy" and len(data["timeline"]) == 24
+    assert data["summary"][0]["dominant"] == "happy" and len(data["results"]) == 24
 
 
 def test_video_without_faces_says_so():
@@ -81,8 +98,11 @@ def test_video_without_faces_says_so():
 
 
 def test_list_models():
-    code, out = run("--input", ".", "--list-models")
+    code, out = run("--list-models")
     assert code == 0 and "mini_xception_fer2013" in out
+    with pytest.raises(SystemExit) as stop:
+        main([])  # no input and nothing else to do: a usage error
+    assert stop.value.code == 2
 
 
 def test_folder_run_skips_a_bad_file_and_writes_a_csv(tmp_path, capsys):
@@ -100,7 +120,8 @@ def test_folder_run_skips_a_bad_file_and_writes_a_csv(tmp_path, capsys):
     assert "3 of 4 files analysed" in out
     assert "skipped broken.jpg: broken.jpg is not an image this tool can read." in capsys.readouterr().err
     table = pd.read_csv(csv)
-    assert set(table.file) == {"happy_astronaut.png", "surprise_posed.jpg", "sub/single_face.mp4"}
+    assert set(table.source) == {"happy_astronaut.png", "surprise_posed.jpg", "sub/single_face.mp4"}
+    assert table[table.source == "sub/single_face.mp4"].frame.tolist() == list(range(0, 72, 6))
     assert (tmp_path / "annotated" / "sub" / "single_face.mp4").exists()
     assert (tmp_path / "annotated" / "happy_astronaut.png").exists()
 
@@ -185,7 +206,7 @@ def test_whole_process_prints_json_only(tmp_path):
     result = subprocess.run([sys.executable, str(ROOT / "emotion_recognition.py"), "--input",
                              str(PHOTOS / "happy_astronaut.png"), "--json"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0
-    assert json.loads(result.stdout)["faces"][0]["label"] == "happy"
+    assert json.loads(result.stdout)["results"][0]["label"] == "happy"
 
 
 # --- unusual but valid images ----------------------------------------------------------------------------

@@ -152,11 +152,13 @@ def test_mirror_tta_averages_the_face_and_its_mirror():
 
 
 def test_results_are_json_serialisable(haar_recognizer):
+    from fer_core.results import COLUMNS, face_rows, row_dicts
+
     faces = haar_recognizer.analyze(load_image(PHOTOS / "happy_astronaut.png"))
-    data = json.loads(json.dumps([f.to_dict() for f in faces]))
-    assert data[0]["label"] == "happy"
-    assert set(data[0]["box"]) == {"x", "y", "w", "h", "score"}
-    assert set(data[0]["probabilities"]) == set(EMOTIONS)
+    data = json.loads(json.dumps(row_dicts(face_rows(faces, "happy_astronaut.png"))))
+    assert data[0]["label"] == data[0]["smoothed_label"] == "happy"
+    assert list(data[0]) == list(COLUMNS) and data[0]["face_id"] == 1 and data[0]["time"] is None
+    assert sum(data[0][e] for e in EMOTIONS) == pytest.approx(1.0, abs=1e-3)
 
 
 # --- the converted model agrees with the original Keras model -----------------------------------------
@@ -220,3 +222,46 @@ def test_ensemble_averages_its_members_on_real_faces():
     np.testing.assert_allclose(ensemble, (pretrained + own) / 2, atol=1e-5)
     faces_found = EmotionRecognizer(model="mini_xception_ensemble").analyze(load_image(PHOTOS / "happy_astronaut.png"))
     assert [f.label for f in faces_found] == ["happy"]
+
+
+# --- eye-levelled crops --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("degrees", [-20, 15])
+def test_levelled_crop_of_a_tilted_face_looks_like_the_upright_face(yunet_recognizer, degrees):
+    """Turn a real photo, detect the face: levelling its crop undoes most of the turn."""
+    from fer_core.perturb import rotate
+
+    image = load_image(PHOTOS / "happy_posed.jpg")
+    upright_box = yunet_recognizer.detect(image, width=None)[0]
+    reference = crop_faces(image, [upright_box], level_eyes=True)[0, :, :, 0]
+    turned = rotate(image, degrees)
+    box = yunet_recognizer.detect(turned, width=None)[0]
+    assert box.landmarks is not None and len(box.landmarks) == 5
+    assert np.sign(box.roll_degrees) == -np.sign(degrees) and abs(box.roll_degrees) > 5
+    levelled = crop_faces(turned, [box], level_eyes=True)[0, :, :, 0]
+    plain = crop_faces(turned, [box], level_eyes=False)[0, :, :, 0]
+
+    def similarity(a, b):
+        return float(np.corrcoef(a.ravel(), b.ravel())[0, 1])
+
+    assert similarity(levelled, reference) > similarity(plain, reference) + 0.1
+    assert levelled.shape == (64, 64) and -1.0 <= levelled.min() and levelled.max() <= 1.0
+
+
+def test_levelling_needs_landmarks_and_a_real_tilt(haar_recognizer):
+    """Haar boxes have no landmarks: their crops are the upright ones, pixel for pixel."""
+    image = load_image(PHOTOS / "happy_posed.jpg")
+    boxes = haar_recognizer.detect(image)
+    assert boxes[0].landmarks is None and boxes[0].roll_degrees == 0.0
+    np.testing.assert_array_equal(crop_faces(image, boxes, level_eyes=True), crop_faces(image, boxes, level_eyes=False))
+    level = Box(100, 100, 200, 200, landmarks=((150.0, 150.0), (250.0, 150.4)))  # 0.2 degrees: left upright
+    np.testing.assert_array_equal(crop_faces(image, [level], level_eyes=True), crop_faces(image, [level], level_eyes=False))
+
+
+def test_input_scaling_round_trips():
+    from fer_core.preprocess import INPUT_RANGE, scale_pixels, unscale_pixels
+
+    pixels = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    scaled = scale_pixels(pixels)
+    assert scaled.min() == INPUT_RANGE[0] and scaled.max() == INPUT_RANGE[1]
+    np.testing.assert_array_equal(unscale_pixels(scaled[:, :, None]), pixels)

@@ -14,13 +14,15 @@ import numpy as np
 import pytest
 
 from fer_core.annotate import draw_faces
-from fer_core.stream import FAST_PRESET, FrameProcessor
+from fer_core.results import Box
+from fer_core.settings import REALTIME, THOROUGH, Settings
+from fer_core.stream import FrameProcessor, LiveFrameProcessor
 from fer_core.tracking import EmaSmoother, IoUTracker
-from fer_core.detectors import Box
 from fer_core.video import analyze_video, iter_frames
 
 VIDEOS = Path(__file__).resolve().parent.parent / "samples" / "videos"
-FAST_K = FAST_PRESET["detect_every"]
+FAST_K = REALTIME.detect_every
+EVERY_FRAME = Settings(detect_every=1, detect_width=None)
 
 
 def frames_of(name: str) -> list[np.ndarray]:
@@ -44,23 +46,23 @@ def run(processor: FrameProcessor, frames: list[np.ndarray]):
 
 # ---- tracking ------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("detect_every,detect_width", [(1, None), (FAST_K, FAST_PRESET["detect_width"])])
-def test_one_id_through_single_face_video(yunet_recognizer, single_face_frames, detect_every, detect_width):
-    processor = FrameProcessor(yunet_recognizer, detect_every=detect_every, detect_width=detect_width)
+@pytest.mark.parametrize("settings", [EVERY_FRAME, REALTIME], ids=["every_frame", "realtime"])
+def test_one_id_through_single_face_video(yunet_recognizer, single_face_frames, settings):
+    processor = FrameProcessor(yunet_recognizer, settings)
     results = run(processor, single_face_frames)
     assert all(len(faces) == 1 for faces in results)
     assert {faces[0].track_id for faces in results} == {1}
 
 
 def test_one_id_with_haar_and_analyze_video(haar_recognizer):
-    analysis = analyze_video(VIDEOS / "single_face.mp4", haar_recognizer, detect_every=FAST_K)
+    analysis = analyze_video(VIDEOS / "single_face.mp4", haar_recognizer)
     assert analysis.face_ids == [1]
     assert analysis.frames_analysed == 72
     assert analysis.settings["detector_runs"] < 72  # frames in between were tracked, not detected
 
 
 def test_fast_path_detects_on_fewer_frames(yunet_recognizer, single_face_frames):
-    processor = FrameProcessor.fast(yunet_recognizer)
+    processor = FrameProcessor(yunet_recognizer)  # the default settings: the real-time preset
     run(processor, single_face_frames)
     assert processor.detections <= len(single_face_frames) // FAST_K + 2
 
@@ -68,7 +70,7 @@ def test_fast_path_detects_on_fewer_frames(yunet_recognizer, single_face_frames)
 @pytest.mark.parametrize("detect_every", [1, FAST_K])
 def test_face_that_leaves_and_returns(yunet_recognizer, leave_and_return_frames, detect_every):
     reference = [len(yunet_recognizer.detect(frame)) for frame in leave_and_return_frames]
-    processor = FrameProcessor(yunet_recognizer, detect_every=detect_every, max_missed=15)
+    processor = FrameProcessor(yunet_recognizer, Settings(detect_every=detect_every, detect_width=None), max_missed=15)
     results = run(processor, leave_and_return_frames)
 
     assert all(len(faces) <= 1 for faces in results)  # never a second (ghost) face beside the real one
@@ -102,14 +104,14 @@ def test_tracker_drops_tracks_after_max_missed():
 # ---- smoothing -----------------------------------------------------------------------------------------
 
 def test_smoother_never_changes_raw_probabilities(yunet_recognizer, single_face_frames):
-    processor = FrameProcessor(yunet_recognizer, detect_every=FAST_K, smoothing_window=8)
+    processor = FrameProcessor(yunet_recognizer, REALTIME.replace(smoothing=8))
     classes = yunet_recognizer.model.classes
     differs = 0
     for frame in single_face_frames:
         for face in processor.process(frame):
-            direct = yunet_recognizer.classify_crops(yunet_recognizer.crops(frame, [face.box]))[0]
-            raw = np.array([face.raw_probabilities[c] for c in classes])
-            smoothed = np.array([face.probabilities[c] for c in classes])
+            direct = yunet_recognizer.classify(frame, [face.box])[0]
+            raw = np.array([face.probabilities[c] for c in classes])
+            smoothed = np.array([face.smoothed[c] for c in classes])
             np.testing.assert_allclose(raw, direct, rtol=0, atol=1e-6)
             assert abs(smoothed.sum() - 1.0) < 1e-3
             differs += not np.allclose(raw, smoothed, atol=1e-4)
@@ -117,10 +119,10 @@ def test_smoother_never_changes_raw_probabilities(yunet_recognizer, single_face_
 
 
 def test_smoothing_window_one_is_identity(yunet_recognizer, single_face_frames):
-    processor = FrameProcessor(yunet_recognizer, smoothing_window=1)
+    processor = FrameProcessor(yunet_recognizer, REALTIME.replace(smoothing=1))
     for frame in single_face_frames[:10]:
         for face in processor.process(frame):
-            assert face.probabilities == face.raw_probabilities
+            assert face.probabilities == face.smoothed and face.label == face.smoothed_label
 
 
 def test_ema_smoother_keeps_its_input_and_tracks_apart():
@@ -143,7 +145,7 @@ def test_ema_smoother_keeps_its_input_and_tracks_apart():
 def test_webcam_callback_on_sample_video_frames(yunet_recognizer, single_face_frames):
     """What the webcam page does per frame, at 640x480, without a browser: av frame in, annotated out."""
     av = pytest.importorskip("av")
-    processor = FrameProcessor.fast(yunet_recognizer)
+    processor = FrameProcessor(yunet_recognizer)
 
     def callback(frame):
         image = frame.to_ndarray(format="bgr24")
@@ -164,9 +166,11 @@ def test_webcam_callback_on_sample_video_frames(yunet_recognizer, single_face_fr
 
 
 def test_dashboard_live_session_callback(yunet_recognizer, single_face_frames):
-    """The dashboard's LiveSession (if present) runs on the same frames and publishes one update each."""
-    live = pytest.importorskip("dashboard.live")
-    av = pytest.importorskip("av")
+    """The dashboard's LiveSession runs on the same frames and publishes one update each."""
+    import av
+
+    from dashboard import live
+
     session = live.LiveSession(yunet_recognizer)
     for i, image in enumerate(single_face_frames[:30]):
         frame = av.VideoFrame.from_ndarray(cv2.resize(image, (640, 480)), format="bgr24")
@@ -180,22 +184,29 @@ def test_dashboard_live_session_callback(yunet_recognizer, single_face_frames):
     counts = [len(u.faces) for u in updates]
     first = counts.index(1)
     assert first <= 5 and all(c == 1 for c in counts[first:])
+    # The page's history holds the same rows as any results table.
+    history = live.LiveHistory()
+    history.absorb(updates)
+    table = history.table()
+    assert len(table) == 30 - first and set(table.source) == {"webcam"} and set(table.face_id) == {1}
+    assert table.frame.tolist() == list(range(first, 30)) and table.time.is_monotonic_increasing
+    session.close()
 
 
 # ---- fast path against the full per-frame run ----------------------------------------------------------
 
 def frame_labels(analysis) -> list[list[str]]:
     out: list[list[str]] = [[] for _ in range(analysis.frames_decoded)]
-    for frame, label in analysis.timeline.sort_values(["frame", "x"])[["frame", "label"]].itertuples(index=False):
+    table = analysis.table.sort_values(["frame", "x"])
+    for frame, label in table[["frame", "smoothed_label"]].itertuples(index=False):
         out[int(frame)].append(label)
     return out
 
 
 @pytest.mark.parametrize("video", ["single_face.mp4", "noface_face.mov", "face_noface.mov"])
 def test_fast_path_agrees_with_full_per_frame_run(yunet_recognizer, video):
-    full = analyze_video(VIDEOS / video, yunet_recognizer, detect_every=1)
-    fast = analyze_video(VIDEOS / video, yunet_recognizer, detect_every=FAST_PRESET["detect_every"],
-                         detect_width=FAST_PRESET["detect_width"])
+    full = analyze_video(VIDEOS / video, yunet_recognizer, THOROUGH)
+    fast = analyze_video(VIDEOS / video, yunet_recognizer, REALTIME)
     a, b = frame_labels(full), frame_labels(fast)
     assert len(a) == len(b) == full.frames_decoded
     agree = sum(x == y for x, y in zip(a, b)) / len(a)
@@ -214,10 +225,7 @@ def test_prefetched_decoding_matches_and_stops_early():
 
 
 def test_live_processor_detects_in_background(yunet_recognizer, single_face_frames):
-    from fer_core.stream import LiveFrameProcessor
-
-    processor = FrameProcessor.fast(yunet_recognizer, live=True)
-    assert isinstance(processor, LiveFrameProcessor)
+    processor = LiveFrameProcessor(yunet_recognizer)
     try:
         results = []
         for image in single_face_frames:
@@ -232,19 +240,35 @@ def test_live_processor_detects_in_background(yunet_recognizer, single_face_fram
         processor.close()
 
 
-def test_cli_fast_preset_on_video_and_photo():
+@pytest.mark.parametrize("flags", [[], ["--fast"], ["--preset", "thorough"]], ids=["default", "fast", "thorough"])
+def test_cli_presets_on_video_and_photo(flags):
     import io
     import json
 
     from fer_core.cli import main
 
     out = io.StringIO()
-    assert main(["--input", str(VIDEOS / "single_face.mp4"), "--fast", "--json"], out=out) == 0
+    assert main(["--input", str(VIDEOS / "single_face.mp4"), "--json", *flags], out=out) == 0
     data = json.loads(out.getvalue())
-    assert data["settings"]["detector"] == "yunet" and data["settings"]["detect_every"] == FAST_K
-    assert data["settings"]["detector_runs"] < data["frames_analysed"] == 72
-    assert [face["face_id"] for face in data["faces"]] == [1]
+    preset = THOROUGH if "thorough" in flags else REALTIME
+    assert data["settings"]["detector"] == "yunet" and data["settings"]["detect_every"] == preset.detect_every
+    assert data["settings"]["detect_width"] == preset.detect_width
+    if preset is REALTIME:
+        assert data["settings"]["detector_runs"] < data["frames_analysed"] == 72
+    assert [face["face_id"] for face in data["summary"]] == [1]
     out = io.StringIO()
     photo = VIDEOS.parent / "photos" / "happy_posed.jpg"
-    assert main(["--input", str(photo), "--fast"], out=out) == 0
+    assert main(["--input", str(photo), *flags], out=out) == 0
     assert out.getvalue().strip() == "Detected Emotion: Happy"
+
+
+def test_photo_gets_a_second_look_when_the_fast_pass_finds_no_face(yunet_recognizer):
+    """The black-and-white photo's face is missed at 320 px and found by the retry at 640 px."""
+    from fer_core.io import load_image
+
+    image = load_image(VIDEOS.parent / "photos" / "unlabelled_black_white.jpg")
+    assert yunet_recognizer.detect(image) == []  # the first pass, at the settings' 320 px
+    faces = yunet_recognizer.analyze(image)
+    assert len(faces) == 1 and faces[0].box.w > 100
+    no_retry = type(yunet_recognizer)(yunet_recognizer.settings.replace(retry_width=None))
+    assert no_retry.analyze(image) == []

@@ -7,32 +7,35 @@ import pytest
 
 from sample_media import VIDEOS
 from fer_core.emotions import EMOTIONS
-from fer_core.video import TIMELINE_COLUMNS, analyze_video, iter_frames, probe_video
+from fer_core.results import COLUMNS, shares, summarize
+from fer_core.video import VideoReader, analyze_video, iter_frames, probe_video
 
 
 def test_single_face_video_goes_from_neutral_to_happy(haar_recognizer):
     analysis = analyze_video(VIDEOS / "single_face.mp4", haar_recognizer)
-    timeline = analysis.timeline
+    table = analysis.table
     assert analysis.frames_decoded == analysis.frames_analysed == 72
     assert analysis.face_ids == [1]
-    start = timeline[timeline.time < 0.5]
-    end = timeline[timeline.time > 1.5]
-    assert (start.label == "neutral").mean() > 0.8
-    assert (end.label == "happy").mean() > 0.9
+    start = table[table.time < 0.5]
+    end = table[table.time > 1.5]
+    assert (start.smoothed_label == "neutral").mean() > 0.8
+    assert (end.smoothed_label == "happy").mean() > 0.9
     assert end.happy.mean() > 0.9 and start.neutral.mean() > 0.6
 
 
 def test_timeline_and_summary_shapes(yunet_recognizer):
     analysis = analyze_video(VIDEOS / "single_face.mp4", yunet_recognizer, every=3)
-    assert list(analysis.timeline.columns) == TIMELINE_COLUMNS
+    assert list(analysis.table.columns) == list(COLUMNS)
     assert analysis.frames_analysed == 24
-    assert analysis.timeline.frame.tolist() == list(range(0, 72, 3))
-    summary = analysis.face_summary()
-    assert len(summary) == 1 and summary.loc[0, "dominant"] == "happy"
+    assert analysis.table.frame.tolist() == list(range(0, 72, 3))
+    assert set(analysis.table.source) == {"single_face.mp4"}
+    summary = summarize(analysis.table)
+    assert len(summary) == 1 and summary.loc[0, "dominant"] == "happy" and summary.loc[0, "frames"] == 24
     assert sum(summary.loc[0, f"share_{e}"] for e in EMOTIONS) == pytest.approx(1.0, abs=1e-3)
-    assert sum(analysis.emotion_shares().values()) == pytest.approx(1.0, abs=1e-3)
+    overall = summarize(analysis.table, by=())
+    assert len(overall) == 1 and sum(shares(overall.iloc[0]).values()) == pytest.approx(1.0, abs=1e-3)
     data = analysis.to_dict()
-    assert data["faces"][0]["face_id"] == 1 and len(data["timeline"]) == 24
+    assert data["summary"][0]["face_id"] == 1 and len(data["results"]) == 24
 
 
 def test_target_rate_picks_every_nth_frame(yunet_recognizer):
@@ -42,13 +45,14 @@ def test_target_rate_picks_every_nth_frame(yunet_recognizer):
 
 def test_no_face_video_has_an_empty_timeline(haar_recognizer):
     analysis = analyze_video(VIDEOS / "no_face.mp4", haar_recognizer, every=2)
-    assert analysis.timeline.empty and analysis.face_summary().empty
+    assert analysis.table.empty and summarize(analysis.table).empty
+    assert list(analysis.table.columns) == list(COLUMNS)
     assert analysis.frames_decoded == 95
 
 
 def test_face_entering_the_frame_is_found_late(yunet_recognizer):
     analysis = analyze_video(VIDEOS / "noface_face.mov", yunet_recognizer, every=4)
-    summary = analysis.face_summary()
+    summary = summarize(analysis.table)
     assert len(summary) == 1
     assert summary.loc[0, "first_seen"] > 3.0
 
@@ -87,3 +91,27 @@ def test_frames_are_decoded_lazily():
     first = next(frames)
     assert first.index == 0 and first.image.shape == (540, 960, 3)
     frames.close()
+
+
+def test_a_video_is_opened_once_per_analysis(monkeypatch, yunet_recognizer):
+    """Header, frames and the decoding thread all come from one open of the file."""
+    import fer_core.video as video
+
+    opened = []
+    real_open = video.av.open
+
+    def counting_open(*args, **kwargs):
+        opened.append(args[0])
+        return real_open(*args, **kwargs)
+
+    monkeypatch.setattr(video.av, "open", counting_open)
+    analysis = analyze_video(VIDEOS / "single_face.mp4", yunet_recognizer, prefetch=4)
+    assert opened == [str(VIDEOS / "single_face.mp4")] and analysis.frames_decoded == 72
+
+
+def test_a_reader_gives_its_frames_once():
+    with VideoReader(VIDEOS / "single_face.mp4") as reader:
+        assert reader.info.frame_count == 72
+        assert sum(1 for _ in reader.frames()) == 72
+        with pytest.raises(RuntimeError, match="once"):
+            next(reader.frames())
