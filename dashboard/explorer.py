@@ -82,3 +82,13 @@ def saliency_map(model: str | None, tta: bool, face: np.ndarray, target: int, st
     classifier = classifier_for(model, tta)
     return occlusion_saliency(model_input(face, classifier.input_size), classifier.predict, target, patch=8,
                               stride=stride)
+
+
+def model_comparison() -> pd.DataFrame:
+    """Every registry model with its role, recorded PublicTest accuracy and cost per face, side by side."""
+    from fer_core.models import aliases_of, list_models
+
+    rows = [{"model": s.name, "aliases": ", ".join(aliases_of(s.name)), "PublicTest": s.accuracy,
+             "with mirror TTA": s.metrics.get("val_accuracy_tta"), "ms per face": s.ms_per_face, "title": s.title}
+            for s in list_models()]
+    return pd.DataFrame(rows)

@@ -9,11 +9,14 @@ still set.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
 from fer_core.settings import Settings
+
+if TYPE_CHECKING:
+    from fer_core.models import ModelSpec
 
 SETTINGS_KEY = "fer_settings"
 VALUES_KEY = "fer_settings_values"
@@ -79,6 +82,16 @@ def _detector_label(name: str) -> str:
     return f"{description.split(':')[0]} ({name})" if description else name
 
 
+def model_label(spec: "ModelSpec") -> str:
+    """A model picker's option: name, role (alias) and accuracy beside cost, e.g. "x (fast) · 65.2% · 0.21 ms"."""
+    from fer_core.models import aliases_of
+
+    roles = [a for a in aliases_of(spec.name) if a != "default"]
+    accuracy = f"{spec.accuracy:.1%}" if spec.accuracy is not None else "accuracy ?"
+    cost = f"{spec.ms_per_face:.2f} ms" if spec.ms_per_face is not None else "cost ?"
+    return f"{spec.name}{' (' + ', '.join(roles) + ')' if roles else ''} · {accuracy} · {cost}"
+
+
 def sidebar() -> Settings:
     """Draw the shared settings in the sidebar and return them."""
     from fer_core.detectors import DETECTOR_DESCRIPTIONS, available_detectors
@@ -100,9 +113,12 @@ def sidebar() -> Settings:
             values.pop("detector", None)
         model = st.selectbox(
             "Model", options=list(models), **_seed("model", s.model),
-            format_func=lambda n: models[n].title if n in models else n,
-            help="The emotion classifier. Models live in models/ (one folder each).",
+            format_func=lambda n: model_label(models[n]) if n in models else n,
+            help="The emotion classifier, with its accuracy on FER2013 PublicTest and its cost per face on one CPU "
+                 "thread. fast: quick, for video and the webcam; accurate: the best single network; best: an "
+                 "ensemble, most accurate and slowest. Models live in models/ (one folder each).",
         )
+        st.caption(f"{models[model].title}: {models[model].summary()}" if model in models else "")
         detector = st.selectbox(
             "Face detector", options=detectors, **_seed("detector", s.detector if s.detector in detectors else detectors[0]),
             format_func=_detector_label,

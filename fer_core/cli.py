@@ -38,7 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
                         ".parquet file (a folder run writes <folder>_emotions.csv unless given)")
     parser.add_argument("--detector", default=None, choices=available_detectors(),
                         help=f"face detector (default: {DEFAULTS.detector})")
-    parser.add_argument("--model", default=None, help="model name from models/ (default: the default model)")
+    parser.add_argument("--model", default=None,
+                        help="model name or alias: fast, accurate, best (default: the default model; see --list-models)")
     parser.add_argument("--list-models", action="store_true", help="list the models and exit")
     parser.add_argument("--tta", action="store_true", help="average each face with its mirror image (slower, steadier)")
     parser.add_argument("--level-eyes", action=argparse.BooleanOptionalAction, default=None,
@@ -228,6 +229,22 @@ def run_folder(folder: Path, recognizer: Any, args: argparse.Namespace, out: Tex
     return EXIT_OK if len(errors) < len(files) else EXIT_ERROR
 
 
+def print_models(out: TextIO) -> None:
+    """The registry as a table: accuracy and cost side by side, and which role (alias) each model fills."""
+    from .models import ALIAS_ROLES, aliases_of, list_models
+
+    specs = list_models()
+    width = max(len(s.name) for s in specs) + 2
+    print(f"{'model':<{width}}{'PublicTest':>11}{'ms/face':>9}  {'aliases':<18}title", file=out)
+    for spec in specs:
+        accuracy = f"{spec.accuracy:.2%}" if spec.accuracy is not None else "-"
+        cost = f"{spec.ms_per_face:.2f}" if spec.ms_per_face is not None else "-"
+        print(f"{spec.name:<{width}}{accuracy:>11}{cost:>9}  {', '.join(aliases_of(spec.name)) or '-':<18}{spec.title}",
+              file=out)
+    print("\nChoose with --model NAME or an alias: " + "; ".join(f"{a}: {r}" for a, r in ALIAS_ROLES.items()) + ".",
+          file=out)
+
+
 def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     parser = build_parser()
@@ -241,11 +258,9 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
                      "--detect-width 0 (full size) or at least 32")
     try:
         from .pipeline import EmotionRecognizer
-        from .models import list_models
 
         if args.list_models:
-            for spec in list_models():
-                print(f"{spec.name}\t{spec.title}", file=out)
+            print_models(out)
             return EXIT_OK
         if not args.input.exists():
             raise InputNotFoundError(f"{args.input} does not exist.")

@@ -24,6 +24,7 @@ from .detectors import DEFAULT_DETECTOR
 from .emotions import EMOTIONS
 from .errors import DatasetError, FerError
 from .io import IMAGE_EXTENSIONS, load_image
+from .models import ModelSpec
 from .pipeline import EmotionRecognizer
 from .preprocess import prepare_face, to_gray
 
@@ -153,6 +154,19 @@ def format_report(result: Evaluation) -> str:
     return "\n".join(lines)
 
 
+def record(result: Evaluation, spec: ModelSpec, data_dir: Path) -> None:
+    """Store an evaluation of face crops in the model's model.json (mirror TTA under its own keys)."""
+    from .classifier import measure_ms_per_face
+    from .models import record_metrics
+
+    if result.detect:
+        raise FerError("--record stores the classifier's accuracy on face crops; run it without --detect.")
+    suffix = "_tta" if result.tta else ""
+    record_metrics(spec, {f"val_accuracy{suffix}": result.accuracy, "val_data": str(data_dir),
+                          f"val_per_class{suffix}": {c: round(m["recall"], 4) for c, m in result.per_class.items()},
+                          "ms_per_face": measure_ms_per_face(spec)})
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fer_core.evaluate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -162,10 +176,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=None, help="model name from models/ (default: the default model)")
     parser.add_argument("--tta", action="store_true", help="average each face with its mirror image")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--record", action="store_true",
+                        help="write the accuracy (and the cost per face) into the model's model.json, which every "
+                             "model list shows")
     args = parser.parse_args(argv)
     try:
         recognizer = EmotionRecognizer(detector=args.detector, model=args.model, tta=args.tta)
         result = evaluate(args.data_dir, recognizer, detect=args.detect, progress=sys.stderr.isatty())
+        if args.record:
+            record(result, recognizer.model, args.data_dir)
     except FerError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

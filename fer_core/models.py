@@ -2,8 +2,12 @@
 
 A model folder holds the weights the fast runtime reads (`model.tflite`), optionally the Keras weights it
 was converted from (for training, fine-tuning and saliency), its card (`README.md`) and `model.json`, which
-records how faces must be preprocessed for it. Preprocessing lives with the weights because a model fed
-crops prepared differently from its training data loses accuracy without any error.
+records how faces must be preprocessed for it and what it measured (PublicTest accuracy, cost per face).
+Preprocessing lives with the weights because a model fed crops prepared differently from its training data
+loses accuracy without any error.
+
+Users choose by role rather than by name: `models/aliases.json` maps `fast`, `accurate`, `best` and
+`default` to model names (or to another alias), and every lookup accepts an alias where it takes a name.
 """
 
 from __future__ import annotations
@@ -21,8 +25,15 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 MODELS_DIR = REPO_ROOT / "models"
 USER_MODELS_DIR = REPO_ROOT / "user_models"
 """Models trained on the dashboard's Training page (not committed); listed after those in `models/`."""
-DEFAULT_FILE = "DEFAULT"
+ALIASES_FILE = "aliases.json"
 SPEC_FILE = "model.json"
+ALIAS_ROLES: dict[str, str] = {
+    "fast": "small and quick, for video and the webcam",
+    "accurate": "the most accurate single network",
+    "best": "the most accurate option (an ensemble), at the highest cost",
+    "default": "used when no model is chosen",
+}
+FALLBACK_MODEL = "mini_xception_fer2013"
 
 
 @dataclass(frozen=True)
@@ -60,6 +71,23 @@ class ModelSpec:
 
     def card(self) -> str:
         return self.card_path.read_text(encoding="utf-8") if self.card_path.exists() else ""
+
+    @property
+    def accuracy(self) -> float | None:
+        """Accuracy on the validation data recorded in model.json (FER2013 PublicTest for shipped models)."""
+        return self.metrics.get("val_accuracy")
+
+    @property
+    def ms_per_face(self) -> float | None:
+        """Classifier cost per face on the project's CPU (TFLite, batch 1, one thread), as recorded."""
+        return self.metrics.get("ms_per_face")
+
+    def summary(self) -> str:
+        """Accuracy and cost side by side, e.g. "65.2% PublicTest · 0.40 ms/face" (what every list shows)."""
+        data = Path(str(self.metrics.get("val_data", ""))).name or "validation"
+        accuracy = f"{self.accuracy:.1%} {data}" if self.accuracy is not None else "accuracy not measured"
+        cost = f"{self.ms_per_face:.2f} ms/face" if self.ms_per_face is not None else "cost not measured"
+        return f"{accuracy} · {cost}"
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -109,21 +137,56 @@ def list_models(extra_dirs: list[Path] | None = None) -> list[ModelSpec]:
     return sorted(specs.values(), key=lambda s: (s.name != default, s.name))
 
 
-def default_model_name() -> str:
-    """The name written in `models/DEFAULT`; the pre-trained model if that file is absent."""
-    path = MODELS_DIR / DEFAULT_FILE
-    if path.exists():
-        name = path.read_text(encoding="utf-8").strip()
-        if name:
+def aliases() -> dict[str, str]:
+    """Alias -> what it points to, as written in `models/aliases.json` (a model name or another alias)."""
+    path = MODELS_DIR / ALIASES_FILE
+    written = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    return {"default": FALLBACK_MODEL} | {str(k): str(v) for k, v in written.items()}
+
+
+def resolve(name: str | None) -> str:
+    """The model name behind `name`, following aliases (None means "default")."""
+    table = aliases()
+    name = name or "default"
+    for _ in range(len(table) + 1):
+        if name not in table:
             return name
-    return "mini_xception_fer2013"
+        name = table[name]
+    raise ModelNotFoundError(f"The aliases in {MODELS_DIR / ALIASES_FILE} point at each other in a circle.")
+
+
+def aliases_of(model_name: str) -> list[str]:
+    """The aliases that lead to `model_name`, in the order of ALIAS_ROLES."""
+    found = [alias for alias in aliases() if resolve(alias) == model_name]
+    return sorted(found, key=lambda a: list(ALIAS_ROLES).index(a) if a in ALIAS_ROLES else len(ALIAS_ROLES))
+
+
+def default_model_name() -> str:
+    """The model used when none is chosen (the `default` alias)."""
+    return resolve("default")
 
 
 def get_model(name: str | None = None, extra_dirs: list[Path] | None = None) -> ModelSpec:
-    """Look a model up by name (the default model when `name` is None)."""
-    name = name or default_model_name()
+    """Look a model up by name or alias (the default model when `name` is None)."""
+    wanted = resolve(name)
     for spec in list_models(extra_dirs):
-        if spec.name == name:
+        if spec.name == wanted:
             return spec
     known = ", ".join(s.name for s in list_models(extra_dirs)) or "none"
-    raise ModelNotFoundError(f"Unknown model '{name}'; available models: {known}.")
+    raise ModelNotFoundError(f"Unknown model '{name}'; available models: {known} (or an alias: "
+                             f"{', '.join(aliases())}).")
+
+
+def describe(spec: ModelSpec) -> str:
+    """One line for lists: name, its aliases, accuracy and cost, title."""
+    tags = aliases_of(spec.name)
+    return f"{spec.name}{' (' + ', '.join(tags) + ')' if tags else ''}: {spec.summary()} - {spec.title}"
+
+
+def record_metrics(spec: ModelSpec, metrics: dict[str, Any]) -> ModelSpec:
+    """Merge measured figures into the model's `model.json` (what lists and cards read back)."""
+    path = spec.directory / SPEC_FILE
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["metrics"] = dict(data.get("metrics") or {}) | metrics
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    return load_spec(spec.directory)

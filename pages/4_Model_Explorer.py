@@ -10,7 +10,9 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts, explorer, resources, ui
+from dashboard.explorer import model_comparison
 from fer_core.emotions import display_name
+from fer_core.models import ALIAS_ROLES
 from fer_core.perturb import Perturbation, apply
 from fer_core.saliency import occlusion_saliency, overlay
 
@@ -151,10 +153,18 @@ with tab_card:
          ("Face margin", f"{spec.face_margin:.0%} on each side of the detector's box, squared"),
          ("Classes", ", ".join(display_name(c) for c in spec.classes)),
          ("Runtime weights", spec.weights), ("Keras weights", spec.keras_weights or "none"),
+         ("Recorded accuracy and cost", spec.summary()),
          ("Accuracy on this sample set", f"{ev.accuracy:.1%} ({len(ev.y_true)} faces)")],
         columns=["", "value"])
     st.markdown("##### At a glance")
     st.dataframe(facts, hide_index=True, width="stretch")
+    st.markdown("##### Every model: accuracy and cost")
+    st.dataframe(model_comparison(), hide_index=True, width="stretch",
+                 column_config={"PublicTest": st.column_config.NumberColumn(format="percent"),
+                                "with mirror TTA": st.column_config.NumberColumn(format="percent"),
+                                "ms per face": st.column_config.NumberColumn(format="%.2f")})
+    st.caption("FER2013 PublicTest (3,589 faces); cost per face: TFLite, batch 1, one CPU thread. Aliases: "
+               + "; ".join(f"{alias}: {role}" for alias, role in ALIAS_ROLES.items()) + ".")
     if spec.metrics:
         with st.expander("Metrics recorded with the model"):
             st.json(spec.metrics, expanded=True)

@@ -23,8 +23,7 @@ import numpy as np
 
 from ..emotions import EMOTIONS
 from ..errors import FerError
-from .reports import LOG_FILE, RECORD_FILE, TrainingRecord, accuracy_report, tflite_ms_per_face, to_model_input, \
-    write_card, write_log
+from .reports import LOG_FILE, RECORD_FILE, TrainingRecord, accuracy_report, to_model_input, write_card, write_log
 
 F16_WEIGHTS = "weights.f16.npz"
 
@@ -136,7 +135,10 @@ def publish(folder: Path, val: str | Path | None = None, float16: bool = False, 
                        keras_filename=keras_file, float16=float16)
     (folder / F16_WEIGHTS).unlink(missing_ok=True)
     evaluation = record.metrics | (evaluate_tflite(folder, val) if val else {})
-    evaluation["ms_per_face"] = tflite_ms_per_face(folder / "model.tflite")
+    from ..classifier import measure_ms_per_face
+    from ..models import load_spec
+
+    evaluation["ms_per_face"] = measure_ms_per_face(load_spec(folder))
     metrics = {
         "input_size": record.input_size, "params": record.params, "best_epoch": record.best_epoch,
         "kept_epoch": record.kept_epoch, "epochs_run": len(record.history), "val_data": str(val),

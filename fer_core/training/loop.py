@@ -166,7 +166,7 @@ def resolve_input_size(cfg: TrainConfig) -> int:
     return cfg.input_size or DEFAULT_INPUT_SIZE
 
 
-def build_model(cfg: TrainConfig, input_size: int) -> Any:
+def build_model(cfg: TrainConfig, input_size: int, fused_batchnorm: bool = False) -> Any:
     """The network to train: built from `cfg.arch`, or a registry model's Keras weights to fine-tune."""
     import keras
 
@@ -180,7 +180,7 @@ def build_model(cfg: TrainConfig, input_size: int) -> Any:
         if int(model.input_shape[1]) != spec.input_size or model.output_shape[-1] != len(EMOTIONS):
             raise TrainingError(f"Model '{spec.name}' does not take {spec.input_size}px faces to 7 emotions.")
     else:
-        model = build(cfg.arch, input_size, len(EMOTIONS), dropout=cfg.dropout)
+        model = build(cfg.arch, input_size, len(EMOTIONS), dropout=cfg.dropout, fused_batchnorm=fused_batchnorm)
     freeze_blocks(model, cfg.freeze_blocks)
     return model
 
@@ -219,10 +219,17 @@ def lr_at(cfg: TrainConfig, epoch: int, total_epochs: int | None = None) -> floa
 
 
 def _float32_copy(base: Any, cfg: TrainConfig, input_size: int) -> Any:
-    """The kept network rebuilt in float32 (a mixed-precision build would convert to bfloat16 kernels)."""
+    """The kept network rebuilt in float32 with plain Keras layers, for saving and conversion.
+
+    A mixed-precision build would convert to bfloat16 kernels, and the fused batch norm of torch training
+    is a custom class; the rebuilt network has the same variables in the same order.
+    """
     import keras
 
-    if all(layer.dtype_policy.name == "float32" for layer in base.layers):
+    from .fused_batchnorm import FusedBatchNormalization
+
+    if all(layer.dtype_policy.name == "float32" and not isinstance(layer, FusedBatchNormalization)
+           for layer in base.layers):
         return base
     from .architectures import build
 
@@ -259,7 +266,7 @@ def train(cfg: TrainConfig, on_epoch_end: EpochCallback | None = None,
         configure_tensorflow(input_size)
     import keras
 
-    from . import augmentation_layer, distillation  # noqa: F401  (register the custom objects for loading)
+    from . import augmentation_layer, distillation, fused_batchnorm  # noqa: F401  (custom objects, for loading)
     from .distillation import combine_targets
 
     precision = set_precision(cfg.precision)
@@ -278,7 +285,7 @@ def train(cfg: TrainConfig, on_epoch_end: EpochCallback | None = None,
             print(f"resuming from epoch {len(state['history'])} (best validation accuracy {state['best_val']:.4f} "
                   f"at epoch {state['best_epoch']})", flush=True)
     else:
-        base = build_model(cfg, input_size)
+        base = build_model(cfg, input_size, fused_batchnorm=backend == "torch")
         model = _training_model(base, cfg)
         model.compile(optimizer=_optimizer(cfg), metrics=[distillation.accuracy_metric()],
                       loss=distillation.DistillationLoss(cfg.distill_weight if cfg.teacher else 0.0,
@@ -351,18 +358,26 @@ def train(cfg: TrainConfig, on_epoch_end: EpochCallback | None = None,
                 self.model.stop_training = True
 
         def _fit_budget(self, epoch: int, epoch_seconds: float) -> None:
+            """Fit the epoch count to the time left: set after epoch 2, shortened whenever the run falls behind.
+
+            Shortening re-plans the cosine schedule over the new count, so a slowed-down run still anneals
+            to its end instead of stopping at a high learning rate.
+            """
             if not cfg.time_budget:
                 return
+            self.recent = (getattr(self, "recent", []) + [epoch_seconds])[-3:]
+            per_epoch = max(sum(self.recent) / len(self.recent), epoch_seconds) * 1.03
             remaining = cfg.time_budget * 60 - self.elapsed()
+            fits = epoch + 1 + max(0, int(remaining // per_epoch))
             if epoch + 1 == min(2, cfg.epochs) and state["planned_epochs"] == cfg.epochs:
-                fits = epoch + 1 + int(remaining // (epoch_seconds * 1.03))
                 state["planned_epochs"] = max(epoch + 1, min(cfg.epochs, fits))
-                if cfg.verbose and state["planned_epochs"] < cfg.epochs:
-                    print(f"time budget {cfg.time_budget:g} min: {state['planned_epochs']} epochs fit "
-                          f"({epoch_seconds:.1f} s each)", flush=True)
-            elif remaining < epoch_seconds and epoch + 1 < state["planned_epochs"]:
-                state["planned_epochs"] = epoch + 1  # fell behind: stop now rather than overrun the slot
-                stopped["early"] = True
+            elif fits < state["planned_epochs"]:
+                state["planned_epochs"] = fits
+            else:
+                return
+            if cfg.verbose and state["planned_epochs"] < cfg.epochs:
+                print(f"time budget {cfg.time_budget:g} min: {state['planned_epochs']} epochs fit "
+                      f"({per_epoch:.1f} s each)", flush=True)
 
     if start_epoch < state["planned_epochs"]:
         model.fit(batches, validation_data=(x_val, y_val), epochs=cfg.epochs, initial_epoch=start_epoch,

@@ -9,7 +9,6 @@ the runtime path.
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,30 +78,6 @@ def accuracy_report(y: np.ndarray, probs: np.ndarray) -> dict[str, Any]:
     np.add.at(confusion, (y, pred), 1)
     return {"accuracy": round(float((pred == y).mean()), 4), "per_class": per_class, "n": int(len(y)),
             "confusion": confusion.tolist()}
-
-
-def tflite_ms_per_face(tflite_path: Path, repeats: int = 300) -> float:
-    """Mean latency of one face at batch 1 with the TFLite interpreter on one thread (median of 3 runs)."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    it = Interpreter(model_path=str(tflite_path), num_threads=1)
-    inp, out = it.get_input_details()[0], it.get_output_details()[0]
-    shape = [1, *list(inp["shape"])[1:]]
-    it.resize_tensor_input(inp["index"], shape)
-    it.allocate_tensors()
-    x = np.random.default_rng(0).uniform(-1, 1, shape).astype(np.float32)
-    for _ in range(30):
-        it.set_tensor(inp["index"], x)
-        it.invoke()
-    runs = []
-    for _ in range(3):
-        t0 = time.perf_counter()
-        for _ in range(repeats):
-            it.set_tensor(inp["index"], x)
-            it.invoke()
-            it.get_tensor(out["index"])
-        runs.append((time.perf_counter() - t0) / repeats * 1000)
-    return round(float(np.median(runs)), 3)
 
 
 def write_log(history: list[dict[str, float]], path: Path) -> None:
