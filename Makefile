@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STREAMLIT_FLAGS := --server.address 127.0.0.1 --server.headless true --browser.gatherUsageStats false
 
-.PHONY: run test test-fast bench browser-deps data clean
+.PHONY: run test test-fast bench browser-deps data clean gpu-pack gpu-unpack
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,13 @@ FER2013_TGZ ?= ../shared/data/fer2013_trainval.tgz
 data:
 	@test -d data/PublicTest || { mkdir -p data && tar xzf $(FER2013_TGZ) -C data; }
 	@echo "FER2013 in data/Training and data/PublicTest"
+
+# GPU training job (tools/gpu_job/README.md): pack what travels with the device call, unpack what came back.
+gpu-pack:
+	bash tools/gpu_job/pack.sh
+gpu-unpack:
+	@test -n "$(RESULTS)" || { echo "usage: make gpu-unpack RESULTS=/work/.device/N"; exit 2; }
+	bash tools/gpu_job/unpack.sh $(RESULTS)
 
 clean:
 	rm -rf $(VENV) test-output .pytest_cache

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# The GPU job, run on the device machine from the checkout's root with .gpujob/ carried (see README.md).
+#
+# 1. `accurate` teachers (ResNet-18, one per seed in TEACHER_SEEDS) train side by side, fitted to TEACHER_MIN
+#    (two processes share the GPU badly: each ran at half speed on 2026-11-26, see README.md);
+# 2. their averaged mirror-TTA probabilities on FER2013 Training are stored (the distillation targets);
+# 3. `fast` students (one per architecture in STUDENT_ARCHS) are distilled from them, fitted to STUDENT_MIN;
+# 4. models come back as float16 weights with training.json and logs, tarred in 15 MiB parts under $OUT.
+# Anything that fails stops the job at once, so a broken run costs seconds, not the slot.
+set -uo pipefail
+T0=$(date +%s)
+TEACHER_MIN=${TEACHER_MIN:-5.8}
+TEACHER_SEEDS=${TEACHER_SEEDS:-0}
+STUDENT_ARCHS=${STUDENT_ARCHS:-resnet_m}
+STUDENT_MIN=${STUDENT_MIN:-1.9}
+OUT=${OUT:-/tmp/gpujob-out}
+JOB=${JOB:-runs/gpu}       # a dry run: JOB=runs/gpu-dry, so it leaves real results alone
+mkdir -p "$OUT" "$JOB"
+log() { echo "[$(( $(date +%s) - T0 ))s] $*" | tee -a "$OUT/job.log"; }
+
+PY=${PY:-python3}          # dry run on a CPU: see README.md
+EXTRA_ARGS=${EXTRA_ARGS:-}
+if [[ -z ${SKIP_WHEELS:-} ]]; then
+  $PY -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .gpujob/wheels/*.whl || exit 1
+fi
+export PYTHONPATH=/tmp/site:$PWD KERAS_BACKEND=torch PYTHONUNBUFFERED=1 OMP_NUM_THREADS=4
+[[ -d data/PublicTest ]] || { mkdir -p data && tar xzf .gpujob/fer2013_trainval.tgz -C data; } || exit 1
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1 | tee -a "$OUT/job.log"
+$PY -c "import keras, torch; print('keras', keras.__version__, 'torch', torch.__version__)" | tee -a "$OUT/job.log"
+
+# run_all NAME:ARGS... in parallel; kill the rest and fail as soon as one fails
+run_all() {
+  local pids=() names=()
+  for spec in "$@"; do
+    local name=${spec%%:*} args=${spec#*:}
+    # shellcheck disable=SC2086
+    $PY -m fer_core.train $args $EXTRA_ARGS --name "$name" --out "$JOB/$name" --checkpoint-dir "$JOB/ckpt/$name" \
+      >"$JOB/$name.log" 2>&1 &
+    pids+=($!); names+=("$name")
+  done
+  local left=${#pids[@]}
+  while (( left > 0 )); do
+    left=0
+    for i in "${!pids[@]}"; do
+      local pid=${pids[$i]}
+      [[ -z $pid ]] && continue
+      if kill -0 "$pid" 2>/dev/null; then left=$((left + 1)); continue; fi
+      wait "$pid"; local rc=$?
+      pids[$i]=""
+      log "${names[$i]} exited $rc: $(tail -n 1 "$JOB/${names[$i]}.log")"
+      if (( rc != 0 )); then
+        tail -n 30 "$JOB/${names[$i]}.log"
+        for p in "${pids[@]}"; do [[ -n $p ]] && kill "$p" 2>/dev/null; done
+        return 1
+      fi
+    done
+    sleep 2
+  done
+}
+
+pack() {  # pack NAME PATHS...: tar into 15 MiB parts under $OUT
+  local name=$1; shift
+  tar czf - "$@" | split -b 15M - "$OUT/$name.tgz.part-"
+  log "packed $name: $(ls "$OUT" | grep -c "^$name.tgz.part-") part(s)"
+}
+
+TRAIN_DIR=${TRAIN_DIR:-data/Training}
+DATA="--data $TRAIN_DIR --val ${VAL_DIR:-data/PublicTest}"
+log "teachers: ${TEACHER_MIN} min each"
+TEACHERS=()
+SPECS=()
+for seed in $TEACHER_SEEDS; do
+  name=resnet18_fer2013$([[ $seed == 0 ]] || echo "_seed$seed")
+  TEACHERS+=("$name")
+  SPECS+=("$name:--recipe accurate $DATA --seed $seed --epochs 160 --time-budget $TEACHER_MIN")
+done
+run_all "${SPECS[@]}"
+TEACHERS_OK=$?
+KERAS_FILES=()
+for t in "${TEACHERS[@]}"; do
+  [[ -f $JOB/$t/model.keras ]] && cp "$JOB/$t/model.keras" "$JOB/$t.keras" && KERAS_FILES+=("$JOB/$t.keras") \
+    && $PY -m fer_core.convert --shrink "$JOB/$t"
+done
+if (( TEACHERS_OK == 0 )); then
+  $PY -m fer_core.training.distillation "${KERAS_FILES[@]}" --data "$TRAIN_DIR" --out "$JOB/teacher_probs.npz" 2>&1 \
+    | tee -a "$OUT/job.log"
+fi
+pack teachers "${TEACHERS[@]/#/$JOB/}" "$JOB"/*.log $( [[ -f $JOB/teacher_probs.npz ]] && echo "$JOB/teacher_probs.npz")
+[[ -f $JOB/teacher_probs.npz ]] || { log "no teacher targets: students skipped"; exit 1; }
+
+log "students: ${STUDENT_MIN} min each"
+STUDENTS=()
+SPECS=()
+for arch in $STUDENT_ARCHS; do
+  STUDENTS+=("${arch}_distilled")
+  SPECS+=("${arch}_distilled:--recipe fast --arch $arch $DATA --teacher $JOB/teacher_probs.npz --epochs 150 --time-budget $STUDENT_MIN")
+done
+run_all "${SPECS[@]}"
+STUDENTS_OK=$?
+pack students "${STUDENTS[@]/#/$JOB/}" "${STUDENTS[@]/#/$JOB/}"*.log
+grep -h "kept epoch\|time budget" "$JOB"/*.log | tee -a "$OUT/job.log"
+log "done"
+exit $STUDENTS_OK
