@@ -234,13 +234,13 @@ def print_models(out: TextIO) -> None:
     from .models import ALIAS_ROLES, aliases_of, list_models
 
     specs = list_models()
-    width = max(len(s.name) for s in specs) + 2
-    print(f"{'model':<{width}}{'PublicTest':>11}{'ms/face':>9}  {'aliases':<18}title", file=out)
+    tags = {spec.name: ", ".join(aliases_of(spec.name)) or "-" for spec in specs}
+    width, tag_width = max(len(s.name) for s in specs) + 2, max(map(len, tags.values())) + 2
+    print(f"{'model':<{width}}{'PublicTest':>11}{'ms/face':>9}  {'aliases':<{tag_width}}title", file=out)
     for spec in specs:
         accuracy = f"{spec.accuracy:.2%}" if spec.accuracy is not None else "-"
         cost = f"{spec.ms_per_face:.2f}" if spec.ms_per_face is not None else "-"
-        print(f"{spec.name:<{width}}{accuracy:>11}{cost:>9}  {', '.join(aliases_of(spec.name)) or '-':<18}{spec.title}",
-              file=out)
+        print(f"{spec.name:<{width}}{accuracy:>11}{cost:>9}  {tags[spec.name]:<{tag_width}}{spec.title}", file=out)
     print("\nChoose with --model NAME or an alias: " + "; ".join(f"{a}: {r}" for a, r in ALIAS_ROLES.items()) + ".",
           file=out)
 

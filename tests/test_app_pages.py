@@ -263,7 +263,9 @@ def test_explorer_accuracy_saliency_playground_and_card():
     ok(at)
     assert at.slider(key="pg_patch_x"), "patch position sliders appear with a patch"
     assert any("→" in m.value for m in at.markdown)
-    assert any("Mini-XCEPTION" in m.value for m in at.markdown), "the model card"
+    from fer_core.models import get_model
+
+    assert any(f"`{get_model(None).name}`" in m.value for m in at.markdown), "the default model's card"
     assert not at.error
 
 

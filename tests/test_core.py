@@ -103,7 +103,7 @@ def test_preprocessing_matches_training_accuracy_on_fer2013_faces(haar_recognize
     faces, labels = [], []
     for index, emotion in enumerate(EMOTIONS):
         for path in sorted((FER_MINI / emotion).glob("*.jpg")):
-            faces.append(prepare_face(to_gray(load_image(path)), 64))
+            faces.append(prepare_face(to_gray(load_image(path)), haar_recognizer.model.input_size))
             labels.append(index)
     batch = np.stack(faces)
     right = (haar_recognizer.classify_crops(batch).argmax(1) == labels).mean()
@@ -168,11 +168,12 @@ def test_tflite_model_agrees_with_the_keras_original_on_real_faces(haar_recogniz
     spec = get_model("mini_xception_fer2013")
     original = keras.models.load_model(str(spec.keras_path), compile=False)
     faces = [prepare_face(to_gray(load_image(p)), 64) for p in sorted(FER_MINI.rglob("*.jpg"))]
+    pretrained = EmotionRecognizer(detector="haar", model="mini_xception_fer2013")
     for photo in ("happy_astronaut.png", "angry_posed.jpg", "surprise_posed.jpg"):
         image = load_image(PHOTOS / photo)
-        faces.extend(haar_recognizer.crops(image, haar_recognizer.detect(image)))
+        faces.extend(pretrained.crops(image, pretrained.detect(image)))
     batch = np.stack(faces)
-    fast = EmotionRecognizer(model="mini_xception_fer2013").classify_crops(batch)
+    fast = pretrained.classify_crops(batch)
     reference = original.predict(batch, verbose=0)
     np.testing.assert_allclose(fast, reference, atol=1e-4)
     assert (fast.argmax(1) == reference.argmax(1)).all()

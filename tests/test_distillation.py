@@ -136,7 +136,7 @@ def test_time_budget_fits_the_epochs_and_resume_continues(tmp_path):
 
     ckpt = tmp_path / "ckpt"
     cfg = TrainConfig(data=str(FER_MINI), val_split=0.2, arch="resnet_s", epochs=500, batch_size=16,
-                      augment="light", time_budget=0.25, out=str(tmp_path / "m"), checkpoint_dir=str(ckpt),
+                      augment="light", time_budget=0.5, out=str(tmp_path / "m"), checkpoint_dir=str(ckpt),
                       verbose=0, warmup_epochs=1)
     result = train(cfg)
     state = json.loads((ckpt / "state.json").read_text())

@@ -65,6 +65,6 @@ def test_occlusion_saliency_on_the_real_model_and_overlay():
     gray = to_gray(load_image(path))
     classifier = EmotionClassifier()
     heat = occlusion_saliency(prepare_face(gray, classifier.input_size), classifier.predict, target=3)
-    assert heat.shape == (64, 64) and 0 <= heat.min() and heat.max() <= 1
+    assert heat.shape == (classifier.input_size,) * 2 and 0 <= heat.min() and heat.max() <= 1
     rgb = overlay(gray, heat, size=128)
     assert rgb.shape == (128, 128, 3) and rgb.dtype == np.uint8
