@@ -8,6 +8,7 @@ Screenshots go to test-output/screenshots/.
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -63,20 +64,32 @@ def y4m_file(tmp_path_factory) -> Path:
     return make_y4m(REPO / "samples" / "videos" / "single_face.mp4", tmp_path_factory.mktemp("camera") / "face.y4m")
 
 
+def make_run_command() -> list[str]:
+    """`streamlit run ...` exactly as `make run` starts it (its flags read from the Makefile), on this Python."""
+    out = subprocess.run(["make", "-s", "-n", "run"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    line = next(line for line in out.splitlines() if "streamlit run " in line)
+    args = shlex.split(line)
+    return [sys.executable, "-m", "streamlit", *args[args.index("run"):]]
+
+
+class Server(str):
+    """The server's base URL (a str), with the process id of `streamlit run`."""
+
+    pid: int
+
+
 @pytest.fixture(scope="session")
-def app_url() -> str:
-    """A `streamlit run app.py` server for the whole session, stopped (by its own pid) at the end."""
+def app_server() -> Server:
+    """A `streamlit run app.py` server for the whole session, started as `make run` starts it (file watcher
+    off, bound to 127.0.0.1, no usage statistics) on a free port, stopped (by its own pid) at the end."""
     port = free_port()
-    cmd = [
-        sys.executable, "-m", "streamlit", "run", "app.py",
-        "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
-        "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-    ]
+    cmd = [*make_run_command(), "--server.port", str(port)]
     log_path = REPO / "test-output" / "streamlit-server.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = open(log_path, "w")
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    url = Server(f"http://127.0.0.1:{port}")
+    url.pid = proc.pid
     try:
         deadline = time.time() + 60
         while True:
@@ -100,6 +113,11 @@ def app_url() -> str:
             proc.kill()
             proc.wait()
         log.close()
+
+
+@pytest.fixture(scope="session")
+def app_url(app_server) -> str:
+    return str(app_server)
 
 
 @pytest.fixture(scope="session")
