@@ -15,6 +15,7 @@ import streamlit as st
 
 from fer_core.annotate import draw_faces
 from fer_core.emotions import EMOTIONS, display_name
+from fer_core.io import Photo
 
 from . import charts, files, ui
 
@@ -25,20 +26,27 @@ if TYPE_CHECKING:
 @dataclass
 class ImageAnalysis:
     name: str
-    image: np.ndarray  # BGR
-    table: "pd.DataFrame"  # the results table: one row per face, left to right
+    table: "pd.DataFrame"  # the results table: one row per face, left to right, boxes in the photo's pixels
     crops: np.ndarray | None  # (N, S, S, 1) in [-1, 1]: what the model saw
-    annotated: np.ndarray
+    annotated: np.ndarray  # BGR, at most PHOTO_MAX_SIDE on its long side
+    size: tuple[int, int]  # the photo's own (width, height)
 
 
-def analyze(recognizer: Any, name: str, image: np.ndarray) -> ImageAnalysis:
-    """Find and classify the faces; the results table, the model's crops and the annotated picture."""
-    from fer_core.results import faces_table
+def analyze(recognizer: Any, name: str, photo: Photo | np.ndarray) -> ImageAnalysis:
+    """Find and classify the faces; the results table, the model's crops and the annotated picture.
 
+    `photo` comes from `fer_core.io.decode_photo`: a big photo was downscaled once, at decode, and is
+    analysed and shown at that size; the table's boxes are mapped back to the photo's own pixels.
+    """
+    from fer_core.results import faces_table, scale_faces
+
+    if not isinstance(photo, Photo):
+        photo = Photo(photo, photo.shape[1], photo.shape[0])
+    image = photo.image
     faces = recognizer.analyze(image)
     crops = recognizer.crops(image, [f.box for f in faces]) if faces else None
-    return ImageAnalysis(name=name, image=image, table=faces_table(faces, source=name), crops=crops,
-                         annotated=draw_faces(image, faces, numbered=len(faces) > 1))
+    return ImageAnalysis(name=name, table=faces_table(scale_faces(faces, photo.scale), source=name), crops=crops,
+                         annotated=draw_faces(image, faces, numbered=len(faces) > 1), size=(photo.width, photo.height))
 
 
 def display_table(table: "pd.DataFrame") -> "pd.DataFrame":
@@ -56,8 +64,11 @@ def render(result: ImageAnalysis, key: str, compact: bool = False) -> None:
     n = len(table)
     left, right = st.columns([3, 2], gap="large")
     with left:
+        shown_h, shown_w = result.annotated.shape[:2]
+        resized = "" if (shown_w, shown_h) == result.size else (
+            f" (a {result.size[0]}x{result.size[1]} photo, analysed and shown at {shown_w}x{shown_h})")
         st.image(files.bgr_to_rgb(result.annotated), width="stretch",
-                 caption=f"{result.name}: {n} face{'s' if n != 1 else ''} found")
+                 caption=f"{result.name}: {n} face{'s' if n != 1 else ''} found{resized}")
     with right:
         if not n:
             st.warning(
