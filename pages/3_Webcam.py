@@ -8,7 +8,7 @@ from streamlit_webrtc import WebRtcMode, webrtc_streamer
 from dashboard import charts, files, resources, ui
 from dashboard.live import LiveHistory, LiveSession
 from fer_core.emotions import display_name
-from fer_core.results import shares, summarize
+from fer_core.results import MIN_TRACK_FRAMES, MIN_TRACK_SECONDS, counted, face_ids, shares, summarize
 
 settings = ui.setup_page(
     "Webcam", ":material/videocam:",
@@ -130,14 +130,17 @@ if not playing:
     if history.frames:
         st.divider()
         st.subheader("Session summary")
-        table = history.table()
-        duration = float(table["time"].max() - table["time"].min()) if len(table) else 0.0
+        raw = history.table()  # every row, for the downloads; brief tracks marked short_track
+        table = counted(raw)  # the faces that count, for the figures and charts
+        duration = float(raw["time"].max() - raw["time"].min()) if len(raw) else 0.0
         fps = history.fps[len(history.fps) // 5:] or history.fps
         c = st.columns(4)
         c[0].metric("Frames processed", history.frames)
         c[1].metric("Average frame rate", f"{sum(fps) / max(len(fps), 1):.1f} fps")
         c[2].metric("Average processing", f"{sum(history.ms) / max(len(history.ms), 1):.0f} ms / frame")
-        c[3].metric("Faces followed", int(table["face_id"].nunique()) if len(table) else 0)
+        c[3].metric("Faces followed", len(face_ids(raw)),
+                    help=f"Faces followed for at least {MIN_TRACK_FRAMES} frames and {MIN_TRACK_SECONDS:g} s; "
+                         "briefer detections are left out (the downloads keep them, marked short_track).")
         if len(table):
             per_face = summarize(table)
             a, b = st.columns([2, 3], gap="large")
@@ -154,9 +157,10 @@ if not playing:
                 st.plotly_chart(charts.emotion_timeline(table[table["face_id"] == main_face],
                                                         title=f"Face #{main_face}", x_title="seconds"),
                                 key="webcam_session_timeline", config={"displayModeBar": False}, width="stretch")
-            files.download_buttons(table, "webcam_session", "webcam", st.columns(4)[:3])
         else:
             st.info(f"No face was seen during the session ({duration:.0f} s).", icon=":material/face:")
+        if len(raw):
+            files.download_buttons(raw, "webcam_session", "webcam", st.columns(4)[:3])
 
 if session.errors:
     st.warning(f"{session.errors} frames could not be processed; last problem: {session.last_error}")
