@@ -60,6 +60,31 @@ def test_training_page_trains_on_the_sample_and_registers_the_model(user_models)
     assert not (REPO / "models" / "page_test_model").exists()
 
 
+def test_a_second_run_never_overwrites_and_is_compared_with_its_base(user_models):
+    """Fine-tune twice under one name: the second run is saved under a free name (the first model's files
+    untouched), its validation accuracy stands beside the base model's on the same faces, a warning says 14
+    validation faces are too few, and the curves tick whole epochs."""
+    import json
+
+    at = open_page()
+    at.slider(key="train_epochs").set_value(2)
+    at.text_input(key="train_name").set_value("twice").run()
+    at.button(key="train_start").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.exception] + [e.value for e in at.error]
+    first = user_models / "twice" / "model.tflite"
+    stamp = first.stat().st_mtime_ns
+    # The same name again: the page says where this run will go, and it goes there.
+    assert any("will be saved as 'twice_2'" in i.value for i in at.info)
+    at.button(key="train_start").click().run()
+    assert not at.exception and not at.error
+    assert (user_models / "twice_2" / "model.tflite").exists() and first.stat().st_mtime_ns == stamp
+    labels = {m.label: m for m in at.metric}
+    assert "Base model, same faces" in labels and labels["Validation accuracy"].delta.endswith("points")
+    assert any("Only 14 validation faces" in w.value for w in at.warning)
+    layout = json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]
+    assert layout["xaxis"]["dtick"] == 1 and layout["xaxis"]["tick0"] == 1
+
+
 def test_upload_without_a_file_asks_for_one(user_models):
     at = open_page()
     at.radio(key="train_source").set_value("Upload a zip of class folders").run()
