@@ -241,7 +241,7 @@ def test_live_session_callback_publishes_results_through_the_queue():
     session.close()
 
 
-# --- Model explorer --------------------------------------------------------------------------------------
+# --- Model Explorer --------------------------------------------------------------------------------------
 
 def test_explorer_accuracy_saliency_playground_and_card():
     at = open_app("pages/4_Model_Explorer.py")
@@ -265,6 +265,35 @@ def test_explorer_accuracy_saliency_playground_and_card():
     assert any("→" in m.value for m in at.markdown)
     assert any("Mini-XCEPTION" in m.value for m in at.markdown), "the model card"
     assert not at.error
+
+
+def test_explain_follows_the_predicted_class_until_the_user_picks_one():
+    """Happy -> Fear used to leave "Explain" on Happy: the saliency map explained a class nobody looked at."""
+    at = open_app("pages/4_Model_Explorer.py")
+    title = at.title[0].value
+    from dashboard.navigation import PAGES as PAGE_INFOS
+
+    assert "Model Explorer" in title and "Model Explorer" in [p.title for p in PAGE_INFOS]
+
+    def predicted() -> str:
+        """The model's label for the face shown, as the page's chip says it."""
+        import re
+
+        text = next(m.value for m in at.markdown if m.value.startswith("True: "))
+        return re.search(r"Model: <span[^>]*>([A-Za-z]+)", text).group(1).lower()
+
+    assert at.selectbox(key="explorer_target").value == predicted()
+    at.selectbox(key="explorer_class").set_value("fear").run()
+    ok(at)
+    fear_label = at.selectbox(key="explorer_target").value
+    assert fear_label == predicted(), "a new face: Explain is the model's label for it"
+    other = "disgust" if fear_label != "disgust" else "angry"
+    at.selectbox(key="explorer_target").set_value(other).run()
+    at.slider(key="pg_brightness").set_value(40).run()  # any other rerun keeps the user's pick
+    assert at.selectbox(key="explorer_target").value == other
+    at.select_slider(key="explorer_face").set_value(2).run()
+    ok(at)
+    assert at.selectbox(key="explorer_target").value == predicted(), "the next face: its own label again"
 
 
 def huge_png(width: int = 10_000, height: int = 6_000) -> bytes:

@@ -17,7 +17,7 @@ PAGES = [
     ("Image", "Image", "image"),
     ("Video", "Video", "video"),
     ("Webcam", "Webcam", "webcam"),
-    ("Model_Explorer", "Model explorer", "model_explorer"),
+    ("Model_Explorer", "Model Explorer", "model_explorer"),
 ]
 
 
@@ -152,7 +152,7 @@ def test_webcam_stream_shows_an_emotion(page, screenshots):
 
 
 def test_model_explorer_face_playground_and_card(page, screenshots):
-    open_page(page, "Model_Explorer", "Model explorer")
+    open_page(page, "Model_Explorer", "Model Explorer")
     page.locator('[role="tab"]', has_text="One face up close").click()
     page.get_by_text("Robustness playground").wait_for()
     page.get_by_text("Mirror", exact=True).click()  # a playground control: reruns the page
