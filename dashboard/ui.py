@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import logging
+from pathlib import Path
 
 import streamlit as st
 
@@ -16,6 +17,9 @@ from .settings import Settings
 log = logging.getLogger("fer.dashboard")
 
 APP_NAME = "Emotion Recognition"
+FAVICON = Path(__file__).resolve().parent / "assets" / "favicon.png"
+"""The browser tab's icon, served by this server: a Material icon as `page_icon` makes the browser fetch an
+SVG from fonts.gstatic.com (Streamlit builds that URL), which fails offline and leaves 127.0.0.1."""
 
 _CSS = """
 <style>
@@ -40,8 +44,7 @@ _CSS = """
 
 def style_app() -> None:
     """Page configuration and the look, once per run from app.py (the frame around every page)."""
-    st.set_page_config(page_title=APP_NAME, page_icon=":material/sentiment_satisfied:", layout="wide",
-                       initial_sidebar_state="expanded")
+    st.set_page_config(page_title=APP_NAME, page_icon=str(FAVICON), layout="wide", initial_sidebar_state="expanded")
     st.markdown(_CSS, unsafe_allow_html=True)
 
 

@@ -177,6 +177,18 @@ with tab_card:
                                 "ms per face": st.column_config.NumberColumn(format="%.2f")})
     st.caption("FER2013 PublicTest (3,589 faces); cost per face: TFLite, batch 1, one CPU thread. Aliases: "
                + "; ".join(f"{alias}: {role}" for alias, role in ALIAS_ROLES.items()) + ".")
+    log = spec.directory / "training_log.csv"
+    if log.exists():
+        from fer_core.training.reports import learning_curves_figure
+
+        st.markdown("##### How it learned")
+        history = pd.read_csv(log).to_dict("records")
+        fig = learning_curves_figure(history)
+        fig.update_layout(height=320, margin={"t": 40, "b": 30, "l": 10, "r": 10}, legend={"orientation": "h", "y": -0.3})
+        fig.update_xaxes(tickmode="linear", tick0=1, dtick=max(1, -(-len(history) // 10)), tickformat="d")
+        st.plotly_chart(fig, key="explorer_curves", config={"displayModeBar": False}, width="stretch")
+        st.caption(f"Loss and accuracy per epoch on the training faces (solid) and the validation faces (dashed), "
+                   f"from the model's {log.name}.")
     if spec.metrics:
         with st.expander("Metrics recorded with the model"):
             st.json(spec.metrics, expanded=True)

@@ -296,6 +296,19 @@ def test_explain_follows_the_predicted_class_until_the_user_picks_one():
     assert at.selectbox(key="explorer_target").value == predicted(), "the next face: its own label again"
 
 
+def test_model_card_draws_the_training_curves_from_the_log():
+    """The curves come from training_log.csv (no saved plotly HTML, which would load plotly from a CDN)."""
+    import json
+
+    at = open_app("pages/4_Model_Explorer.py")
+    at.sidebar.selectbox(key="_sb_model").set_value("mini_xception_wide48_ft").run()
+    ok(at)
+    specs = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    curves = [spec for spec in specs if any(t.get("name") == "val_accuracy" for t in spec["data"])]
+    assert len(curves) == 1 and len(curves[0]["data"][0]["x"]) == 22, "22 epochs of mini_xception_wide48_ft"
+    assert not list(REPO.glob("models/*/*.html"))
+
+
 def huge_png(width: int = 10_000, height: int = 6_000) -> bytes:
     """A valid PNG of 60 megapixels that compresses to a few KB (1-bit grey, all black)."""
     import struct
