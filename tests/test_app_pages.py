@@ -196,6 +196,37 @@ def test_video_upload_of_a_real_file():
 
 # --- Webcam page -----------------------------------------------------------------------------------------
 
+def test_ice_servers_come_from_secrets_or_the_environment():
+    """STUN/TURN for a deployment: none by default; secrets.toml first, then FER_ICE_SERVERS (JSON), then the
+    FER_STUN_URLS / FER_TURN_* variables; a bad setting is one sentence that names it."""
+    from dashboard.webrtc import IceConfigError, describe, ice_servers, rtc_configuration
+
+    assert ice_servers({}) == [] and rtc_configuration([]) == {"iceServers": []}
+    env = {"FER_STUN_URLS": "stun:stun.example.org:3478", "FER_TURN_URLS": "turn:turn.example.org:3478,turns:turn.example.org:5349",
+           "FER_TURN_USERNAME": "fer", "FER_TURN_CREDENTIAL": "s3cret"}
+    servers = ice_servers(env)
+    assert servers == [{"urls": ["stun:stun.example.org:3478"]},
+                       {"urls": ["turn:turn.example.org:3478", "turns:turn.example.org:5349"], "username": "fer",
+                        "credential": "s3cret"}]
+    assert "s3cret" not in describe(servers) and "TURN turn.example.org:3478 (user fer)" in describe(servers)
+    as_json = {"FER_ICE_SERVERS": '[{"urls": "stun:json.example.org"}]', **env}
+    assert ice_servers(as_json) == [{"urls": ["stun:json.example.org"]}]
+    secrets = {"webrtc": {"ice_servers": [{"urls": ["stun:secret.example.org"]}]}}
+    assert ice_servers(as_json, secrets) == [{"urls": ["stun:secret.example.org"]}]
+    for bad, message in [({"FER_ICE_SERVERS": "[{urls: 1}"}, "FER_ICE_SERVERS is not valid JSON"),
+                         ({"FER_TURN_URLS": "turn:turn.example.org"}, "needs a username and a credential"),
+                         ({"FER_STUN_URLS": "https://stun.example.org"}, "is not a STUN or TURN URL")]:
+        with pytest.raises(IceConfigError, match=message):
+            ice_servers(bad)
+
+
+def test_webcam_page_reports_a_bad_ice_setting_in_one_sentence(monkeypatch):
+    monkeypatch.setenv("FER_TURN_URLS", "turn:turn.example.org:3478")
+    at = open_app("pages/3_Webcam.py")
+    ok(at)
+    assert len(at.error) == 1 and "needs a username and a credential" in at.error[0].value
+
+
 def test_webcam_page_shows_instructions_and_a_session_summary():
     """A session's history (real faces from the happy photo, as the callback would publish them) summarised."""
     from dashboard.live import LiveHistory, LiveUpdate
