@@ -50,12 +50,26 @@ def analyze(recognizer: Any, name: str, photo: Photo | np.ndarray) -> ImageAnaly
 
 
 def display_table(table: "pd.DataFrame") -> "pd.DataFrame":
-    """The table as the page shows it: the label, its probability and the box first."""
-    shown = table.copy()
-    shown["confidence"] = shown[list(EMOTIONS)].max(axis=1)
-    first = ["source", "face_id", "smoothed_label", "confidence"]
-    return shown[first + [c for c in table.columns if c not in first and c != "label"]].rename(
-        columns={"smoothed_label": "label"})
+    """The table as the page shows it: the face, its label and probability, the seven probabilities.
+
+    What fits a card: the box, the detector's own score (not comparable between detectors: YuNet's is a
+    confidence, Haar's a count of overlapping windows) and the rest of the results table's columns are in
+    the downloads.
+    """
+    shown = table[["face_id", "smoothed_label", *EMOTIONS]].copy()
+    shown.insert(2, "confidence", table[list(EMOTIONS)].max(axis=1))
+    shown["smoothed_label"] = shown["smoothed_label"].map(display_name)
+    return shown.rename(columns={"face_id": "face", "smoothed_label": "label", **{e: display_name(e) for e in EMOTIONS}})
+
+
+DISPLAY_COLUMNS = {
+    "face": st.column_config.NumberColumn("face", width="small", help="The face's number on the picture."),
+    "label": st.column_config.TextColumn("label", width="small"),
+    "confidence": st.column_config.ProgressColumn("confidence", min_value=0.0, max_value=1.0, format="percent",
+                                                  width="small", help="The label's probability."),
+    **{display_name(e): st.column_config.NumberColumn(display_name(e), format="percent", width="small")
+       for e in EMOTIONS},
+}
 
 
 def render(result: ImageAnalysis, key: str, compact: bool = False) -> None:
@@ -113,9 +127,9 @@ def render(result: ImageAnalysis, key: str, compact: bool = False) -> None:
     if not compact:
         if n:
             st.markdown("##### Results")
-            st.dataframe(display_table(table), hide_index=True, width="stretch",
-                         column_config={"confidence": st.column_config.ProgressColumn(
-                             "confidence", min_value=0.0, max_value=1.0, format="%.2f")})
+            st.dataframe(display_table(table), hide_index=True, width="stretch", column_config=DISPLAY_COLUMNS)
+            st.caption("Each face's probabilities. The downloads hold the full results table: the face boxes in "
+                       "the photo's pixels and the detector's score as well.")
         stem = files.safe_stem(result.name)
         c1, c2, c3, c4 = st.columns(4)
         c1.download_button("Annotated image (PNG)", files.png_bytes(result.annotated), f"{stem}_annotated.png",
