@@ -56,18 +56,20 @@ def display_table(table: "pd.DataFrame") -> "pd.DataFrame":
     confidence, Haar's a count of overlapping windows) and the rest of the results table's columns are in
     the downloads.
     """
-    shown = table[["face_id", "smoothed_label", *EMOTIONS]].copy()
-    shown.insert(2, "confidence", table[list(EMOTIONS)].max(axis=1))
+    shown = table[["face_id", "smoothed_label"]].copy()
+    shown["confidence"] = (table[list(EMOTIONS)].max(axis=1) * 100).round(0)
+    for e in EMOTIONS:
+        shown[display_name(e)] = (table[e] * 100).round(0)
     shown["smoothed_label"] = shown["smoothed_label"].map(display_name)
-    return shown.rename(columns={"face_id": "face", "smoothed_label": "label", **{e: display_name(e) for e in EMOTIONS}})
+    return shown.rename(columns={"face_id": "face", "smoothed_label": "label"})
 
 
 DISPLAY_COLUMNS = {
     "face": st.column_config.NumberColumn("face", width="small", help="The face's number on the picture."),
     "label": st.column_config.TextColumn("label", width="small"),
-    "confidence": st.column_config.ProgressColumn("confidence", min_value=0.0, max_value=1.0, format="percent",
+    "confidence": st.column_config.ProgressColumn("confidence", min_value=0, max_value=100, format="%.0f%%",
                                                   width="small", help="The label's probability."),
-    **{display_name(e): st.column_config.NumberColumn(display_name(e), format="percent", width="small")
+    **{display_name(e): st.column_config.NumberColumn(display_name(e), format="%.0f%%", width="small")
        for e in EMOTIONS},
 }
 

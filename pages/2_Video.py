@@ -186,13 +186,15 @@ if stored and stored["key"][0] == input_key():
             "face_id": "face", "first_seen": "from (s)", "last_seen": "to (s)",
             **{f"share_{e}": display_name(e) for e in EMOTIONS}})
         show["dominant"] = show["dominant"].map(display_name)
+        for e in EMOTIONS:
+            show[display_name(e)] = (show[display_name(e)].astype(float) * 100).round(0)
         st.dataframe(show, hide_index=True, width="stretch", column_config={
             "face": st.column_config.NumberColumn("face", width="small"),
             "from (s)": st.column_config.NumberColumn("from (s)", format="%.1f", width="small"),
             "to (s)": st.column_config.NumberColumn("to (s)", format="%.1f", width="small"),
             "frames": st.column_config.NumberColumn("frames", width="small", help="Analysed frames with this face."),
             "dominant": st.column_config.TextColumn("dominant", width="small"),
-            **{display_name(e): st.column_config.NumberColumn(display_name(e), format="percent", width="small")
+            **{display_name(e): st.column_config.NumberColumn(display_name(e), format="%.0f%%", width="small")
                for e in EMOTIONS}})
         st.caption("Share of each face's analysed frames per emotion; times in seconds.")
 

@@ -197,7 +197,7 @@ with c3:
         # Only a model trained here, in user_models/, may be replaced; models/ holds the project's own.
         ours = not into_models and (USER_MODELS / wanted).is_dir()
         if ours:
-            replace = st.checkbox(f"Replace the existing '{wanted}'", value=False, key="train_replace",
+            replace = st.checkbox("Replace the existing model", value=False, key="train_replace",
                                   help=f"A model named '{wanted}' is already in {where}.")
         if replace:
             st.warning(f"Training will overwrite the model '{wanted}' in {where}.", icon=":material/warning:")
@@ -288,8 +288,10 @@ if done and Path(done["dir"]).exists():
     val, tta = done["metrics"]["val"], done["metrics"]["val_tta"]
     reference = done.get("reference")
     m = st.columns(5)
+    gain = round((val["accuracy"] - reference["accuracy"]) * 100) if reference else None
     m[0].metric("Validation accuracy", f"{val['accuracy']:.0%}", help=f"On {val['n']} held-out faces.",
-                delta=f"{(val['accuracy'] - reference['accuracy']) * 100:+.0f} points" if reference else None)
+                delta=None if gain is None else f"{gain:+d} points" if gain else "same as before",
+                delta_color="normal" if gain else "off")
     if reference:
         which = "Base model" if done.get("finetune") else "Model in use"
         recorded = (f" Its own validation accuracy, recorded with it: {reference['recorded']:.1%}"
