@@ -158,12 +158,14 @@ def decode_photo(data: bytes, name: str = "the image", max_side: int | None = PH
             ratio = max_side / max(width, height)
             header.draft("RGB", (max(1, int(width * ratio)), max(1, int(height * ratio))))
             header.load()
-            turned = ImageOps.exif_transpose(header)
-            # The file's own size, after rotation (the draft may have decoded it smaller).
-            full_w, full_h = (height, width) if turned.size[0] != header.size[0] else (width, height)
-            if turned.mode in ("1", "P", "PA"):  # resized as colours, not palette indices
-                turned = turned.convert("RGBA")
-            turned.thumbnail((max_side, max_side), Image.Resampling.LANCZOS, reducing_gap=3.0)
+            image = header
+            if image.mode in ("1", "P", "PA"):  # resized as colours, not palette indices
+                image = image.convert("RGBA")
+            image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS, reducing_gap=3.0)  # in place
+            # EXIF rotation after the resize (the box is square): only the small image is turned.
+            turned = ImageOps.exif_transpose(image) if image.getexif().get(0x0112, 1) != 1 else image
+            quarter = turned.size[0] != image.size[0]  # the file's own size, after rotation
+            full_w, full_h = (height, width) if quarter else (width, height)
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombWarning):
         raise InvalidImageError(f"{name} could not be decoded: it is damaged or truncated.") from None
     return Photo(_to_bgr(turned), full_w, full_h)

@@ -278,6 +278,15 @@ def test_big_photo_is_downscaled_once_at_decode_and_boxes_map_back(tmp_path, yun
     full = full_faces[0].box
     for got, want in zip((mapped.x, mapped.y, mapped.w, mapped.h), (full.x, full.y, full.w, full.h)):
         assert abs(got - want) <= 0.03 * full.w
+    # A big phone photo stored sideways with an EXIF turn: turned, and its own size is the turned one.
+    turned = tmp_path / "turned.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.open(PHOTOS / "happy_single_face.jpg").resize((3000, 4500)).rotate(90, expand=True).save(turned, exif=exif)
+    photo = decode_photo(turned.read_bytes(), "turned.jpg")
+    assert (photo.width, photo.height) == (3000, 4500) and photo.image.shape == (2048, 1365, 3)
+    assert photo.image.shape[0] / photo.image.shape[1] == pytest.approx(4500 / 3000, rel=0.01)
+    assert yunet_recognizer.analyze(photo.image)[0].label == "happy", "the face upright, as the full decode shows it"
     # A photo that fits is decoded as it is, and the messages are decode_image's.
     assert decode_photo((PHOTOS / "happy_posed.jpg").read_bytes()).scale == 1.0
     with pytest.raises(InvalidImageError, match="big.jpg could not be decoded: it is damaged or truncated.$"):
