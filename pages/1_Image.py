@@ -47,8 +47,9 @@ if inputs:
             if len(inputs) > 1:
                 st.subheader(name)
             try:
-                photo = decode_photo(data, name=name)  # big photos downscaled once, here
-                result = image_view.analyze(recognizer, name, photo)
+                with st.spinner(f"Reading and analysing {name}..."):
+                    photo = decode_photo(data, name=name)  # big photos downscaled once, here
+                    result = image_view.analyze(recognizer, name, photo)
             except Exception as error:  # noqa: BLE001 - one message, the other images still work
                 ui.show_error(error, name)
                 continue
