@@ -71,8 +71,12 @@ def test_first_visit_by_address_then_every_page_stays_on_this_machine(browser, f
             page.locator("h1", has_text="Emotion Recognition" if info is PAGES[0] else info.title).first.wait_for()
             wait_idle(page, 60)
             if info.title == "Model Explorer":
+                page.locator('[data-testid="stDataFrame"]').first.wait_for()
+                tables_fit(page)
                 page.locator('[role="tab"]', has_text="Model card").click()
                 page.get_by_text("At a glance").wait_for()
+                page.wait_for_timeout(500)
+                tables_fit(page)
             if info is PAGES[0]:
                 page.get_by_role("button", name="Try on a sample photo").click()
                 page.locator(".fer-chip", has_text="Happy").first.wait_for()
@@ -246,6 +250,8 @@ def test_webcam_says_what_to_do_without_a_camera(playwright, y4m_file, app_url, 
         message = page.locator('[data-testid="stAlertContentError"]', has_text=expected)
         message.first.wait_for()
         assert "START" in message.first.inner_text() or "Video page" in message.first.inner_text()
-        assert page.get_by_role("link", name="Analyse a video file instead").count() == 1
+        page.get_by_role("link", name="Analyse a video file instead").first.wait_for()
+        wait_idle(page)
+        assert page.locator('[data-testid="stAlertContentError"]').count() == 1
     finally:
         browser.close()
