@@ -207,9 +207,10 @@ def test_training_shows_activity_at_once_and_a_result_that_fits(page, screenshot
     page.locator('[data-testid="stExpander"]', has_text=re.compile("Reading the bundled sample|Checking the faces|"
                                                                    "Loading TensorFlow")).first.wait_for(timeout=5_000)
     page.get_by_text("3. Result").wait_for(timeout=240_000)
+    page.locator('[data-testid="stMetric"]', has_text="Base model, same faces").first.wait_for(timeout=60_000)
+    page.get_by_text("Only 14 validation faces").first.wait_for(timeout=60_000)
+    page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=60_000)
     wait_idle(page, 60)
-    assert page.locator('[data-testid="stMetric"]', has_text="Base model, same faces").count() == 1
-    assert page.get_by_text("Only 14 validation faces").count() == 1
     page.locator(".js-plotly-plot .xtick text").first.wait_for()
     ticks = page.locator(".js-plotly-plot .xtick text").all_text_contents()
     assert ticks and all(re.fullmatch(r"\d+", t.strip()) for t in ticks), ticks
