@@ -3,9 +3,12 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STREAMLIT_FLAGS := --server.address 127.0.0.1 --server.headless true --browser.gatherUsageStats false
+# The file watcher is off (also in .streamlit/config.toml): it watched the whole checkout, .venv included, and an
+# idle server with one tab open used a full core. `make dev` turns it on, polling only the project's own modules.
+STREAMLIT_BASE := --server.address 127.0.0.1 --server.headless true --browser.gatherUsageStats false
+STREAMLIT_FLAGS := $(STREAMLIT_BASE) --server.fileWatcherType none
 
-.PHONY: run test test-fast bench browser-deps data clean gpu-pack gpu-unpack
+.PHONY: run dev test test-fast bench browser-deps data clean gpu-pack gpu-unpack
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,6 +22,10 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 
 run: $(VENV)/.installed
 	$(VENV)/bin/streamlit run app.py $(STREAMLIT_FLAGS)
+
+# While editing the code: reruns the app when a project file is saved.
+dev: $(VENV)/.installed
+	$(VENV)/bin/streamlit run app.py $(STREAMLIT_BASE) --server.fileWatcherType poll --server.runOnSave true
 
 # The browser tests need Debian's chromium; install it once (root, apt-get) if it is missing.
 browser-deps:

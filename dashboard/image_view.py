@@ -15,6 +15,7 @@ import streamlit as st
 
 from fer_core.annotate import draw_faces
 from fer_core.emotions import EMOTIONS, display_name
+from fer_core.io import Photo
 
 from . import charts, files, ui
 
@@ -25,29 +26,52 @@ if TYPE_CHECKING:
 @dataclass
 class ImageAnalysis:
     name: str
-    image: np.ndarray  # BGR
-    table: "pd.DataFrame"  # the results table: one row per face, left to right
+    table: "pd.DataFrame"  # the results table: one row per face, left to right, boxes in the photo's pixels
     crops: np.ndarray | None  # (N, S, S, 1) in [-1, 1]: what the model saw
-    annotated: np.ndarray
+    annotated: np.ndarray  # BGR, at most PHOTO_MAX_SIDE on its long side
+    size: tuple[int, int]  # the photo's own (width, height)
 
 
-def analyze(recognizer: Any, name: str, image: np.ndarray) -> ImageAnalysis:
-    """Find and classify the faces; the results table, the model's crops and the annotated picture."""
-    from fer_core.results import faces_table
+def analyze(recognizer: Any, name: str, photo: Photo | np.ndarray) -> ImageAnalysis:
+    """Find and classify the faces; the results table, the model's crops and the annotated picture.
 
+    `photo` comes from `fer_core.io.decode_photo`: a big photo was downscaled once, at decode, and is
+    analysed and shown at that size; the table's boxes are mapped back to the photo's own pixels.
+    """
+    from fer_core.results import faces_table, scale_faces
+
+    if not isinstance(photo, Photo):
+        photo = Photo(photo, photo.shape[1], photo.shape[0])
+    image = photo.image
     faces = recognizer.analyze(image)
     crops = recognizer.crops(image, [f.box for f in faces]) if faces else None
-    return ImageAnalysis(name=name, image=image, table=faces_table(faces, source=name), crops=crops,
-                         annotated=draw_faces(image, faces, numbered=len(faces) > 1))
+    return ImageAnalysis(name=name, table=faces_table(scale_faces(faces, photo.scale), source=name), crops=crops,
+                         annotated=draw_faces(image, faces, numbered=len(faces) > 1), size=(photo.width, photo.height))
 
 
 def display_table(table: "pd.DataFrame") -> "pd.DataFrame":
-    """The table as the page shows it: the label, its probability and the box first."""
-    shown = table.copy()
-    shown["confidence"] = shown[list(EMOTIONS)].max(axis=1)
-    first = ["source", "face_id", "smoothed_label", "confidence"]
-    return shown[first + [c for c in table.columns if c not in first and c != "label"]].rename(
-        columns={"smoothed_label": "label"})
+    """The table as the page shows it: the face, its label and probability, the seven probabilities.
+
+    What fits a card: the box, the detector's own score (not comparable between detectors: YuNet's is a
+    confidence, Haar's a count of overlapping windows) and the rest of the results table's columns are in
+    the downloads.
+    """
+    shown = table[["face_id", "smoothed_label"]].copy()
+    shown["confidence"] = (table[list(EMOTIONS)].max(axis=1) * 100).round(0)
+    for e in EMOTIONS:
+        shown[display_name(e)] = (table[e] * 100).round(0)
+    shown["smoothed_label"] = shown["smoothed_label"].map(display_name)
+    return shown.rename(columns={"face_id": "face", "smoothed_label": "label"})
+
+
+DISPLAY_COLUMNS = {
+    "face": st.column_config.NumberColumn("face", width="small", help="The face's number on the picture."),
+    "label": st.column_config.TextColumn("label", width="small"),
+    "confidence": st.column_config.ProgressColumn("confidence", min_value=0, max_value=100, format="%.0f%%",
+                                                  width="small", help="The label's probability."),
+    **{display_name(e): st.column_config.NumberColumn(display_name(e), format="%.0f%%", width="small")
+       for e in EMOTIONS},
+}
 
 
 def render(result: ImageAnalysis, key: str, compact: bool = False) -> None:
@@ -56,8 +80,11 @@ def render(result: ImageAnalysis, key: str, compact: bool = False) -> None:
     n = len(table)
     left, right = st.columns([3, 2], gap="large")
     with left:
+        shown_h, shown_w = result.annotated.shape[:2]
+        resized = "" if (shown_w, shown_h) == result.size else (
+            f" (a {result.size[0]}x{result.size[1]} photo, analysed and shown at {shown_w}x{shown_h})")
         st.image(files.bgr_to_rgb(result.annotated), width="stretch",
-                 caption=f"{result.name}: {n} face{'s' if n != 1 else ''} found")
+                 caption=f"{result.name}: {n} face{'s' if n != 1 else ''} found{resized}")
     with right:
         if not n:
             st.warning(
@@ -102,9 +129,9 @@ def render(result: ImageAnalysis, key: str, compact: bool = False) -> None:
     if not compact:
         if n:
             st.markdown("##### Results")
-            st.dataframe(display_table(table), hide_index=True, width="stretch",
-                         column_config={"confidence": st.column_config.ProgressColumn(
-                             "confidence", min_value=0.0, max_value=1.0, format="%.2f")})
+            st.dataframe(display_table(table), hide_index=True, width="stretch", column_config=DISPLAY_COLUMNS)
+            st.caption("Each face's probabilities. The downloads hold the full results table: the face boxes in "
+                       "the photo's pixels and the detector's score as well.")
         stem = files.safe_stem(result.name)
         c1, c2, c3, c4 = st.columns(4)
         c1.download_button("Annotated image (PNG)", files.png_bytes(result.annotated), f"{stem}_annotated.png",

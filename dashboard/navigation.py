@@ -31,7 +31,7 @@ PAGES: tuple[PageInfo, ...] = (
              "Videos: emotion over time per face, share of time, an annotated video to play or download."),
     PageInfo("pages/3_Webcam.py", "Webcam", ":material/videocam:",
              "Live: your camera with labels, probabilities and a rolling timeline."),
-    PageInfo("pages/4_Model_Explorer.py", "Model explorer", ":material/biotech:",
+    PageInfo("pages/4_Model_Explorer.py", "Model Explorer", ":material/biotech:",
              "How good is the model, what does it look at, and what breaks it."),
     PageInfo("pages/6_Training.py", "Training", ":material/model_training:",
              "Train or fine-tune a model on your own labelled faces."),

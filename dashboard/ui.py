@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import logging
+from pathlib import Path
 
 import streamlit as st
 
@@ -16,6 +17,9 @@ from .settings import Settings
 log = logging.getLogger("fer.dashboard")
 
 APP_NAME = "Emotion Recognition"
+FAVICON = Path(__file__).resolve().parent / "assets" / "favicon.png"
+"""The browser tab's icon, served by this server: a Material icon as `page_icon` makes the browser fetch an
+SVG from fonts.gstatic.com (Streamlit builds that URL), which fails offline and leaves 127.0.0.1."""
 
 _CSS = """
 <style>
@@ -40,9 +44,35 @@ _CSS = """
 
 def style_app() -> None:
     """Page configuration and the look, once per run from app.py (the frame around every page)."""
-    st.set_page_config(page_title=APP_NAME, page_icon=":material/sentiment_satisfied:", layout="wide",
-                       initial_sidebar_state="expanded")
+    st.set_page_config(page_title=APP_NAME, page_icon=str(FAVICON), layout="wide", initial_sidebar_state="expanded")
     st.markdown(_CSS, unsafe_allow_html=True)
+
+
+def in_browser() -> bool:
+    """False under `streamlit.testing` (AppTest), which has no browser: a page served to a browser always has
+    the HTTP request's headers, an AppTest run has none."""
+    try:
+        return bool(st.context.headers)
+    except Exception:  # noqa: BLE001 - no request context at all
+        return False
+
+
+def _through_app() -> None:
+    """Make sure the page runs inside app.py's frame (look, menu), also when it is opened by its address.
+
+    Streamlit treats a `pages/` folder beside the entry script as its older multipage mode until some run has
+    called `st.navigation`: on a fresh server, a bookmarked http://127.0.0.1:8501/Video ran pages/2_Video.py
+    alone, without app.py (no styling, an extra "app" entry in the menu). Here that run switches Streamlit to
+    `st.navigation` mode and reruns, which goes through app.py to the same page.
+    """
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:  # a Streamlit without the older mode
+        return
+    # Only for a browser: streamlit.testing's AppTest starts every run in the older mode, by design.
+    if getattr(PagesManager, "uses_pages_directory", False) and in_browser():
+        PagesManager.uses_pages_directory = False
+        st.rerun()
 
 
 def setup_page(title: str, icon: str, lead: str | None = None) -> Settings:
@@ -51,6 +81,7 @@ def setup_page(title: str, icon: str, lead: str | None = None) -> Settings:
     `icon` is a Material icon (":material/name:"), which renders the same on every machine. The menu of
     pages is `st.navigation`'s, registered in app.py from `dashboard.navigation.PAGES`.
     """
+    _through_app()
     settings = settings_mod.sidebar()
     with st.sidebar:
         st.divider()

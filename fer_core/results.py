@@ -68,6 +68,14 @@ class Box:
         (rx, ry), (lx, ly) = eyes
         return math.degrees(math.atan2(ly - ry, lx - rx))
 
+    def scaled(self, factor: float) -> "Box":
+        """The same box in a frame `factor` times as large (a downscaled photo's box mapped back to the file)."""
+        if factor == 1:
+            return self
+        marks = tuple((px * factor, py * factor) for px, py in self.landmarks) if self.landmarks else None
+        return Box(round(self.x * factor), round(self.y * factor), round(self.w * factor), round(self.h * factor),
+                   self.score, marks)
+
     def iou(self, other: "Box") -> float:
         x0, y0 = max(self.x, other.x), max(self.y, other.y)
         x1, y1 = min(self.x + self.w, other.x + other.w), min(self.y + self.h, other.y + other.h)
@@ -111,6 +119,13 @@ class FaceResult:
         return shown[self.smoothed_label]
 
 
+def scale_faces(faces: Sequence[FaceResult], factor: float) -> list[FaceResult]:
+    """`faces` with their boxes mapped to a frame `factor` times as large (see `fer_core.io.Photo.scale`)."""
+    from dataclasses import replace
+
+    return [replace(face, box=face.box.scaled(factor)) for face in faces]
+
+
 def probabilities_dict(values: Sequence[float] | np.ndarray, classes: Sequence[str] = EMOTIONS) -> dict[str, float]:
     """The model's output row as {class name: probability}."""
     return {name: float(v) for name, v in zip(classes, values)}
@@ -120,7 +135,7 @@ def probabilities_dict(values: Sequence[float] | np.ndarray, classes: Sequence[s
 
 COLUMNS: tuple[str, ...] = (
     "source", "frame", "time", "face_id", "x", "y", "w", "h", "detector_score",
-    *EMOTIONS, "label", "smoothed_label",
+    *EMOTIONS, "label", "smoothed_label", "short_track",
 )
 """The results table's columns, in order. One row per face per analysed frame.
 
@@ -128,17 +143,28 @@ COLUMNS: tuple[str, ...] = (
 - `frame`: the frame's index in the video (0 for a photo).
 - `time`: seconds from the start of the video or stream (empty for a photo).
 - `face_id`: the track id in a video or stream (the same face keeps it); in a photo 1, 2, ... from the left.
-- `x`, `y`, `w`, `h`: the face box in the frame's pixels; `detector_score`: the detector's confidence.
+- `x`, `y`, `w`, `h`: the face box in the frame's pixels (a photo's own pixels, also when the dashboard
+  analysed a downscaled copy); `detector_score`: the detector's own score, which is not comparable between
+  detectors (YuNet: a confidence from 0 to 1; the Haar cascade: how many overlapping windows found the face).
 - `angry` ... `neutral`: the model's probabilities for this face in this frame (they sum to 1).
 - `label`: the most likely emotion in this frame; `smoothed_label`: the label after smoothing over the
   face's recent frames (what annotations and summaries show; equal to `label` for a photo).
+- `short_track`: True for every row of a track followed for fewer than `MIN_TRACK_FRAMES` analysed frames
+  or less than `MIN_TRACK_SECONDS` (video, webcam): most often a false detection for a moment (a pattern
+  in the background, a hand). Such rows stay in the table and its exports, marked; `summarize`, the face
+  counts and the charts leave them out. Always False for a photo.
 """
+
+MIN_TRACK_FRAMES = 5
+"""A track seen in fewer analysed frames than this is not counted as a face (see `short_track`)."""
+MIN_TRACK_SECONDS = 0.5
+"""A track followed for less time than this (last seen - first seen) is not counted as a face."""
 
 PROBABILITY_DIGITS = 4
 _DTYPES: dict[str, str] = {
     "source": "object", "frame": "int64", "time": "float64", "face_id": "int64",
     "x": "int64", "y": "int64", "w": "int64", "h": "int64", "detector_score": "float64",
-    **{e: "float64" for e in EMOTIONS}, "label": "object", "smoothed_label": "object",
+    **{e: "float64" for e in EMOTIONS}, "label": "object", "smoothed_label": "object", "short_track": "bool",
 }
 
 Row = tuple[Any, ...]
@@ -158,17 +184,58 @@ def face_rows(faces: Sequence[FaceResult], source: str, frame: int = 0, time: fl
             source, int(frame), t, face.track_id if face.track_id is not None else position,
             b.x, b.y, b.w, b.h, round(float(b.score), PROBABILITY_DIGITS),
             *(round(face.probabilities.get(e, 0.0), PROBABILITY_DIGITS) for e in EMOTIONS),
-            face.label, face.smoothed_label,
+            face.label, face.smoothed_label, False,  # short_track: known once the track is over (results_table)
         ))
     return rows
 
 
 def results_table(rows: Iterable[Row] = ()) -> "pd.DataFrame":
-    """The results table from rows made by `face_rows` (an empty table, with its columns, from none)."""
+    """The results table from rows made by `face_rows` (an empty table, with its columns, from none), with
+    `short_track` set from the whole of each track."""
     import pandas as pd
 
     table = pd.DataFrame(list(rows), columns=list(COLUMNS))
-    return table.astype(_DTYPES)
+    return mark_short_tracks(table.astype(_DTYPES))
+
+
+def mark_short_tracks(table: "pd.DataFrame", min_frames: int = MIN_TRACK_FRAMES,
+                      min_seconds: float = MIN_TRACK_SECONDS) -> "pd.DataFrame":
+    """Set `short_track` (in place, and return the table): True on every row of a (source, face_id) track
+    with fewer than `min_frames` rows or a span (last time - first time) under `min_seconds`. Rows without a
+    time (photos) are never short."""
+    if not len(table):
+        table["short_track"] = table.get("short_track", False)
+        return table.astype({"short_track": "bool"})
+    timed = table["time"].notna()
+    groups = table[timed].groupby(["source", "face_id"])["time"]
+    frames = groups.transform("size")
+    span = groups.transform("max") - groups.transform("min")
+    short = (frames < min_frames) | (span < min_seconds - 1e-9)
+    table["short_track"] = False
+    table.loc[short.index, "short_track"] = short.to_numpy(dtype=bool)
+    table["short_track"] = table["short_track"].astype(bool)
+    return table
+
+
+def counted(table: "pd.DataFrame") -> "pd.DataFrame":
+    """The rows of faces that count: the table without its short tracks (what summaries and charts use)."""
+    if "short_track" not in table:
+        table = mark_short_tracks(table.copy())
+    return table[~table["short_track"].astype(bool)]
+
+
+def face_ids(table: "pd.DataFrame") -> list[int]:
+    """The ids of the faces that count (short tracks left out), in order."""
+    rows = counted(table)
+    return sorted(int(i) for i in rows["face_id"].unique()) if len(rows) else []
+
+
+def short_track_ids(table: "pd.DataFrame") -> list[int]:
+    """The ids of the tracks too short to count as faces."""
+    if "short_track" not in table:
+        table = mark_short_tracks(table.copy())
+    rows = table[table["short_track"].astype(bool)]
+    return sorted(int(i) for i in rows["face_id"].unique()) if len(rows) else []
 
 
 def faces_table(faces: Sequence[FaceResult], source: str, frame: int = 0, time: float | None = None) -> "pd.DataFrame":
@@ -181,7 +248,7 @@ def concat_tables(tables: Iterable["pd.DataFrame"]) -> "pd.DataFrame":
     import pandas as pd
 
     tables = [t for t in tables if len(t)]
-    return pd.concat(tables, ignore_index=True).astype(_DTYPES) if tables else results_table()
+    return mark_short_tracks(pd.concat(tables, ignore_index=True).astype(_DTYPES)) if tables else results_table()
 
 
 class TableBuilder:
@@ -214,16 +281,20 @@ class TableBuilder:
 SHARE_PREFIX = "share_"
 
 
-def summarize(table: "pd.DataFrame", by: Sequence[str] = ("source", "face_id")) -> "pd.DataFrame":
+def summarize(table: "pd.DataFrame", by: Sequence[str] = ("source", "face_id"),
+              include_short: bool = False) -> "pd.DataFrame":
     """The one summary of a results table: one row per group of `by` (per face by default).
 
     Columns: the `by` columns, `first_seen` and `last_seen` (seconds; empty for photos), `frames` (rows in
     the group), `dominant` (the most frequent smoothed label) and `share_<emotion>` (the share of the
     group's rows with that smoothed label). `by=()` summarises the whole table in one row: the share of
-    time per emotion over all faces. An empty table gives an empty summary with these columns.
+    time per emotion over all faces. Tracks too short to count (`short_track`) are left out unless
+    `include_short`. An empty table gives an empty summary with these columns.
     """
     import pandas as pd
 
+    if not include_short:
+        table = counted(table)
     by = list(by)
     shares = [SHARE_PREFIX + e for e in EMOTIONS]
     columns = [*by, "first_seen", "last_seen", "frames", "dominant", *shares]

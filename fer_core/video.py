@@ -224,7 +224,17 @@ class VideoAnalysis:
 
     @property
     def face_ids(self) -> list[int]:
-        return sorted(int(i) for i in self.table["face_id"].unique()) if len(self.table) else []
+        """The faces followed (tracks too short to count left out: `results.MIN_TRACK_FRAMES`, `MIN_TRACK_SECONDS`)."""
+        from .results import face_ids
+
+        return face_ids(self.table)
+
+    @property
+    def short_track_ids(self) -> list[int]:
+        """Tracks too short to count as faces (their rows stay in `table`, marked `short_track`)."""
+        from .results import short_track_ids
+
+        return short_track_ids(self.table)
 
     def to_dict(self, include_results: bool = True) -> dict[str, Any]:
         """The run as JSON: facts, `summary` (one row per face, `results.summarize`) and the table's rows."""

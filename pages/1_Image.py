@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import files, image_view, resources, ui
-from fer_core.io import decode_image
+from fer_core.io import decode_photo
 from fer_core.results import concat_tables
 
 settings = ui.setup_page(
@@ -47,8 +47,9 @@ if inputs:
             if len(inputs) > 1:
                 st.subheader(name)
             try:
-                image = decode_image(data, name=name)
-                result = image_view.analyze(recognizer, name, image)
+                with st.spinner(f"Reading and analysing {name}..."):
+                    photo = decode_photo(data, name=name)  # big photos downscaled once, here
+                    result = image_view.analyze(recognizer, name, photo)
             except Exception as error:  # noqa: BLE001 - one message, the other images still work
                 ui.show_error(error, name)
                 continue

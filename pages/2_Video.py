@@ -12,7 +12,7 @@ import streamlit as st
 from dashboard import charts, files, resources, ui
 from fer_core.emotions import EMOTIONS, display_name
 from fer_core.errors import InvalidVideoError
-from fer_core.results import shares, summarize
+from fer_core.results import MIN_TRACK_FRAMES, MIN_TRACK_SECONDS, counted, shares, summarize
 
 settings = ui.setup_page(
     "Video", ":material/movie:",
@@ -63,9 +63,17 @@ def run_key() -> tuple:
 
 
 def analyse() -> None:
-    """Run the analysis with a progress bar; results go to session state. Temporary files never outlive it."""
+    """Run the analysis with a progress bar; results go to session state. Temporary files never outlive it,
+    and the progress bar never outlives the run (it is cleared on success, error and stop alike)."""
+    bar = st.progress(0.0, text=f"Opening {name}...")
+    try:
+        _analyse(bar)
+    finally:
+        bar.empty()
+
+
+def _analyse(bar: Any) -> None:
     recognizer = resources.recognizer(settings)
-    bar = st.progress(0.0, text="Starting...")
     state = {"last": 0.0, "start": time.perf_counter()}
 
     def progress(done: int, total: int) -> bool:
@@ -87,7 +95,6 @@ def analyse() -> None:
             result = _run(sample_path, recognizer, out_path, progress)
         video_bytes = out_path.read_bytes() if annotate and out_path.exists() and out_path.stat().st_size else None
     result.output_path = None
-    bar.empty()
     st.session_state[RESULT_KEY] = {"key": run_key(), "name": name, "analysis": result, "video": video_bytes}
 
 
@@ -131,11 +138,20 @@ if stored and stored["key"][0] == input_key():
     m = st.columns(5)
     m[0].metric("Length", f"{info.duration:.1f} s")
     m[1].metric("Frames analysed", f"{analysis.frames_analysed} / {analysis.frames_decoded}")
-    m[2].metric("Faces followed", len(analysis.face_ids))
+    brief = analysis.short_track_ids
+    m[2].metric("Faces followed", len(analysis.face_ids),
+                help=f"Faces followed for at least {MIN_TRACK_FRAMES} analysed frames and {MIN_TRACK_SECONDS:g} s."
+                     + (f" {len(brief)} briefer detection{'s' if len(brief) > 1 else ''} (most often a pattern in "
+                        "the background seen for a moment) not counted: "
+                        "they stay in the downloads, marked short_track." if brief else ""))
     m[3].metric("Processing", f"{analysis.frames_decoded / max(analysis.seconds, 1e-6):.0f} fps")
     m[4].metric("Size", f"{info.width}x{info.height}")
 
-    table = analysis.table
+    table = counted(analysis.table)  # the faces that count; the downloads keep every row
+    if brief:
+        st.caption(f"{len(brief)} brief detection{'s' if len(brief) > 1 else ''} (under {MIN_TRACK_FRAMES} analysed "
+                   f"frames or {MIN_TRACK_SECONDS:g} s) not counted as a face; the downloads keep "
+                   f"{'them' if len(brief) > 1 else 'it'}, marked short_track.")
     if not len(table):
         st.warning(f"No face was found in {stored['name']}. Try a lower confidence threshold or a smaller minimum "
                    "face size in the sidebar.", icon=":material/search_off:")
@@ -166,13 +182,20 @@ if stored and stored["key"][0] == input_key():
         st.caption("Lines: the model's probabilities in each analysed frame. Band: the label shown, smoothed "
                    "over the face's recent frames.")
         st.markdown("##### Per-face summary")
-        show = summary.drop(columns=["source"]).rename(columns={f"share_{e}": display_name(e) for e in EMOTIONS})
+        show = summary.drop(columns=["source"]).rename(columns={
+            "face_id": "face", "first_seen": "from (s)", "last_seen": "to (s)",
+            **{f"share_{e}": display_name(e) for e in EMOTIONS}})
+        show["dominant"] = show["dominant"].map(display_name)
         for e in EMOTIONS:
             show[display_name(e)] = (show[display_name(e)].astype(float) * 100).round(0)
-        show["dominant"] = show["dominant"].map(display_name)
-        st.dataframe(show, hide_index=True, width="stretch",
-                     column_config={display_name(e): st.column_config.ProgressColumn(
-                         display_name(e), min_value=0, max_value=100, format="%d%%") for e in EMOTIONS})
+        st.dataframe(show, hide_index=True, width="stretch", column_config={
+            "face": st.column_config.NumberColumn("face", width="small"),
+            "from (s)": st.column_config.NumberColumn("from (s)", format="%.1f", width="small"),
+            "to (s)": st.column_config.NumberColumn("to (s)", format="%.1f", width="small"),
+            "frames": st.column_config.NumberColumn("frames", width="small", help="Analysed frames with this face."),
+            "dominant": st.column_config.TextColumn("dominant", width="small"),
+            **{display_name(e): st.column_config.NumberColumn(display_name(e), format="%.0f%%", width="small")
+               for e in EMOTIONS}})
         st.caption("Share of each face's analysed frames per emotion; times in seconds.")
 
     stem = files.safe_stem(stored["name"])
@@ -180,4 +203,4 @@ if stored and stored["key"][0] == input_key():
     if stored["video"]:
         d1.download_button("Annotated video (MP4)", stored["video"], f"{stem}_annotated.mp4", "video/mp4",
                            key="video_dl_mp4", on_click="ignore", width="stretch", icon=":material/movie:")
-    files.download_buttons(table, stem, "video", [d2, d3, d4])
+    files.download_buttons(analysis.table, stem, "video", [d2, d3, d4])

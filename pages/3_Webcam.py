@@ -6,9 +6,10 @@ import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
 from dashboard import charts, files, resources, ui
+from dashboard import webrtc as rtc
 from dashboard.live import LiveHistory, LiveSession
 from fer_core.emotions import display_name
-from fer_core.results import shares, summarize
+from fer_core.results import MIN_TRACK_FRAMES, MIN_TRACK_SECONDS, counted, face_ids, shares, summarize
 
 settings = ui.setup_page(
     "Webcam", ":material/videocam:",
@@ -17,9 +18,6 @@ settings = ui.setup_page(
 )
 ui.legend()
 
-# Same machine: no STUN/TURN server is needed (and none is contacted). For access from another machine
-# see the README: serve over HTTPS and pass a STUN/TURN server in RTC_CONFIGURATION.
-RTC_CONFIGURATION = {"iceServers": []}
 ROLLING_SECONDS = 20.0
 
 try:
@@ -37,38 +35,40 @@ session.configure(recognizer)
 history: LiveHistory = st.session_state.setdefault("webcam_history", LiveHistory())
 
 
-def in_browser() -> bool:
-    """False under `streamlit.testing` (AppTest), which has no browser for the WebRTC component to talk to.
-
-    A page served to a browser always has the HTTP request's headers; an AppTest run has none.
-    """
-    try:
-        return bool(st.context.headers)
-    except Exception:  # noqa: BLE001 - no request context at all
-        return False
-
-
 class _Stopped:
     class state:  # noqa: N801 - mimics WebRtcStreamerContext.state
         playing = False
         signalling = False
 
 
+# STUN/TURN servers: none on one machine; for a deployment, from secrets.toml or the environment (README).
+try:
+    ICE_SERVERS = rtc.ice_servers(secrets=rtc.streamlit_secrets())
+except rtc.IceConfigError as error:
+    ui.show_error(error, "the WebRTC settings")
+    st.stop()
+
 left, right = st.columns([3, 2], gap="large")
 with left:
-    if not in_browser():
+    if not ui.in_browser():
         ctx = _Stopped()
         st.info("The live stream starts when the dashboard runs in a browser (`make run`).", icon=":material/videocam:")
     else:
         ctx = webrtc_streamer(
             key="webcam",
             mode=WebRtcMode.SENDRECV,
-            rtc_configuration=RTC_CONFIGURATION,
+            rtc_configuration=rtc.rtc_configuration(ICE_SERVERS),
             video_frame_callback=session.callback,
             media_stream_constraints={"video": True, "audio": False},
             async_processing=True,
         )
-    st.caption("The browser asks once for the camera. The first start can take a few seconds; nothing is recorded.")
+        problem = rtc.camera_problem()
+        if problem and not ctx.state.playing:
+            what, next_step = rtc.camera_help(problem)
+            st.error(f"**{what}** {next_step}", icon=":material/videocam_off:")
+            st.page_link("pages/2_Video.py", label="Analyse a video file instead", icon=":material/movie:")
+    st.caption("The browser asks once for the camera. The first start can take a few seconds; nothing is recorded. "
+               f"Relay servers (STUN/TURN): {rtc.describe(ICE_SERVERS)}.")
 
 active = bool(ctx.state.playing or ctx.state.signalling)
 if active and not st.session_state.get("webcam_was_active"):
@@ -130,14 +130,17 @@ if not playing:
     if history.frames:
         st.divider()
         st.subheader("Session summary")
-        table = history.table()
-        duration = float(table["time"].max() - table["time"].min()) if len(table) else 0.0
+        raw = history.table()  # every row, for the downloads; brief tracks marked short_track
+        table = counted(raw)  # the faces that count, for the figures and charts
+        duration = float(raw["time"].max() - raw["time"].min()) if len(raw) else 0.0
         fps = history.fps[len(history.fps) // 5:] or history.fps
         c = st.columns(4)
         c[0].metric("Frames processed", history.frames)
         c[1].metric("Average frame rate", f"{sum(fps) / max(len(fps), 1):.1f} fps")
         c[2].metric("Average processing", f"{sum(history.ms) / max(len(history.ms), 1):.0f} ms / frame")
-        c[3].metric("Faces followed", int(table["face_id"].nunique()) if len(table) else 0)
+        c[3].metric("Faces followed", len(face_ids(raw)),
+                    help=f"Faces followed for at least {MIN_TRACK_FRAMES} frames and {MIN_TRACK_SECONDS:g} s; "
+                         "briefer detections are left out (the downloads keep them, marked short_track).")
         if len(table):
             per_face = summarize(table)
             a, b = st.columns([2, 3], gap="large")
@@ -154,9 +157,10 @@ if not playing:
                 st.plotly_chart(charts.emotion_timeline(table[table["face_id"] == main_face],
                                                         title=f"Face #{main_face}", x_title="seconds"),
                                 key="webcam_session_timeline", config={"displayModeBar": False}, width="stretch")
-            files.download_buttons(table, "webcam_session", "webcam", st.columns(4)[:3])
         else:
             st.info(f"No face was seen during the session ({duration:.0f} s).", icon=":material/face:")
+        if len(raw):
+            files.download_buttons(raw, "webcam_session", "webcam", st.columns(4)[:3])
 
 if session.errors:
     st.warning(f"{session.errors} frames could not be processed; last problem: {session.last_error}")

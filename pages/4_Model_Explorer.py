@@ -1,4 +1,4 @@
-"""Model explorer: how good the model is on labelled faces, what it looks at, what breaks it, its card."""
+"""Model Explorer: how good the model is on labelled faces, what it looks at, what breaks it, its card."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from fer_core.perturb import Perturbation, apply
 from fer_core.saliency import occlusion_saliency, overlay
 
 settings = ui.setup_page(
-    "Model explorer", ":material/biotech:",
+    "Model Explorer", ":material/biotech:",
     "Explore the model's behaviour on a bundled labelled sample: 10 FER2013 test faces per emotion. How often "
     "is it right, which pixels drive a prediction, and how much light, blur, tilt or a covered eye change it.",
 )
@@ -31,6 +31,7 @@ except Exception as error:  # noqa: BLE001
     st.stop()
 
 SIZE = classifier.input_size
+EXPLAIN_PICK = "explorer_explain_pick"  # (face, class) the user chose to explain, if any
 tab_acc, tab_face, tab_card = st.tabs([":material/analytics: Accuracy", ":material/face: One face up close",
                                        ":material/description: Model card"])
 
@@ -95,8 +96,19 @@ with tab_face:
                     unsafe_allow_html=True)
     with c2:
         st.markdown("##### What drives it")
-        target = st.selectbox("Explain", ev.classes, index=ev.classes.index(predicted), format_func=display_name,
-                              key="explorer_target", help="The class whose probability the map explains.")
+        # The map explains the model's label for this face until the user picks another class for this face;
+        # a new face (or model) starts again from its own label.
+        this_face = (settings.model, settings.tta, int(idx))
+        pick = st.session_state.get(EXPLAIN_PICK)
+        st.session_state["explorer_target"] = pick[1] if pick and pick[0] == this_face else predicted
+
+        def remember_pick(face: tuple = this_face) -> None:
+            st.session_state[EXPLAIN_PICK] = (face, st.session_state["explorer_target"])
+
+        target = st.selectbox("Explain", ev.classes, format_func=display_name, key="explorer_target",
+                              on_change=remember_pick,
+                              help="The class whose probability the map explains: the model's label unless you "
+                                   "pick another.")
         heat = explorer.saliency_map(settings.model, settings.tta, face, ev.classes.index(target))
         st.image(overlay(face, heat, size=224), width=224,
                  caption="Occlusion map: red = covering this area lowers the score most.")
@@ -165,6 +177,18 @@ with tab_card:
                                 "ms per face": st.column_config.NumberColumn(format="%.2f")})
     st.caption("FER2013 PublicTest (3,589 faces); cost per face: TFLite, batch 1, one CPU thread. Aliases: "
                + "; ".join(f"{alias}: {role}" for alias, role in ALIAS_ROLES.items()) + ".")
+    log = spec.directory / "training_log.csv"
+    if log.exists():
+        from fer_core.training.reports import learning_curves_figure
+
+        st.markdown("##### How it learned")
+        history = pd.read_csv(log).to_dict("records")
+        fig = learning_curves_figure(history)
+        fig.update_layout(height=320, margin={"t": 40, "b": 30, "l": 10, "r": 10}, legend={"orientation": "h", "y": -0.3})
+        fig.update_xaxes(tickmode="linear", tick0=1, dtick=max(1, -(-len(history) // 10)), tickformat="d")
+        st.plotly_chart(fig, key="explorer_curves", config={"displayModeBar": False}, width="stretch")
+        st.caption(f"Loss and accuracy per epoch on the training faces (solid) and the validation faces (dashed), "
+                   f"from the model's {log.name}.")
     if spec.metrics:
         with st.expander("Metrics recorded with the model"):
             st.json(spec.metrics, expanded=True)

@@ -9,6 +9,7 @@ the sidebar's model list at once, and can be downloaded as a zip.
 from __future__ import annotations
 
 import io
+import math
 import os
 import re
 import shutil
@@ -22,6 +23,7 @@ import streamlit as st
 from dashboard import files, ui
 from dashboard import settings as settings_mod
 from fer_core.emotions import EMOTIONS, display_name
+from fer_core.models import list_models
 from fer_core.training.data import extract_zip
 
 USER_MODELS = Path(os.environ.get("FER_USER_MODELS_DIR") or files.REPO_ROOT / "user_models")
@@ -71,7 +73,66 @@ def curves(history: list[dict]) -> object:
     fig = learning_curves_figure(history)
     fig.update_layout(height=340, margin={"t": 40, "b": 30, "l": 10, "r": 10},
                       legend={"orientation": "h", "y": -0.25})
+    # Whole epochs only (plotly would tick 1, 1.5, 2 on a short run), about ten ticks at most.
+    fig.update_xaxes(tickmode="linear", tick0=1, dtick=max(1, math.ceil(len(history) / 10)), tickformat="d")
     return fig
+
+
+def clean_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text.strip()).strip("._") or "my_model"
+
+
+def taken_names(out_root: Path) -> set[str]:
+    """Names a new model must not silently take: every registry model's, and every folder in `out_root`."""
+    names = {spec.name for spec in list_models()}
+    if out_root.is_dir():
+        names |= {p.name for p in out_root.iterdir() if p.is_dir()}
+    return names
+
+
+def free_name(stem: str, taken: set[str]) -> str:
+    if stem not in taken:
+        return stem
+    n = 2
+    while f"{stem}_{n}" in taken:
+        n += 1
+    return f"{stem}_{n}"
+
+
+def reference_accuracy(cfg: object, reference: str) -> dict | None:
+    """The accuracy of an existing model (the base of a fine-tuning, else the model in use) on exactly the
+    validation faces this run held out (the same split: same data, share and seed), so the new model's
+    score has something to be compared with."""
+    import numpy as np
+
+    from fer_core.classifier import EmotionClassifier
+    from fer_core.models import get_model
+    from fer_core.preprocess import prepare_face
+    from fer_core.training.loop import prepare_data
+
+    spec = get_model(reference)
+    _, val_ds = prepare_data(cfg, spec.input_size)
+    if not len(val_ds):
+        return None
+    classifier = EmotionClassifier(reference)
+    probabilities = classifier.predict(np.stack([prepare_face(face, classifier.input_size) for face in val_ds.x]))
+    predicted = [classifier.classes[i] for i in probabilities.argmax(axis=1)]
+    truth = [EMOTIONS[i] for i in val_ds.y]
+    return {"name": spec.name, "title": spec.title, "n": len(truth),
+            "accuracy": float(np.mean([p == t for p, t in zip(predicted, truth)])),
+            "recorded": spec.metrics.get("val_accuracy"), "recorded_on": spec.metrics.get("val_data")}
+
+
+def user_text(error: BaseException, paths: dict[str, str]) -> BaseException:
+    """The same error with the server's temporary paths replaced by what the user knows (their upload)."""
+    from fer_core.errors import FerError
+
+    if not isinstance(error, FerError):
+        return error
+    text = str(error)
+    for path, shown in sorted(paths.items(), key=lambda item: -len(item[0])):
+        text = text.replace(path, shown)
+    return type(error)(text)
 
 
 def use_model(name: str) -> None:
@@ -94,8 +155,6 @@ if source.startswith("Upload"):
 
 # --- 2. Recipe -------------------------------------------------------------------------------------------
 st.markdown("#### 2. Recipe")
-from fer_core.models import list_models  # noqa: E402
-
 bases = {s.name: s for s in list_models() if s.keras_path and s.keras_path.exists()}
 c1, c2, c3 = st.columns(3)
 with c1:
@@ -125,32 +184,61 @@ with c3:
     augment = st.selectbox("Augmentation", ["none", "light", "standard", "strong"], index=1, key="train_aug",
                            help="Random flips, shifts, small rotations and zooms, brightness and contrast, and "
                                 "(standard, strong) random erasing of a patch.")
-    default_name = f"{base}_custom" if finetune else "my_model"
-    name = st.text_input("Model name", default_name, key="train_name", max_chars=60)
     into_models = st.checkbox("Save into models/ (shared with the project)", value=False, key="train_into_models",
                               help="Otherwise the model goes to user_models/, which is not part of the repository.")
+    out_root = files.REPO_ROOT / "models" if into_models else USER_MODELS
+    where = "models/" if into_models else "user_models/"
+    taken = taken_names(out_root)
+    name = st.text_input("Model name", free_name(f"{base}_custom" if finetune else "my_model", taken),
+                         key="train_name", max_chars=60)
+    wanted = clean_name(name)
+    save_as, replace = wanted, False
+    if wanted in taken:
+        # Only a model trained here, in user_models/, may be replaced; models/ holds the project's own.
+        ours = not into_models and (USER_MODELS / wanted).is_dir()
+        if ours:
+            replace = st.checkbox("Replace the existing model", value=False, key="train_replace",
+                                  help=f"A model named '{wanted}' is already in {where}.")
+        if replace:
+            st.warning(f"Training will overwrite the model '{wanted}' in {where}.", icon=":material/warning:")
+        else:
+            save_as = free_name(wanted, taken)
+            st.info(f"A model named '{wanted}' is already in {where}: this run will be saved as '{save_as}' unless "
+                    "you tick Replace." if ours else f"'{wanted}' is the name of another model: this run will be "
+                    f"saved as '{save_as}'.", icon=":material/info:")
 
 start = st.button("Train", type="primary", icon=":material/play_arrow:", key="train_start")
 
 # --- 3. Training -----------------------------------------------------------------------------------------
 if start:
-    clean = re.sub(r"[^A-Za-z0-9_.-]+", "_", name.strip()).strip("._") or "my_model"
     if upload is None and source.startswith("Upload"):
         st.warning("Upload a zip of class folders first, or choose the bundled sample.", icon=":material/upload:")
         st.stop()
+    shown = upload.name if upload is not None else "the bundled sample"
+    panel = st.empty()  # everything a run shows while it lasts; emptied if it fails
+    with panel.container():
+        status = st.status(f"Unpacking {shown}..." if upload is not None else "Reading the bundled sample...",
+                           expanded=True)
+        progress = st.empty()
+        chart = st.empty()
     work = Path(tempfile.mkdtemp(prefix="fer-train-"))
+    data_dir = work / "data"
+    trained = False
     try:
-        data_dir = SAMPLE if upload is None else extract_zip(upload.getvalue(), work / "data")
-        from fer_core.training.data import load_folder
+        if upload is not None:
+            extract_zip(upload.getvalue(), data_dir, name=upload.name)
+        else:
+            data_dir = SAMPLE
         from fer_core.training import TrainConfig, train
+        from fer_core.training.data import load_folder
 
+        status.update(label=f"Checking the faces in {shown}...")
         found = load_folder(data_dir)  # the checks, with a clear message, before anything heavy
         counts = found.class_counts()
-        st.caption(f"{len(found)} faces: " + ", ".join(f"{display_name(k)} {v}" for k, v in counts.items() if v))
-        out_root = files.REPO_ROOT / "models" if into_models else USER_MODELS
+        status.write(f"{len(found)} faces: " + ", ".join(f"{display_name(k)} {v}" for k, v in counts.items() if v))
         cfg = TrainConfig(
-            data=str(data_dir), val_split=val_split, name=clean, out=str(out_root / clean),
-            title=f"{clean} (trained in the dashboard)", finetune=base if finetune else None,
+            data=str(data_dir), val_split=val_split, name=save_as, out=str(out_root / save_as),
+            title=f"{save_as} (trained in the dashboard)", finetune=base if finetune else None,
             freeze_blocks=freeze if finetune else 0, epochs=epochs, batch_size=32, lr=lr, augment=augment,
             warmup_epochs=0 if finetune else min(2, epochs - 1), patience=0,
             checkpoint_dir=str(work / "checkpoints"), verbose=0,
@@ -158,28 +246,36 @@ if start:
                     f"{epochs} epochs, lr {lr:g}, augmentation {augment}, validation share {val_split:g}, "
                     f"frozen blocks {freeze if finetune else 0}, data "
                     f"{'bundled sample' if upload is None else upload.name}")
-        progress = st.progress(0.0, text="Loading TensorFlow and the data...")
-        chart = st.empty()
+        status.update(label="Loading TensorFlow and building the model (a few seconds the first time)...")
+        progress.progress(0.0, text=f"Epoch 1/{epochs} starting...")
 
         def on_epoch(record: dict, history: list[dict]) -> None:
+            status.update(label=f"Training: epoch {record['epoch']} of {epochs} done")
             progress.progress(min(1.0, record["epoch"] / epochs),
                               text=f"Epoch {record['epoch']}/{epochs}: validation accuracy "
                                    f"{record['val_accuracy']:.0%}, loss {record['loss']:.3f}")
             chart.plotly_chart(curves(history), key=f"train_live_{record['epoch']}",
                                config={"displayModeBar": False}, width="stretch")
 
-        with st.spinner("Training..."):
-            result = train(cfg, on_epoch_end=on_epoch)
-        progress.progress(1.0, text="Done: the best epoch was kept and the model written.")
+        result = train(cfg, on_epoch_end=on_epoch)
+        status.update(label="Measuring the reference model on the same validation faces...")
+        reference_name = base if finetune else settings.model
+        try:
+            reference = reference_accuracy(cfg, reference_name)
+        except Exception:  # noqa: BLE001 - the comparison is a bonus; the new model is there
+            ui.log.exception("reference accuracy of %s", reference_name)
+            reference = None
+        status.update(label="Done: the best epoch was kept and the model written.", state="complete")
         st.session_state[RESULT_KEY] = {
             "name": result.name, "dir": str(result.model_dir), "history": result.history,
             "best_epoch": result.best_epoch, "metrics": result.metrics, "seconds": result.seconds,
-            "into_models": into_models,
+            "into_models": into_models, "reference": reference, "finetune": finetune,
         }
         trained = True
     except Exception as error:  # noqa: BLE001
-        trained = False
-        ui.show_error(error, "the training data")
+        panel.empty()
+        paths = {str(work / "data"): shown, str((work / "data").resolve()): shown, str(work): shown}
+        ui.show_error(user_text(error, paths), shown)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if trained:
@@ -190,22 +286,41 @@ done = st.session_state.get(RESULT_KEY)
 if done and Path(done["dir"]).exists():
     st.markdown("#### 3. Result")
     val, tta = done["metrics"]["val"], done["metrics"]["val_tta"]
-    m = st.columns(4)
-    m[0].metric("Validation accuracy", f"{val['accuracy']:.0%}", help=f"On {val['n']} held-out faces.")
-    m[1].metric("With mirror TTA", f"{tta['accuracy']:.0%}")
-    m[2].metric("Best epoch", f"{done['best_epoch']} of {len(done['history'])}")
-    m[3].metric("Cost per face", f"{done['metrics']['ms_per_face']:.2f} ms", help="TFLite, batch 1, one thread.")
+    reference = done.get("reference")
+    m = st.columns(5)
+    gain = round((val["accuracy"] - reference["accuracy"]) * 100) if reference else None
+    m[0].metric("Validation accuracy", f"{val['accuracy']:.0%}", help=f"On {val['n']} held-out faces.",
+                delta=None if gain is None else f"{gain:+d} points" if gain else "same as before",
+                delta_color="normal" if gain else "off")
+    if reference:
+        which = "Base model" if done.get("finetune") else "Model in use"
+        recorded = (f" Its own validation accuracy, recorded with it: {reference['recorded']:.1%}"
+                    + (f" on {reference['recorded_on']}." if reference.get("recorded_on") else ".")
+                    if reference.get("recorded") is not None else "")
+        m[1].metric(f"{which}, same faces", f"{reference['accuracy']:.0%}",
+                    help=f"{reference['title']} on the same {reference['n']} validation faces.{recorded}")
+    m[2].metric("With mirror TTA", f"{tta['accuracy']:.0%}")
+    m[3].metric("Best epoch", f"{done['best_epoch']} of {len(done['history'])}")
+    m[4].metric("Cost per face", f"{done['metrics']['ms_per_face']:.2f} ms", help="TFLite, batch 1, one thread.")
+    if val["n"] < 100:
+        st.warning(f"Only {val['n']} validation faces: one face more or less right moves the accuracy by "
+                   f"{100 / max(val['n'], 1):.0f} points, so these figures are rough. Validate on at least 100 faces "
+                   "(a bigger upload or a larger validation share) before trusting a difference.",
+                   icon=":material/warning:")
     left, right = st.columns([3, 2], gap="large")
     with left:
         st.plotly_chart(curves(done["history"]), key="train_final_curves", config={"displayModeBar": False},
                         width="stretch")
     with right:
-        table = pd.DataFrame({"recall": val["per_class"], "recall with TTA": tta["per_class"]})
-        table.index = [display_name(c) for c in table.index]
-        st.dataframe(table, width="stretch", column_config={
-            c: st.column_config.ProgressColumn(c, min_value=0.0, max_value=1.0, format="percent")
-            for c in table.columns})
-        st.caption(f"Validation faces: {val['n']}. With few faces each one moves a class's recall a lot.")
+        table = pd.DataFrame({"emotion": [display_name(c) for c in val["per_class"]],
+                              "recall": list(val["per_class"].values()),
+                              "with TTA": [tta["per_class"].get(c) for c in val["per_class"]]})
+        st.dataframe(table, hide_index=True, width="stretch", column_config={
+            "emotion": st.column_config.TextColumn("emotion", width="small"),
+            **{c: st.column_config.ProgressColumn(c, min_value=0.0, max_value=1.0, format="percent", width="small")
+               for c in ("recall", "with TTA")}})
+        st.caption(f"Recall per emotion on the {val['n']} validation faces (share of each emotion's faces "
+                   "labelled right); with TTA, each face averaged with its mirror image.")
     folder = Path(done["dir"])
     b1, b2 = st.columns(2)
     with b1:

@@ -108,8 +108,10 @@ def test_image_upload_astronaut_is_happy_with_table_and_downloads():
     assert not at.error
     assert any("1. Happy" in c for c in chips(at))
     table = at.dataframe[0].value
-    assert list(table["label"]) == ["happy"] and list(table["source"]) == ["astronaut.png"]
-    assert table["confidence"].iloc[0] > 0.5
+    assert list(table["label"]) == ["Happy"] and list(table["face"]) == [1]
+    assert table["confidence"].iloc[0] > 50 and table["Happy"].iloc[0] == table["confidence"].iloc[0]
+    # What fits a card: no raw detector score (not comparable between detectors), no empty photo columns.
+    assert not {"detector_score", "time", "frame", "source", "x"} & set(table.columns)
     labels = [b.label for b in at.get("download_button")]
     assert labels == ["Annotated image (PNG)", *DOWNLOADS]
 
@@ -196,6 +198,37 @@ def test_video_upload_of_a_real_file():
 
 # --- Webcam page -----------------------------------------------------------------------------------------
 
+def test_ice_servers_come_from_secrets_or_the_environment():
+    """STUN/TURN for a deployment: none by default; secrets.toml first, then FER_ICE_SERVERS (JSON), then the
+    FER_STUN_URLS / FER_TURN_* variables; a bad setting is one sentence that names it."""
+    from dashboard.webrtc import IceConfigError, describe, ice_servers, rtc_configuration
+
+    assert ice_servers({}) == [] and rtc_configuration([]) == {"iceServers": []}
+    env = {"FER_STUN_URLS": "stun:stun.example.org:3478", "FER_TURN_URLS": "turn:turn.example.org:3478,turns:turn.example.org:5349",
+           "FER_TURN_USERNAME": "fer", "FER_TURN_CREDENTIAL": "s3cret"}
+    servers = ice_servers(env)
+    assert servers == [{"urls": ["stun:stun.example.org:3478"]},
+                       {"urls": ["turn:turn.example.org:3478", "turns:turn.example.org:5349"], "username": "fer",
+                        "credential": "s3cret"}]
+    assert "s3cret" not in describe(servers) and "TURN turn.example.org:3478 (user fer)" in describe(servers)
+    as_json = {"FER_ICE_SERVERS": '[{"urls": "stun:json.example.org"}]', **env}
+    assert ice_servers(as_json) == [{"urls": ["stun:json.example.org"]}]
+    secrets = {"webrtc": {"ice_servers": [{"urls": ["stun:secret.example.org"]}]}}
+    assert ice_servers(as_json, secrets) == [{"urls": ["stun:secret.example.org"]}]
+    for bad, message in [({"FER_ICE_SERVERS": "[{urls: 1}"}, "FER_ICE_SERVERS is not valid JSON"),
+                         ({"FER_TURN_URLS": "turn:turn.example.org"}, "needs a username and a credential"),
+                         ({"FER_STUN_URLS": "https://stun.example.org"}, "is not a STUN or TURN URL")]:
+        with pytest.raises(IceConfigError, match=message):
+            ice_servers(bad)
+
+
+def test_webcam_page_reports_a_bad_ice_setting_in_one_sentence(monkeypatch):
+    monkeypatch.setenv("FER_TURN_URLS", "turn:turn.example.org:3478")
+    at = open_app("pages/3_Webcam.py")
+    ok(at)
+    assert len(at.error) == 1 and "needs a username and a credential" in at.error[0].value
+
+
 def test_webcam_page_shows_instructions_and_a_session_summary():
     """A session's history (real faces from the happy photo, as the callback would publish them) summarised."""
     from dashboard.live import LiveHistory, LiveUpdate
@@ -241,7 +274,7 @@ def test_live_session_callback_publishes_results_through_the_queue():
     session.close()
 
 
-# --- Model explorer --------------------------------------------------------------------------------------
+# --- Model Explorer --------------------------------------------------------------------------------------
 
 def test_explorer_accuracy_saliency_playground_and_card():
     at = open_app("pages/4_Model_Explorer.py")
@@ -267,6 +300,48 @@ def test_explorer_accuracy_saliency_playground_and_card():
 
     assert any(f"`{get_model(None).name}`" in m.value for m in at.markdown), "the default model's card"
     assert not at.error
+
+
+def test_explain_follows_the_predicted_class_until_the_user_picks_one():
+    """Happy -> Fear used to leave "Explain" on Happy: the saliency map explained a class nobody looked at."""
+    at = open_app("pages/4_Model_Explorer.py")
+    title = at.title[0].value
+    from dashboard.navigation import PAGES as PAGE_INFOS
+
+    assert "Model Explorer" in title and "Model Explorer" in [p.title for p in PAGE_INFOS]
+
+    def predicted() -> str:
+        """The model's label for the face shown, as the page's chip says it."""
+        import re
+
+        text = next(m.value for m in at.markdown if m.value.startswith("True: "))
+        return re.search(r"Model: <span[^>]*>([A-Za-z]+)", text).group(1).lower()
+
+    assert at.selectbox(key="explorer_target").value == predicted()
+    at.selectbox(key="explorer_class").set_value("fear").run()
+    ok(at)
+    fear_label = at.selectbox(key="explorer_target").value
+    assert fear_label == predicted(), "a new face: Explain is the model's label for it"
+    other = "disgust" if fear_label != "disgust" else "angry"
+    at.selectbox(key="explorer_target").set_value(other).run()
+    at.slider(key="pg_brightness").set_value(40).run()  # any other rerun keeps the user's pick
+    assert at.selectbox(key="explorer_target").value == other
+    at.select_slider(key="explorer_face").set_value(2).run()
+    ok(at)
+    assert at.selectbox(key="explorer_target").value == predicted(), "the next face: its own label again"
+
+
+def test_model_card_draws_the_training_curves_from_the_log():
+    """The curves come from training_log.csv (no saved plotly HTML, which would load plotly from a CDN)."""
+    import json
+
+    at = open_app("pages/4_Model_Explorer.py")
+    at.sidebar.selectbox(key="_sb_model").set_value("mini_xception_wide48_ft").run()
+    ok(at)
+    specs = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    curves = [spec for spec in specs if any(t.get("name") == "val_accuracy" for t in spec["data"])]
+    assert len(curves) == 1 and len(curves[0]["data"][0]["x"]) == 22, "22 epochs of mini_xception_wide48_ft"
+    assert not list(REPO.glob("models/*/*.html"))
 
 
 def huge_png(width: int = 10_000, height: int = 6_000) -> bytes:

@@ -257,3 +257,44 @@ def test_bytes_input_and_library_errors():
     assert load_image((PHOTOS / "happy_posed.jpg").read_bytes()).shape == (512, 512, 3)
     with pytest.raises(InvalidImageError, match="empty"):
         load_image(b"")
+
+
+def test_big_photo_is_downscaled_once_at_decode_and_boxes_map_back(tmp_path, yunet_recognizer):
+    """A 4096x4096 JPEG (the 512-pixel sample enlarged 8x) is decoded straight to 2048 pixels; the face found
+    there, mapped back with `Photo.scale`, is where it is in the full-size decode."""
+    from fer_core.io import PHOTO_MAX_SIDE, decode_photo
+    from fer_core.results import faces_table, scale_faces
+
+    big = tmp_path / "big.jpg"
+    Image.open(PHOTOS / "happy_posed.jpg").resize((4096, 4096), Image.Resampling.BICUBIC).save(big, quality=92)
+    data = big.read_bytes()
+    photo = decode_photo(data, "big.jpg")
+    assert photo.image.shape == (PHOTO_MAX_SIDE, PHOTO_MAX_SIDE, 3) and (photo.width, photo.height) == (4096, 4096)
+    assert photo.scale == 2.0 and photo.downscaled
+    small_faces = yunet_recognizer.analyze(photo.image)
+    full_faces = yunet_recognizer.analyze(load_image(big))
+    assert [f.label for f in small_faces] == ["happy"] == [f.label for f in full_faces]
+    mapped = faces_table(scale_faces(small_faces, photo.scale), "big.jpg").iloc[0]
+    full = full_faces[0].box
+    for got, want in zip((mapped.x, mapped.y, mapped.w, mapped.h), (full.x, full.y, full.w, full.h)):
+        assert abs(got - want) <= 0.03 * full.w
+    # A big phone photo stored sideways with an EXIF turn: turned, and its own size is the turned one.
+    turned = tmp_path / "turned.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.open(PHOTOS / "happy_single_face.jpg").resize((3000, 4500)).rotate(90, expand=True).save(turned, exif=exif)
+    photo = decode_photo(turned.read_bytes(), "turned.jpg")
+    assert (photo.width, photo.height) == (3000, 4500) and photo.image.shape == (2048, 1365, 3)
+    assert photo.image.shape[0] / photo.image.shape[1] == pytest.approx(4500 / 3000, rel=0.01)
+    assert yunet_recognizer.analyze(photo.image)[0].label == "happy", "the face upright, as the full decode shows it"
+    # A photo that fits is decoded as it is, and the messages are decode_image's.
+    assert decode_photo((PHOTOS / "happy_posed.jpg").read_bytes()).scale == 1.0
+    with pytest.raises(InvalidImageError, match="big.jpg could not be decoded: it is damaged or truncated.$"):
+        decode_photo(data[: len(data) // 2], "big.jpg")
+
+
+def test_truncated_jpeg_message_has_no_library_detail(tmp_path):
+    data = (PHOTOS / "happy_posed.jpg").read_bytes()
+    with pytest.raises(InvalidImageError) as error:
+        load_image(data[: len(data) - 21])
+    assert str(error.value) == "the image could not be decoded: it is damaged or truncated."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import cv2
 import numpy as np
 import pytest
 
@@ -196,17 +197,37 @@ def test_unknown_model_is_a_clear_error():
 
 # --- annotation ----------------------------------------------------------------------------------------
 
-def test_annotation_numbers_faces_and_keeps_labels_apart(yunet_recognizer):
-    from fer_core.annotate import _label_rect, _overlaps, draw_faces
+@pytest.mark.parametrize("width", [500, 1000, 4000])
+def test_labels_neither_collide_nor_cover_faces_at_any_size(yunet_recognizer, width):
+    """The group photo at three sizes: every label is clear of every other label and of every face box."""
+    from fer_core.annotate import _area, layout_labels
 
-    image = load_image(PHOTOS / "unlabelled_multi_face.jpg")
+    photo = load_image(PHOTOS / "unlabelled_multi_face.jpg")
+    image = cv2.resize(photo, (width, round(photo.shape[0] * width / photo.shape[1])), interpolation=cv2.INTER_CUBIC)
     faces = yunet_recognizer.analyze(image)
-    annotated = draw_faces(image, faces, numbered=True)
-    assert annotated.shape == image.shape and not np.array_equal(annotated, image)
-    taken = []
-    for face in faces:
-        taken.append(_label_rect(face, (230, 40), taken, image.shape[0]))
-    assert not any(_overlaps(a, b) for i, a in enumerate(taken) for b in taken[i + 1 :])
+    assert len(faces) == 5
+    labels = layout_labels(faces, image.shape, numbered=True)
+    boxes = [(f.box.x, f.box.y, f.box.x + f.box.w, f.box.y + f.box.h) for f in faces]
+    for i, label in enumerate(labels):
+        assert label.text.startswith(f"#{i + 1} ")
+        assert 0 <= label.rect[0] and label.rect[2] <= image.shape[1] and 0 <= label.rect[1] and label.rect[3] <= image.shape[0]
+        assert not any(_area(label.rect, box) for box in boxes), f"{label.text} covers a face"
+        assert not any(_area(label.rect, other.rect) for other in labels[i + 1:]), f"{label.text} covers a label"
+
+
+def test_annotation_grows_with_the_image(yunet_recognizer):
+    """Line width and text scale with the frame: on a 4000-pixel photo a label is 4x as tall as at 1000."""
+    from fer_core.annotate import Style, draw_faces, layout_labels
+
+    photo = load_image(PHOTOS / "unlabelled_multi_face.jpg")
+    big = cv2.resize(photo, (4000, 2668), interpolation=cv2.INTER_CUBIC)
+    small_faces, big_faces = yunet_recognizer.analyze(photo), yunet_recognizer.analyze(big)
+    height = lambda labels: labels[0].rect[3] - labels[0].rect[1]  # noqa: E731
+    ratio = height(layout_labels(big_faces, big.shape)) / height(layout_labels(small_faces, photo.shape))
+    assert 3.5 < ratio < 4.5
+    assert Style.for_frame(big.shape).line_width == 4 * Style.for_frame(photo.shape).line_width
+    annotated = draw_faces(photo, small_faces, numbered=True)
+    assert annotated.shape == photo.shape and not np.array_equal(annotated, photo)
 
 
 def test_ensemble_averages_its_members_on_real_faces():

@@ -52,12 +52,38 @@ def test_training_page_trains_on_the_sample_and_registers_the_model(user_models)
     assert "Validation accuracy" in labels and "Cost per face" in labels
     assert any(b.label.startswith("Use this model") for b in at.button)
     # The new model is in the sidebar's list and can be made the one in use.
-    assert any(o.startswith("page_test_model") for o in at.sidebar.selectbox(key="_sb_model").options)
+    assert any(o.startswith("page_test_model ") for o in at.sidebar.selectbox(key="_sb_model").options)
     at.button(key="train_use").click().run()
     assert not at.exception
     assert at.sidebar.selectbox(key="_sb_model").value == "page_test_model"
     assert any("is the model in use" in s.value for s in at.success)
     assert not (REPO / "models" / "page_test_model").exists()
+
+
+def test_a_second_run_never_overwrites_and_is_compared_with_its_base(user_models):
+    """Fine-tune twice under one name: the second run is saved under a free name (the first model's files
+    untouched), its validation accuracy stands beside the base model's on the same faces, a warning says 14
+    validation faces are too few, and the curves tick whole epochs."""
+    import json
+
+    at = open_page()
+    at.slider(key="train_epochs").set_value(2)
+    at.text_input(key="train_name").set_value("twice").run()
+    at.button(key="train_start").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.exception] + [e.value for e in at.error]
+    first = user_models / "twice" / "model.tflite"
+    stamp = first.stat().st_mtime_ns
+    # The same name again: the page says where this run will go, and it goes there.
+    assert any("will be saved as 'twice_2'" in i.value for i in at.info)
+    at.button(key="train_start").click().run()
+    assert not at.exception and not at.error
+    assert (user_models / "twice_2" / "model.tflite").exists() and first.stat().st_mtime_ns == stamp
+    labels = {m.label: m for m in at.metric}
+    assert "Base model, same faces" in labels and (labels["Validation accuracy"].delta.endswith(" points")
+                                                   or labels["Validation accuracy"].delta == "same as before")
+    assert any("Only 14 validation faces" in w.value for w in at.warning)
+    layout = json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]
+    assert layout["xaxis"]["dtick"] == 1 and layout["xaxis"]["tick0"] == 1
 
 
 def test_upload_without_a_file_asks_for_one(user_models):
@@ -93,3 +119,47 @@ def test_uploaded_zips_are_checked(tmp_path):
     one_class = {k: v for k, v in faces.items() if "/happy/" in k}
     with pytest.raises(DatasetError, match="needs at least 2"):
         load_folder(extract_zip(_zip(one_class), tmp_path / "one"))
+
+
+def _understated_zip(real_bytes: int, claimed: int = 1000) -> bytes:
+    """A zip whose one member inflates to `real_bytes` while its headers (local and central) say `claimed`:
+    a few kilobytes of upload."""
+    import struct
+    import zlib
+
+    name = b"faces/happy/a.png"
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+    zeros = bytes(2**20)
+    body = b"".join(packer.compress(zeros) for _ in range(real_bytes // 2**20)) + packer.flush()
+    crc = 0
+    for _ in range(real_bytes // 2**20):
+        crc = zlib.crc32(zeros, crc)
+    local = struct.pack("<4s5H3I2H", b"PK\x03\x04", 20, 0, 8, 0, 0, crc, len(body), claimed, len(name), 0) + name
+    central = struct.pack("<4s6H3I5H2I", b"PK\x01\x02", 20, 20, 0, 8, 0, 0, crc, len(body), claimed, len(name),
+                          0, 0, 0, 0, 0, 0) + name
+    end = struct.pack("<4s4H2IH", b"PK\x05\x06", 0, 0, 1, 1, len(central), len(local) + len(body), 0)
+    return local + body + central + end
+
+
+def test_unzipping_counts_the_real_bytes_whatever_the_header_says(tmp_path):
+    """200 MB of real data behind a header that says 1000 bytes: stopped at the limit (10 MB here), with at
+    most the limit written, nothing left behind, and a message that names the upload."""
+    from fer_core.errors import DatasetError
+    from fer_core.training.data import extract_zip
+
+    data = _understated_zip(200 * 2**20)
+    assert len(data) < 300_000
+    dest = tmp_path / "out"
+    with pytest.raises(DatasetError) as error:
+        extract_zip(data, dest, name="faces.zip", max_bytes=10 * 2**20)
+    assert str(error.value) == "faces.zip holds too much data (at most 50000 files and 10 MB unpacked)."
+    assert not dest.exists()
+    # Under the limit, the understated member is refused as damaged: its contents do not match its header.
+    with pytest.raises(DatasetError, match=r"^faces.zip is damaged: faces/happy/a.png does not match"):
+        extract_zip(_understated_zip(3 * 2**20), dest, name="faces.zip", max_bytes=10 * 2**20)
+    assert not dest.exists()
+    # An honest header over the limit is refused before anything is unpacked.
+    honest = _zip({"faces/happy/a.png": bytes(11 * 2**20)})
+    with pytest.raises(DatasetError, match="holds too much data"):
+        extract_zip(honest, dest, name="faces.zip", max_bytes=10 * 2**20)
+    assert not dest.exists()

@@ -115,3 +115,32 @@ def test_a_reader_gives_its_frames_once():
         assert sum(1 for _ in reader.frames()) == 72
         with pytest.raises(RuntimeError, match="once"):
             next(reader.frames())
+
+
+def test_a_brief_false_detection_is_marked_not_counted(tmp_path):
+    """The Haar cascade at its loosest (1 neighbour, as the sidebar allows) sees a face for a third of a second
+    before the real one walks in: that track is kept in the table and its exports, marked `short_track`, and
+    left out of the face count, the summaries and the CLI's lines."""
+    import pandas as pd
+
+    from fer_core import EmotionRecognizer
+    from fer_core.cli import main
+    from fer_core.detectors import default_params
+    from fer_core.results import MIN_TRACK_FRAMES, MIN_TRACK_SECONDS, write_table
+
+    loose = EmotionRecognizer(detector="haar", detector_params={**default_params("haar"), "min_neighbors": 1})
+    analysis = analyze_video(VIDEOS / "noface_face.mov", loose, every=2)
+    table = analysis.table
+    brief = table[table.face_id == 1]
+    assert len(brief) and brief.short_track.all()
+    assert len(brief) < MIN_TRACK_FRAMES or brief.time.max() - brief.time.min() < MIN_TRACK_SECONDS
+    assert analysis.short_track_ids == [1] and analysis.face_ids == [2]
+    assert not table[table.face_id == 2].short_track.any()
+    summary = summarize(table)
+    assert summary.face_id.tolist() == [2] and summary.frames.iloc[0] == (table.face_id == 2).sum()
+    assert summarize(table, include_short=True).face_id.tolist() == [1, 2]
+    overall = summarize(table, by=())
+    assert overall.frames.iloc[0] == (table.face_id == 2).sum()
+    assert [row["face_id"] for row in analysis.to_dict()["summary"]] == [2]
+    exported = pd.read_csv(write_table(table, tmp_path / "raw.csv"))
+    assert exported.short_track.tolist() == table.short_track.tolist() and exported.short_track.any()

@@ -7,29 +7,22 @@ Screenshots go to test-output/screenshots/.
 
 from __future__ import annotations
 
+import contextlib
 import os
-import shutil
+import shlex
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Iterator
 
 import pytest
+from helpers import chromium_path, launch
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "test-output" / "screenshots"
-CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
-
-
-def chromium_path() -> str | None:
-    for candidate in (os.environ.get("FER_CHROMIUM"), *CHROMIUM_CANDIDATES, shutil.which("chromium")):
-        if candidate and Path(candidate).exists():
-            return candidate
-    return None
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -63,20 +56,34 @@ def y4m_file(tmp_path_factory) -> Path:
     return make_y4m(REPO / "samples" / "videos" / "single_face.mp4", tmp_path_factory.mktemp("camera") / "face.y4m")
 
 
-@pytest.fixture(scope="session")
-def app_url() -> str:
-    """A `streamlit run app.py` server for the whole session, stopped (by its own pid) at the end."""
+def make_run_command() -> list[str]:
+    """`streamlit run ...` exactly as `make run` starts it (its flags read from the Makefile), on this Python."""
+    out = subprocess.run(["make", "-s", "-n", "run"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    line = next(line for line in out.splitlines() if "streamlit run " in line)
+    args = shlex.split(line)
+    return [sys.executable, "-m", "streamlit", *args[args.index("run"):]]
+
+
+class Server(str):
+    """The server's base URL (a str), with the process id of `streamlit run`."""
+
+    pid: int
+
+
+@contextlib.contextmanager
+def streamlit_server(log_name: str, user_models: Path) -> Iterator[Server]:
+    """`streamlit run app.py` started as `make run` starts it (file watcher off, bound to 127.0.0.1, no usage
+    statistics) on a free port, models trained on the Training page going to `user_models` (never the
+    repository's user_models/); stopped, by its own pid, on exit."""
     port = free_port()
-    cmd = [
-        sys.executable, "-m", "streamlit", "run", "app.py",
-        "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
-        "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-    ]
-    log_path = REPO / "test-output" / "streamlit-server.log"
+    cmd = [*make_run_command(), "--server.port", str(port)]
+    log_path = REPO / "test-output" / log_name
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = open(log_path, "w")
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "FER_USER_MODELS_DIR": str(user_models)}
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env)
+    url = Server(f"http://127.0.0.1:{port}")
+    url.pid = proc.pid
     try:
         deadline = time.time() + 60
         while True:
@@ -103,27 +110,43 @@ def app_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def browser(y4m_file):
-    path = chromium_path()
-    if path is None:
+def app_server(tmp_path_factory) -> Iterator[Server]:
+    """The server every browser test shares, for the whole session."""
+    with streamlit_server("streamlit-server.log", tmp_path_factory.mktemp("user_models")) as server:
+        yield server
+
+
+@pytest.fixture()
+def fresh_server(tmp_path) -> Iterator[Server]:
+    """A server no browser has visited yet, for what only a first visitor meets."""
+    with streamlit_server("streamlit-fresh-server.log", tmp_path / "user_models") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def app_url(app_server) -> str:
+    return str(app_server)
+
+
+@pytest.fixture(scope="session")
+def playwright():
+    if chromium_path() is None:
         pytest.skip("Debian's chromium is not installed (run `make browser-deps`).")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=path,
-            headless=True,
-            args=[
-                "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run",
-                "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                f"--use-file-for-fake-video-capture={y4m_file}",
-            ],
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
+        yield p
+
+
+@pytest.fixture(scope="session")
+def browser(playwright, y4m_file):
+    """The shared browser: the camera is the fake one playing a sample video, and allowed without asking."""
+    browser = launch(playwright, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                     f"--use-file-for-fake-video-capture={y4m_file}")
+    try:
+        yield browser
+    finally:
+        browser.close()
 
 
 @pytest.fixture()

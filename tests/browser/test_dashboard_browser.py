@@ -7,59 +7,18 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import assert_no_errors, open_page, snap, wait_idle
 
 pytestmark = pytest.mark.browser
 
 REPO = Path(__file__).resolve().parents[2]
-ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
 PAGES = [
     ("", "Emotion Recognition", "home"),
     ("Image", "Image", "image"),
     ("Video", "Video", "video"),
     ("Webcam", "Webcam", "webcam"),
-    ("Model_Explorer", "Model explorer", "model_explorer"),
+    ("Model_Explorer", "Model Explorer", "model_explorer"),
 ]
-
-
-def wait_idle(page, timeout: float = 30.0) -> None:
-    """Until the script run is over: Streamlit shows its status widget ("Running...") while a run lasts."""
-    deadline = time.time() + timeout
-    quiet_since = None
-    while time.time() < deadline:
-        running = page.locator('[data-testid="stStatusWidget"]').count() > 0
-        if running:
-            quiet_since = None
-        elif quiet_since is None:
-            quiet_since = time.time()
-        elif time.time() - quiet_since > 0.8:
-            return
-        page.wait_for_timeout(150)
-    raise AssertionError("the page kept running")
-
-
-def open_page(page, path: str, title: str) -> None:
-    page.goto(f"/{path}")
-    page.locator("h1", has_text=title).first.wait_for()
-    wait_idle(page)
-
-
-def snap(page, path: Path) -> None:
-    """Screenshot of the whole page: Streamlit scrolls inside its main container, not the document, so the
-    viewport is stretched to the content's height for the shot."""
-    size = page.viewport_size
-    height = page.evaluate(
-        "() => Math.max(...[...document.querySelectorAll('[data-testid=\"stMain\"], [data-testid=\"stSidebarContent\"]')]"
-        ".map(e => e.scrollHeight), document.body.scrollHeight)")
-    page.set_viewport_size({"width": size["width"], "height": min(max(int(height) + 40, size["height"]), 7000)})
-    page.wait_for_timeout(700)
-    page.screenshot(path=str(path), full_page=True)
-    page.set_viewport_size(size)
-
-
-def assert_no_errors(page) -> None:
-    errors = page.locator(ERRORS)
-    texts = [errors.nth(i).inner_text() for i in range(errors.count())]
-    assert not texts, f"error elements on the page: {texts}"
 
 
 @pytest.mark.parametrize("path,title,shot", PAGES, ids=[p[2] for p in PAGES])
@@ -152,7 +111,7 @@ def test_webcam_stream_shows_an_emotion(page, screenshots):
 
 
 def test_model_explorer_face_playground_and_card(page, screenshots):
-    open_page(page, "Model_Explorer", "Model explorer")
+    open_page(page, "Model_Explorer", "Model Explorer")
     page.locator('[role="tab"]', has_text="One face up close").click()
     page.get_by_text("Robustness playground").wait_for()
     page.get_by_text("Mirror", exact=True).click()  # a playground control: reruns the page

@@ -1,0 +1,66 @@
+"""What the browser tests share: waiting for a script run to end, opening a page, full-page screenshots."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
+BASE_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", "--no-first-run"]
+ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
+
+
+def chromium_path() -> str | None:
+    for candidate in (os.environ.get("FER_CHROMIUM"), *CHROMIUM_CANDIDATES, shutil.which("chromium")):
+        if candidate and Path(candidate).exists():
+            return candidate
+    return None
+
+
+def launch(playwright, *args: str):
+    """Debian's Chromium, headless (no browser download), with these extra command-line switches."""
+    return playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=[*BASE_ARGS, *args])
+
+
+def wait_idle(page, timeout: float = 30.0) -> None:
+    """Until the script run is over: Streamlit shows its status widget ("Running...") while a run lasts."""
+    deadline = time.time() + timeout
+    quiet_since = None
+    while time.time() < deadline:
+        running = page.locator('[data-testid="stStatusWidget"]').count() > 0
+        if running:
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = time.time()
+        elif time.time() - quiet_since > 0.8:
+            return
+        page.wait_for_timeout(150)
+    raise AssertionError("the page kept running")
+
+
+def open_page(page, path: str, title: str) -> None:
+    page.goto(f"/{path}")
+    page.locator("h1", has_text=title).first.wait_for()
+    wait_idle(page)
+
+
+def snap(page, path: Path) -> None:
+    """Screenshot of the whole page: Streamlit scrolls inside its main container, not the document, so the
+    viewport is stretched to the content's height for the shot."""
+    size = page.viewport_size
+    height = page.evaluate(
+        "() => Math.max(...[...document.querySelectorAll('[data-testid=\"stMain\"], [data-testid=\"stSidebarContent\"]')]"
+        ".map(e => e.scrollHeight), document.body.scrollHeight)")
+    page.set_viewport_size({"width": size["width"], "height": min(max(int(height) + 40, size["height"]), 7000)})
+    page.wait_for_timeout(700)
+    page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size(size)
+
+
+def assert_no_errors(page) -> None:
+    errors = page.locator(ERRORS)
+    texts = [errors.nth(i).inner_text() for i in range(errors.count())]
+    assert not texts, f"error elements on the page: {texts}"
