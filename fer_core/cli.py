@@ -27,7 +27,8 @@ DEFAULTS = Settings()
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description="Detect faces and recognise their emotions (Angry, Disgust, Fear, Happy, Sad, Surprise, "
-        "Neutral) in an image, a video, or every image and video in a folder.",
+        "Neutral) in an image, a video, or every image and video in a folder. For whole archives on "
+        "several cores or a Dask cluster: %(prog)s batch INPUT... --out DIR (see %(prog)s batch --help).",
     )
     parser.add_argument("--input", "-i", type=Path, help="image, video or folder (required unless --list-models)")
     parser.add_argument("--output", "-o", type=Path,
@@ -36,11 +37,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--results", "--csv", dest="results", type=Path, metavar="PATH",
                         help="write the results table (one row per face per analysed frame) to a .csv, .json or "
                         ".parquet file (a folder run writes <folder>_emotions.csv unless given)")
+    parser.add_argument("--list-models", action="store_true", help="list the models and exit")
+    add_settings_arguments(parser)
+    parser.add_argument("--every", type=int, default=1, metavar="N", help="video: analyse every Nth frame (default: 1)")
+    parser.add_argument("--fps", type=float, default=None, help="video: analyse about this many frames a second")
+    return parser
+
+
+def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options that build a `Settings` (`settings_from`): shared by this command and the batch command."""
     parser.add_argument("--detector", default=None, choices=available_detectors(),
                         help=f"face detector (default: {DEFAULTS.detector})")
     parser.add_argument("--model", default=None,
                         help="model name or alias: fast, accurate, best (default: the default model; see --list-models)")
-    parser.add_argument("--list-models", action="store_true", help="list the models and exit")
     parser.add_argument("--tta", action="store_true", help="average each face with its mirror image (slower, steadier)")
     parser.add_argument("--level-eyes", action=argparse.BooleanOptionalAction, default=None,
                         help=f"turn each face so its eyes are level before classifying (YuNet; default: "
@@ -51,15 +60,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fast", action="store_true", help="the realtime preset (the default; kept for old scripts)")
     parser.add_argument("--detect-width", type=int, default=None, metavar="W",
                         help="detect faces on a copy W pixels wide (0: full size; default: the preset's)")
-    parser.add_argument("--every", type=int, default=1, metavar="N", help="video: analyse every Nth frame (default: 1)")
-    parser.add_argument("--fps", type=float, default=None, help="video: analyse about this many frames a second")
     parser.add_argument("--smoothing", type=int, default=None, metavar="W",
                         help=f"video: smooth each face's probabilities over W analysed frames (1 = off; default "
                         f"{DEFAULTS.smoothing})")
     parser.add_argument("--detect-every", type=int, default=None, metavar="K",
                         help="video: run the detector on one analysed frame in K, tracking faces in between "
                         "(default: the preset's)")
-    return parser
+
+
+def settings_arguments_valid(args: argparse.Namespace) -> bool:
+    """Whether the settings options are in range (argparse reports the problem, exit status 2)."""
+    return not ((args.detect_every is not None and args.detect_every < 1)
+                or (args.smoothing is not None and args.smoothing < 1)
+                or (args.detect_width is not None and 0 < args.detect_width < 32) or (args.detect_width or 0) < 0)
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
@@ -246,14 +259,19 @@ def print_models(out: TextIO) -> None:
 
 
 def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
+    """The command line; `emotion-recognition batch INPUT... --out DIR` is the batch command
+    (`python -m fer_core.batch`)."""
     out = out or sys.stdout
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["batch"]:
+        from .batch.cli import main as batch_main
+
+        return batch_main(argv[1:], out=out, prog=f"{Path(sys.argv[0]).name} batch")
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.input is None and not args.list_models:
         parser.error("the following arguments are required: --input/-i")
-    if (args.every < 1 or (args.detect_every is not None and args.detect_every < 1)
-            or (args.smoothing is not None and args.smoothing < 1) or (args.fps is not None and args.fps <= 0)
-            or (args.detect_width is not None and 0 < args.detect_width < 32) or (args.detect_width or 0) < 0):
+    if args.every < 1 or (args.fps is not None and args.fps <= 0) or not settings_arguments_valid(args):
         parser.error("--every, --detect-every and --smoothing must be at least 1, --fps above 0, and "
                      "--detect-width 0 (full size) or at least 32")
     try:

@@ -50,6 +50,27 @@ class VideoFrame:
     index: int
     time: float
     image: np.ndarray
+    pts: int | None = None  # the frame's presentation time in the stream's time base (seeking, batch chunks)
+
+
+@dataclass(frozen=True)
+class FrameIndex:
+    """Where every frame of a video is, read from the container's packets without decoding a pixel.
+
+    `pts` are the presentation times (in `time_base` units) of the frames a decoder outputs, in order, so
+    `pts[i]` is frame i (packets the container marks as discarded, such as an edit list's lead-in, are left
+    out, as the decoder leaves them out). `keyframes` are the positions in `pts` where decoding can start
+    after a seek. `complete` is False when the container gave no usable times (then seeking by time is
+    not possible and the video is read from the start).
+    """
+
+    pts: tuple[int, ...]
+    keyframes: tuple[int, ...]
+    time_base: Fraction
+    complete: bool = True
+
+    def time(self, position: int) -> float:
+        return float(self.pts[position] * self.time_base)
 
 
 class VideoReader:
@@ -96,27 +117,71 @@ class VideoReader:
     def close(self) -> None:
         self._container.close()
 
-    def _decode(self) -> Iterator[VideoFrame]:
+    def _decode(self, start_pts: int | None = None, first_index: int = 0) -> Iterator[VideoFrame]:
         if self._used:
             raise RuntimeError("a VideoReader's frames can be read once; open the video again")
         self._used = True
         self._stream.thread_type = "AUTO"
         fps = self.info.fps or 25.0
-        index = 0
+        index = first_index
+        if start_pts is not None:
+            try:  # lands on the keyframe at or before start_pts; the frames before it are skipped below
+                self._container.seek(start_pts, stream=self._stream, backward=True, any_frame=False)
+            except (av.FFmpegError, OSError, ValueError):
+                raise InvalidVideoError(f"{self.path.name} could not be read from {start_pts} (seek failed).") from None
         try:
             for frame in self._container.decode(self._stream):
+                if start_pts is not None and frame.pts is not None and frame.pts < start_pts:
+                    continue
                 t = float(frame.time) if frame.time is not None else index / fps
-                yield VideoFrame(index, t, frame.to_ndarray(format="bgr24"))
+                yield VideoFrame(index, t, frame.to_ndarray(format="bgr24"), frame.pts)
                 index += 1
         except (av.FFmpegError, OSError, ValueError):
-            if index == 0:
+            if index == first_index:
                 raise InvalidVideoError(f"{self.path.name} could not be decoded (damaged video).") from None
 
-    def frames(self, prefetch: int = 0) -> Iterator[VideoFrame]:
-        """Every frame as BGR, lazily (decoded `prefetch` frames ahead in a thread when above 0)."""
+    def frames(self, prefetch: int = 0, start_pts: int | None = None, first_index: int = 0) -> Iterator[VideoFrame]:
+        """Every frame as BGR, lazily (decoded `prefetch` frames ahead in a thread when above 0).
+
+        `start_pts` seeks first and starts at the first frame shown at or after that time (in the stream's
+        time base, e.g. a position from `index()`), numbering frames from `first_index`: how a batch job
+        decodes one time chunk of a long video without decoding what comes before it.
+        """
+        frames = self._decode(start_pts, first_index)
         if prefetch and prefetch > 0:
-            return _prefetched(self._decode(), int(prefetch))
-        return self._decode()
+            return _prefetched(frames, int(prefetch))
+        return frames
+
+    def index(self) -> FrameIndex:
+        """Every frame's presentation time and the keyframes, from the packets alone (no decoding).
+
+        Reads the whole file once (demuxing costs a small fraction of decoding), so it can be planned how to
+        cut a long video into chunks that each start on a keyframe. Use it instead of `frames()` on this
+        reader (open the video again to decode).
+        """
+        if self._used:
+            raise RuntimeError("a VideoReader can be indexed or read once; open the video again")
+        self._used = True
+        stream = self._stream
+        entries: list[tuple[int, bool]] = []
+        complete = True
+        try:
+            for packet in self._container.demux(stream):
+                if not packet.size or packet.is_discard:
+                    continue
+                if packet.pts is None:
+                    complete = False
+                    break
+                entries.append((int(packet.pts), bool(packet.is_keyframe)))
+        except (av.FFmpegError, OSError, ValueError):
+            complete = bool(entries) and complete  # a damaged tail: the frames up to it are still indexed
+        entries.sort()
+        pts = tuple(p for p, _ in entries)
+        keyframes = tuple(i for i, (_, key) in enumerate(entries) if key)
+        time_base = Fraction(stream.time_base) if stream.time_base else Fraction(1, 1000)
+        if not pts or not keyframes or keyframes[0] != 0:
+            complete = False
+        return FrameIndex(pts, keyframes, time_base, complete)
 
 
 def probe_video(path: str | Path) -> VideoInfo:

@@ -41,6 +41,7 @@ def test_wheel_holds_the_package_its_models_and_the_command(installed):
     names = zipfile.ZipFile(wheel).namelist()
     assert "emotion_recognition_fer/fer_core/pipeline.py" in names
     assert "emotion_recognition_fer/models/aliases.json" in names
+    assert "emotion_recognition_fer/fer_core/batch/__main__.py" in names  # python -m fer_core.batch
     assert "emotion_recognition_fer/models/detectors/face_detection_yunet_2026may.onnx" in names
     assert "emotion_recognition_fer.pth" in names
     assert not any(n.startswith(("tests/", "pages/", "dashboard/", "samples/")) for n in names)

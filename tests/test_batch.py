@@ -1,0 +1,251 @@
+"""Batch jobs on a real Dask cluster: a LocalCluster, and a scheduler and a worker started as separate
+processes; real sample photos and videos, a corrupt file, a zero-byte file and a face-less video; reruns,
+Ctrl-C, the Parquet output read back by pandas and Dask. Clusters are kept small (one or two workers) and
+the inputs few, so the whole file runs in well under a minute on two cores."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sample_media import PHOTOS, ROOT, VIDEOS
+from fer_core.batch.store import ERROR_COLUMNS, FILE_COLUMNS, open_results
+from fer_core.results import COLUMNS
+
+pytestmark = pytest.mark.slow
+
+
+def batch_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 180) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "fer_core.batch", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})})
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory) -> Path:
+    """A small archive with every kind of input: photos, a video long enough to be cut into chunks, a
+    face-less video, a corrupt "photo" and a zero-byte "video", one of them in a sub-folder."""
+    folder = tmp_path_factory.mktemp("archive")
+    shutil.copy(PHOTOS / "happy_posed.jpg", folder / "happy_posed.jpg")
+    shutil.copy(PHOTOS / "unlabelled_multi_face.jpg", folder / "group.jpg")
+    (folder / "clips").mkdir()
+    shutil.copy(VIDEOS / "face_noface.mov", folder / "clips" / "face_noface.mov")
+    shutil.copy(VIDEOS / "no_face.mp4", folder / "clips" / "no_face.mp4")
+    (folder / "corrupt.jpg").write_bytes(b"this is not a JPEG, whatever its name says\n" * 20)
+    (folder / "clips" / "empty.mp4").write_bytes(b"")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def first_run(archive, tmp_path_factory):
+    """The job as a user runs it: the command line, a LocalCluster of two worker processes, 1 s chunks."""
+    out = tmp_path_factory.mktemp("results") / "run"
+    proc = batch_cli(str(archive), "--out", str(out), "--workers", "2", "--chunk-seconds", "1", "--json")
+    return out, proc
+
+
+def test_local_cluster_job_completes_with_an_errors_table(first_run):
+    out, proc = first_run
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["files"] == 6 and report["workers"] == 2 and not report["interrupted"]
+    assert (report["analysed"], report["no_faces"], report["failed"], report["skipped"]) == (3, 1, 2, 0)
+    # One line per failure on stderr, never a traceback.
+    assert "Traceback" not in proc.stderr
+    assert "failed: corrupt.jpg is not an image this tool can read." in proc.stderr
+    assert "failed: clips/empty.mp4 is empty (0 bytes)." in proc.stderr
+
+    errors = pd.read_parquet(out / "errors.parquet")
+    assert list(errors.columns) == list(ERROR_COLUMNS)
+    by_source = errors.set_index("source")
+    assert by_source.loc["corrupt.jpg", "error"] == "corrupt"
+    assert by_source.loc["clips/empty.mp4", "error"] == "empty"
+    assert by_source.loc["clips/no_face.mp4", "error"] == "no_faces"
+    assert by_source.loc["clips/no_face.mp4", "reason"] == "No face was found in any of its 95 analysed frames."
+    assert len(errors) == 3
+
+
+def test_parquet_output_reads_back_with_the_documented_columns(first_run):
+    out, _ = first_run
+    faces = pd.read_parquet(out / "faces")
+    assert list(faces.columns) == [*COLUMNS, "file"]  # the results layout + the partition key
+    assert set(faces["source"]) == {"happy_posed.jpg", "group.jpg", "clips/face_noface.mov"}
+    assert faces.groupby("source")["file"].nunique().eq(1).all()
+    photo = faces[faces.source == "happy_posed.jpg"]
+    assert len(photo) == 1 and photo.iloc[0]["smoothed_label"] == "happy"
+    assert (faces.source == "group.jpg").sum() == 5
+    # Partitions are Hive style, one per input with faces: pandas can read one file's rows alone.
+    assert sorted(p.name.split("=")[0] for p in (out / "faces").iterdir()) == ["file"] * 3
+    key = faces.loc[faces.source == "group.jpg", "file"].iloc[0]
+    one = pd.read_parquet(out / "faces", filters=[("file", "==", key)])
+    assert len(one) == 5
+
+    files = pd.read_parquet(out / "files.parquet")
+    assert list(files.columns) == list(FILE_COLUMNS)
+    row = files.set_index("source").loc["clips/face_noface.mov"]
+    assert row["kind"] == "video" and row["status"] == "done" and row["chunks"] >= 3
+    assert row["frames_analysed"] == 169 and row["faces"] == 1 and row["dominant"] in ("happy", "neutral")
+    assert files.set_index("source").loc["clips/no_face.mp4", "status"] == "no_faces"
+
+    import dask.dataframe as dd
+
+    assert len(dd.read_parquet(out / "faces")) == len(faces)
+
+
+def test_chunked_video_matches_a_single_pass(first_run, yunet_recognizer):
+    """The video was cut at keyframes into 1 s chunks on two workers; put back together it is the same
+    table as one pass through `analyze_video`: same frames, same face ids, same labels."""
+    from fer_core.video import analyze_video
+
+    out, _ = first_run
+    chunked = open_results(out).faces(["clips/face_noface.mov"])
+    whole = analyze_video(VIDEOS / "face_noface.mov", yunet_recognizer, source="clips/face_noface.mov").table
+    assert chunked["frame"].tolist() == whole["frame"].tolist()
+    assert chunked["face_id"].tolist() == whole["face_id"].tolist() == [1] * len(whole)
+    assert (chunked["smoothed_label"] == whole["smoothed_label"]).mean() >= 0.95
+    assert chunked["time"].is_monotonic_increasing
+
+
+def test_rerun_skips_finished_work_and_retries_failures(tmp_path):
+    from fer_core.batch import BatchOptions, run_batch
+    from fer_core.batch.cluster import ClusterSpec
+
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    shutil.copy(PHOTOS / "happy_posed.jpg", archive / "happy.jpg")
+    shutil.copy(VIDEOS / "single_face.mp4", archive / "clip.mp4")
+    (archive / "broken.jpg").write_bytes(b"not a photo")
+    (archive / "empty.jpg").write_bytes(b"")
+    options = BatchOptions(out=tmp_path / "out", cluster=ClusterSpec(workers=1))
+
+    first = run_batch([archive], options)
+    assert (first.analysed, first.failed, first.skipped) == (2, 2, 0)
+    partitions = {p: p.stat().st_mtime_ns for p in (tmp_path / "out" / "faces").rglob("*.parquet")}
+    assert len(partitions) == 2
+
+    shutil.copy(PHOTOS / "surprise_posed.jpg", archive / "broken.jpg")  # the user replaces the broken photo
+    second = run_batch([archive], options)
+    assert (second.skipped, second.analysed, second.failed) == (2, 1, 1)  # only the failures were tried again
+    assert {p: p.stat().st_mtime_ns for p in partitions} == partitions  # finished partitions untouched
+    results = open_results(tmp_path / "out")
+    assert sorted(results.files["source"]) == ["broken.jpg", "clip.mp4", "happy.jpg"]
+    assert results.errors["source"].tolist() == ["empty.jpg"]
+    assert results.faces(["broken.jpg"])["smoothed_label"].tolist() == ["surprise"]
+
+    third = run_batch([archive], options)
+    assert (third.skipped, third.analysed, third.failed) == (3, 0, 1)
+    assert len(pd.read_parquet(tmp_path / "out" / "faces")) == 72 + 2
+
+
+def test_bad_jobs_are_one_line_and_a_non_zero_exit(first_run, tmp_path):
+    out, _ = first_run
+    missing = batch_cli(str(tmp_path / "nowhere"), "--out", str(tmp_path / "r"))
+    assert missing.returncode == 1 and missing.stderr.strip() == f"error: {tmp_path / 'nowhere'} does not exist."
+    other = batch_cli(str(PHOTOS / "happy_posed.jpg"), "--out", str(out), "--every", "2")
+    assert other.returncode == 1 and len(other.stderr.strip().splitlines()) == 1
+    assert "holds results made with other settings" in other.stderr
+    options = batch_cli(str(PHOTOS), "--workers", "0")
+    assert options.returncode == 2 and "Traceback" not in options.stderr
+    main_cli = subprocess.run([sys.executable, "emotion_recognition.py", "batch", "--help"], cwd=ROOT,
+                              capture_output=True, text=True, timeout=60)
+    assert main_cli.returncode == 0 and "--scheduler" in main_cli.stdout
+
+
+# --- a cluster started by hand, reached by address -------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture()
+def separate_cluster():
+    """`dask scheduler` and `dask worker` as their own processes (as on a real cluster), stopped by pid."""
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # scheduler and workers must import fer_core
+    dask = str(Path(sys.executable).with_name("dask"))
+    scheduler = subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                                  "--dashboard-address", "127.0.0.1:0"], env=env, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+    worker = subprocess.Popen([dask, "worker", f"tcp://127.0.0.1:{port}", "--nworkers", "1", "--nthreads", "1",
+                               "--dashboard-address", "127.0.0.1:0"], env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        yield f"tcp://127.0.0.1:{port}"
+    finally:
+        for proc in (worker, scheduler):
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def test_job_on_a_scheduler_and_worker_started_separately(separate_cluster, tmp_path):
+    from distributed import Client
+
+    from fer_core.batch import tasks
+
+    out = tmp_path / "cluster"
+    proc = batch_cli(str(PHOTOS / "happy_posed.jpg"), str(VIDEOS / "single_face.mp4"), "--out", str(out),
+                     "--scheduler", separate_cluster, "--chunk-seconds", "1")
+    assert proc.returncode == 0, proc.stderr
+    assert f"Dask cluster at {separate_cluster}: 1 worker" in proc.stderr
+    results = open_results(out)
+    assert set(results.files["source"]) == {"happy_posed.jpg", "single_face.mp4"}
+    video = results.faces(["single_face.mp4"])
+    assert len(video) == 72 and video["face_id"].eq(1).all()
+    assert video[video.time > 1.5]["smoothed_label"].eq("happy").mean() > 0.9
+    # The worker built its detector and classifier once for the whole job.
+    with Client(separate_cluster, set_as_default=False, timeout="10s") as client:
+        assert list(client.run(tasks.loads).values()) == [1]
+
+
+def test_unreachable_scheduler_is_one_line(tmp_path):
+    proc = batch_cli(str(PHOTOS / "happy_posed.jpg"), "--out", str(tmp_path / "r"), "--scheduler",
+                     f"tcp://127.0.0.1:{free_port()}")
+    assert proc.returncode == 1 and proc.stderr.startswith("error: Could not reach a Dask scheduler at tcp://127.0.0.1:")
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+# --- Ctrl-C ---------------------------------------------------------------------------------------------
+
+def test_ctrl_c_leaves_finished_inputs_readable_and_a_rerun_finishes(tmp_path):
+    archive = tmp_path / "long"
+    archive.mkdir()
+    for i in range(8):
+        shutil.copy(VIDEOS / "face_noface.mov", archive / f"take_{i}.mov")
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "fer_core.batch", str(archive), "--out", str(out), "--workers", "1"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    manifest = out / "manifest.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (manifest.exists() and manifest.read_text().count("\n") >= 2):
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the job and its workers
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr and "Run the same command again to continue." in stderr
+    results = open_results(out)
+    done = len(results.files)
+    assert 2 <= done < 8
+    faces = pd.read_parquet(out / "faces")
+    assert set(faces["source"]) == set(results.files["source"])  # every partition is a finished input
+    assert not list(out.rglob(".*.tmp-*"))
+
+    rerun = batch_cli(str(archive), "--out", str(out), "--workers", "1", "--json")
+    report = json.loads(rerun.stdout)
+    assert rerun.returncode == 0 and report["skipped"] == done and report["analysed"] == 8 - done
+    assert len(open_results(out).files) == 8
