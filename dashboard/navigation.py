@@ -29,6 +29,8 @@ PAGES: tuple[PageInfo, ...] = (
              "Photos: boxes, labels, the model's view of each face, charts, CSV, JSON and Parquet."),
     PageInfo("pages/2_Video.py", "Video", ":material/movie:",
              "Videos: emotion over time per face, share of time, an annotated video to play or download."),
+    PageInfo("pages/5_Batch.py", "Batch", ":material/folder_copy:",
+             "Archives: many photos and videos on a Dask cluster, per-file summaries, the emotion mix."),
     PageInfo("pages/3_Webcam.py", "Webcam", ":material/videocam:",
              "Live: your camera with labels, probabilities and a rolling timeline."),
     PageInfo("pages/4_Model_Explorer.py", "Model Explorer", ":material/biotech:",

@@ -321,6 +321,21 @@ class BatchResults:
                 tables.append(pd.read_parquet(part))
         return concat_tables(tables) if tables else results_table()
 
+    def mix(self) -> dict[str, float]:
+        """The archive's emotion mix: the share of all face-frames per (smoothed) emotion, i.e.
+        `summarize(all rows, by=())`, computed from the files table without reading the rows."""
+        weights = self.files["frames"].astype(float)
+        total = float(weights.sum())
+        if not total:
+            return {e: 0.0 for e in EMOTIONS}
+        return {e: round(float((self.files[SHARE_PREFIX + e].astype(float) * weights).sum()) / total, 4)
+                for e in EMOTIONS}
+
+    @property
+    def failures(self) -> "pd.DataFrame":
+        """The errors table without the inputs that were analysed but had no face."""
+        return self.errors[self.errors["error"] != "no_faces"]
+
 
 def is_results_folder(folder: str | Path) -> bool:
     folder = Path(folder)

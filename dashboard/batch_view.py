@@ -1,0 +1,282 @@
+"""The Batch page's parts: where results folders live, a small batch run with a progress bar, and the views
+of a results folder (`fer_core.batch.store.open_results`): per-file summaries with filters and sorting, the
+archive's emotion mix, emotion over time for any video, errors and downloads.
+
+Everything shown is read from the folder a batch job wrote (the same files `python -m fer_core.batch`
+writes), so a folder made on the command line or on a cluster opens here the same way.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
+
+import streamlit as st
+
+from fer_core.emotions import EMOTIONS, display_name
+
+from . import charts, ui
+from .files import REPO_ROOT, safe_stem
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from fer_core.batch.runner import BatchReport, Progress
+    from fer_core.batch.store import BatchResults
+    from fer_core.settings import Settings
+
+ROOT_ENV = "FER_BATCH_ROOT"
+
+
+def batch_root() -> Path:
+    """Where the page writes the results of the batches it runs: $FER_BATCH_ROOT, else batch_results/ in
+    the checkout (the command line's default --out)."""
+    return Path(os.environ.get(ROOT_ENV) or REPO_ROOT / "batch_results")
+
+
+def result_folders(root: Path | None = None) -> list[Path]:
+    """Results folders under the root (the root itself if it is one), newest first."""
+    from fer_core.batch.store import is_results_folder
+
+    root = root or batch_root()
+    if not root.is_dir():
+        return []
+    found = [root] if is_results_folder(root) else []
+    found += [p for p in root.iterdir() if p.is_dir() and is_results_folder(p)]
+    return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
+
+
+def new_run_name() -> str:
+    return time.strftime("run-%Y%m%d-%H%M%S")
+
+
+def clean_run_name(name: str) -> str:
+    """A folder name for a run: letters, digits, '-', '_' and '.' (never a path)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name.strip()).strip("._") or new_run_name()
+
+
+def _status_text(p: "Progress") -> str:
+    left = f" · about {p.eta:.0f} s left" if p.eta is not None and p.files_done < p.files_total else ""
+    failed = f" ({p.files_failed} failed)" if p.files_failed else ""
+    return (f"Files {p.files_done} of {p.files_total}{failed} · frames {p.frames_done} of {p.frames_total} · "
+            f"{p.elapsed:.0f} s{left}")
+
+
+def run(inputs: Sequence[Path], uploads: Sequence[tuple[str, bytes]], out: Path, settings: "Settings",
+        workers: int, chunk_seconds: float) -> "BatchReport":
+    """Run a batch on a local Dask cluster with a progress bar; uploads live in a temporary folder for the
+    length of the run. Stopping the page (or leaving it) stops the job; what finished stays in `out`."""
+    from fer_core.batch import BatchOptions, run_batch
+    from fer_core.batch.cluster import ClusterSpec
+
+    bar = st.progress(0.0, text=f"Starting a local Dask cluster of {workers} worker{'s' * (workers > 1)}...")
+    folder = Path(tempfile.mkdtemp(prefix="fer-batch-"))
+    try:
+        paths = list(inputs)
+        for name, data in uploads:
+            target = folder / (safe_stem(name) + Path(name).suffix.lower())
+            target.write_bytes(data)
+            paths.append(target)
+
+        def connected(link: str | None, threads: int) -> None:
+            bar.progress(0.0, text=f"Dask cluster ready: {threads} worker{'s' * (threads > 1)}; loading the files...")
+
+        def progress(p: "Progress") -> bool:
+            # Each update is also where Streamlit stops this run when the user presses Stop or leaves.
+            bar.progress(min(p.frames_done / max(p.frames_total, 1), 1.0), text=_status_text(p))
+            return True
+
+        options = BatchOptions(out=out, settings=settings, chunk_seconds=chunk_seconds,
+                               cluster=ClusterSpec(workers=workers))
+        report = run_batch(paths, options, progress=progress, on_connect=connected)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    bar.empty()
+    return report
+
+
+# --- reading a results folder ------------------------------------------------------------------------------
+
+def _stamp(folder: Path) -> tuple:
+    from fer_core.batch.store import MANIFEST
+
+    manifest = folder / MANIFEST
+    stat = manifest.stat() if manifest.exists() else None
+    return (str(folder.resolve()), stat.st_mtime_ns if stat else 0, stat.st_size if stat else 0)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _load(stamp: tuple) -> "BatchResults":
+    from fer_core.batch.store import open_results
+
+    return open_results(stamp[0])
+
+
+def load(folder: Path) -> "BatchResults":
+    """The folder's results, cached until its manifest changes (a job still running adds to it)."""
+    return _load(_stamp(folder))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _faces(stamp: tuple, sources: tuple[str, ...]) -> "pd.DataFrame":
+    return _load(stamp).faces(list(sources))
+
+
+def faces(folder: Path, sources: Sequence[str]) -> "pd.DataFrame":
+    return _faces(_stamp(folder), tuple(sources))
+
+
+# --- the views ---------------------------------------------------------------------------------------------
+
+SORTS = {
+    "name": "source", "dominant emotion": "dominant", "faces": "faces", "frames analysed": "frames_analysed",
+    "length (s)": "duration", **{f"share {display_name(e).lower()}": f"share_{e}" for e in EMOTIONS},
+    "processing time": "seconds",
+}
+
+
+def filter_files(files: "pd.DataFrame", kinds: Sequence[str], dominant: Sequence[str], text: str,
+                 sort: str, descending: bool) -> "pd.DataFrame":
+    """The per-file summary after the page's filters (kind, dominant emotion, a name contains) and sort."""
+    shown = files
+    if kinds:
+        shown = shown[shown["kind"].isin(kinds)]
+    if dominant:
+        shown = shown[shown["dominant"].isin(dominant)]
+    if text:
+        shown = shown[shown["source"].str.contains(text, case=False, regex=False)]
+    column = SORTS.get(sort, "source")
+    return shown.sort_values(column, ascending=not descending, na_position="last", kind="stable")
+
+
+def overview(results: "BatchResults") -> None:
+    files, failures = results.files, results.failures
+    with_faces = int((files["status"] == "done").sum())
+    m = st.columns(5)
+    m[0].metric("Inputs analysed", len(files))
+    m[1].metric("With faces", with_faces)
+    m[2].metric("Without faces", len(files) - with_faces)
+    m[3].metric("Failed", len(failures))
+    m[4].metric("Frames analysed", f"{int(files['frames_analysed'].fillna(0).sum()):,}")
+
+
+def emotion_mix(results: "BatchResults") -> None:
+    files = results.files
+    mix = results.mix()
+    left, right = st.columns([2, 3], gap="large")
+    with left:
+        st.markdown("##### Emotion mix across the archive")
+        if any(mix.values()):
+            st.plotly_chart(charts.share_of_time(mix), key="batch_mix", config={"displayModeBar": False},
+                            width="stretch")
+            st.caption("Share of all face-frames (every face in every analysed frame) per emotion.")
+        else:
+            st.info("No face was found in any input yet.", icon=":material/search_off:")
+    with right:
+        st.markdown("##### Dominant emotion per input")
+        counted = files[files["status"] == "done"]["dominant"].value_counts()
+        if len(counted):
+            ui.chips([(str(e), float(counted.get(e, 0)) / len(files[files["status"] == "done"]))
+                      for e in EMOTIONS if counted.get(e, 0)])
+            st.caption("Share of the inputs with faces whose most frequent emotion is each one.")
+        kinds = files.groupby("kind")["source"].count().to_dict()
+        st.caption(", ".join(f"{n} {k}{'s' if n != 1 else ''}" for k, n in sorted(kinds.items())))
+
+
+def file_table(results: "BatchResults") -> "pd.DataFrame":
+    """Filters, sorting and the per-file summary table; returns the rows shown."""
+    files = results.files
+    st.markdown("##### Per-file summaries")
+    c = st.columns([2, 2, 2, 2, 1.7], vertical_alignment="bottom")
+    kinds = c[0].multiselect("Kind", ["photo", "video"], key="batch_kinds", placeholder="all")
+    present = [e for e in EMOTIONS if e in set(files["dominant"].dropna())]
+    dominant = c[1].multiselect("Dominant emotion", present, format_func=display_name, key="batch_dominant",
+                                placeholder="all")
+    text = c[2].text_input("Name contains", key="batch_text", placeholder="e.g. interview")
+    sort = c[3].selectbox("Sort by", list(SORTS), key="batch_sort")
+    descending = c[4].toggle("Descending", key="batch_desc")
+    shown = filter_files(files, kinds, dominant, text, sort, descending)
+    view = shown[["source", "kind", "status", "faces", "frames_analysed", "duration", "dominant",
+                  *[f"share_{e}" for e in EMOTIONS], "seconds"]].copy()
+    view["dominant"] = view["dominant"].map(lambda e: display_name(e) if isinstance(e, str) else "")
+    for e in EMOTIONS:
+        view[f"share_{e}"] = (view[f"share_{e}"].astype(float) * 100).round(0)
+    st.dataframe(view, hide_index=True, width="stretch", key="batch_files", column_config={
+        "source": st.column_config.TextColumn("input"),
+        "frames_analysed": st.column_config.NumberColumn("frames", format="%d"),
+        "duration": st.column_config.NumberColumn("length (s)", format="%.1f"),
+        "seconds": st.column_config.NumberColumn("worker s", format="%.2f"),
+        **{f"share_{e}": st.column_config.ProgressColumn(display_name(e), min_value=0, max_value=100, format="%d%%")
+           for e in EMOTIONS},
+    })
+    st.caption(f"{len(shown)} of {len(files)} inputs. Shares: of each input's face-frames per emotion.")
+    return shown
+
+
+def timeline(folder: Path, results: "BatchResults", shown: "pd.DataFrame") -> None:
+    videos = shown[(shown["kind"] == "video") & (shown["status"] == "done")]["source"].tolist()
+    st.markdown("##### Emotion over time")
+    if not videos:
+        st.caption("No video with faces among the inputs shown.")
+        return
+    choice = st.selectbox("Video", videos, key="batch_video")
+    table = faces(folder, [choice])
+    ids = sorted(int(i) for i in table["face_id"].unique())
+    tabs = st.tabs([f"Face {i}" for i in ids]) if len(ids) > 1 else [st.container()]
+    for tab, face_id in zip(tabs, ids):
+        with tab:
+            st.plotly_chart(charts.emotion_timeline(table[table["face_id"] == face_id], title=f"Face {face_id}"),
+                            key=f"batch_tl_{face_id}", config={"displayModeBar": False}, width="stretch")
+    st.caption("Lines: the model's probabilities in each analysed frame. Band: the label shown, smoothed over "
+               "the face's recent frames. Videos cut into chunks are shown as one, with one id per face.")
+
+
+def errors(results: "BatchResults") -> None:
+    if not len(results.errors):
+        return
+    st.markdown("##### Errors and inputs without faces")
+    st.dataframe(results.errors[["source", "error", "reason"]], hide_index=True, width="stretch",
+                 key="batch_errors")
+    st.caption("A rerun of the same job retries the inputs that failed; inputs without faces are not retried.")
+
+
+def downloads(folder: Path, results: "BatchResults") -> None:
+    from fer_core.results import export_bytes
+
+    stem = safe_stem(folder.name)
+    d = st.columns(4)
+    d[0].download_button("Per-file summary (CSV)", results.files.to_csv(index=False).encode(), f"{stem}_files.csv",
+                         "text/csv", key="batch_dl_files", on_click="ignore", width="stretch", icon=":material/table:")
+    d[1].download_button("Errors (CSV)", results.errors.to_csv(index=False).encode(), f"{stem}_errors.csv",
+                         "text/csv", key="batch_dl_errors", on_click="ignore", width="stretch",
+                         icon=":material/error:")
+    # Every row of every input: made only when asked for (an archive's table can be large).
+    d[2].download_button("All results (CSV)", lambda: export_bytes(results.faces(), "csv"), f"{stem}_results.csv",
+                         "text/csv", key="batch_dl_csv", on_click="ignore", width="stretch", icon=":material/table:")
+    d[3].download_button("All results (Parquet)", lambda: export_bytes(results.faces(), "parquet"),
+                         f"{stem}_results.parquet", "application/vnd.apache.parquet", key="batch_dl_parquet",
+                         on_click="ignore", width="stretch", icon=":material/database:")
+
+
+def show(folder: Path) -> None:
+    """Everything about one results folder."""
+    results = load(folder)
+    st.divider()
+    st.subheader(f"Results: {folder.name}")
+    settings = results.meta.get("analysis", {}).get("settings", {})
+    st.caption(f"{folder} · detector {settings.get('detector', '?')}, model {settings.get('model') or 'default'}, "
+               f"every {results.meta.get('analysis', {}).get('every', 1)} frame(s)")
+    if not len(results.files) and not len(results.errors):
+        st.info("Nothing is finished in this folder yet.", icon=":material/hourglass_empty:")
+        return
+    overview(results)
+    emotion_mix(results)
+    shown = file_table(results)
+    timeline(folder, results, shown)
+    errors(results)
+    downloads(folder, results)

@@ -1,0 +1,45 @@
+"""The Batch page in headless Chromium against `streamlit run`: a small batch of the bundled samples run on a
+real local Dask cluster from the page, with its progress, then its results. Screenshot:
+test-output/screenshots/batch_results.png."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from test_dashboard_browser import assert_no_errors, open_page, snap, wait_idle
+
+pytestmark = pytest.mark.browser
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_batch_page_runs_samples_on_a_local_cluster(page, screenshots):
+    name = f"browser-test-{os.getpid()}"
+    out = Path(os.environ.get("FER_BATCH_ROOT") or REPO / "batch_results") / name
+    try:
+        open_page(page, "Batch", "Batch")
+        page.get_by_test_id("stRadioGroup").get_by_text("Run a batch").click()
+        wait_idle(page)
+        name_box = page.get_by_label("Results folder", exact=True).and_(page.locator("input"))
+        name_box.fill(name)
+        name_box.press("Enter")
+        wait_idle(page)
+        workers = page.get_by_label("Local workers", exact=True).and_(page.locator("input"))
+        workers.fill("1")
+        workers.press("Enter")
+        wait_idle(page)
+        page.get_by_role("button", name="Run batch").click()
+        page.get_by_text(f"Results: {name}").wait_for(timeout=120_000)
+        wait_idle(page, 60)
+        assert page.get_by_text("5 of 5 inputs analysed").count() == 1
+        page.locator(".js-plotly-plot").nth(1).wait_for()  # the emotion mix and a video's timeline
+        page.wait_for_timeout(800)
+        assert_no_errors(page)
+        snap(page, screenshots / "batch_results.png")
+        assert (out / "files.parquet").is_file()
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
