@@ -249,3 +249,67 @@ def test_ctrl_c_leaves_finished_inputs_readable_and_a_rerun_finishes(tmp_path):
     report = json.loads(rerun.stdout)
     assert rerun.returncode == 0 and report["skipped"] == done and report["analysed"] == 8 - done
     assert len(open_results(out).files) == 8
+
+
+# --- chunk boundaries ----------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def leave_and_return(tmp_path_factory) -> Path:
+    """A 7 s video with a keyframe every half second: a face (single_face.mp4), an empty room (no_face.mp4,
+    scaled), the face again. Cut every half second, the face is on both sides of several cuts, and it is
+    away at others."""
+    import av
+    import cv2
+
+    def frames(path: Path, size: tuple[int, int]):
+        with av.open(str(path)) as src:
+            for frame in src.decode(video=0):
+                yield cv2.resize(frame.to_ndarray(format="bgr24"), size, interpolation=cv2.INTER_AREA)
+
+    target = tmp_path_factory.mktemp("media") / "leave_and_return.mp4"
+    with av.open(str(target), "w") as out:
+        stream = out.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 640, 360, "yuv420p"
+        stream.options = {"g": "15", "keyint_min": "15", "sc_threshold": "0", "preset": "ultrafast"}
+        for source in (VIDEOS / "single_face.mp4", VIDEOS / "no_face.mp4", VIDEOS / "single_face.mp4"):
+            for image in frames(source, (640, 360)):
+                for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")):
+                    out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return target
+
+
+@pytest.mark.parametrize("every", [1, 3])
+def test_chunk_boundaries_carry_ids_and_match_a_single_pass(leave_and_return, yunet_recognizer, every):
+    """Cut at every keyframe (0.5 s), each chunk analysed on its own (as on separate workers) and stitched:
+    the face keeps id 1 across the cuts inside its first stretch, comes back as id 2 after the empty room
+    (as in one pass: a face that leaves for longer than a second is a new track), and rows, ids and labels
+    equal those of `analyze_video`."""
+    from fer_core.batch import tasks
+    from fer_core.batch.stitch import stitch
+    from fer_core.video import analyze_video
+
+    path = str(leave_and_return)
+    plan = tasks.plan_video(path, "clip.mp4", every=every, chunk_seconds=0.5)
+    assert len(plan.chunks) >= 10 and all(c.first_frame % 15 == 0 for c in plan.chunks)
+    outcomes = [tasks.analyze_chunk(path, "clip.mp4", chunk, yunet_recognizer.settings, every, plan.info.fps)
+                for chunk in reversed(plan.chunks)]  # finishing order does not matter
+    stitched = stitch(outcomes)
+    whole = analyze_video(path, yunet_recognizer, every=every, source="clip.mp4").table
+    table = stitched.table
+    assert stitched.cuts == len(plan.chunks) - 1 and stitched.carried >= 4
+    assert sorted(table["face_id"].unique()) == [1, 2] == sorted(whole["face_id"].unique())
+    assert table["frame"].tolist() == whole["frame"].tolist()
+    assert table["face_id"].tolist() == whole["face_id"].tolist()
+    assert (table["smoothed_label"] == whole["smoothed_label"]).mean() >= 0.95
+    assert table.loc[table.face_id == 1, "time"].max() < 2.5 < table.loc[table.face_id == 2, "time"].min()
+
+
+def test_archive_mix_equals_the_summary_of_every_row(first_run):
+    from fer_core.results import shares, summarize
+
+    out, _ = first_run
+    results = open_results(out)
+    overall = shares(summarize(results.faces(), by=()).iloc[0])
+    assert results.mix() == pytest.approx(overall, abs=1e-3)
