@@ -66,6 +66,7 @@ class ProgressDisplay:
         self.enabled = enabled
         self.bar: Any = None
         self._last_line = time.monotonic()
+        self._said_last = False
         self.tty = enabled and stream.isatty()
 
     def __call__(self, p: Progress) -> bool:
@@ -83,8 +84,9 @@ class ProgressDisplay:
             self.bar.total = p.frames_total
             self.bar.n = p.frames_done
             self.bar.refresh()
-        elif time.monotonic() - self._last_line >= 10 or p.files_done == p.files_total:
+        elif time.monotonic() - self._last_line >= 10 or (p.files_done == p.files_total and not self._said_last):
             self._last_line = time.monotonic()
+            self._said_last = p.files_done == p.files_total
             eta = f", about {p.eta:.0f} s left" if p.eta is not None and p.files_done < p.files_total else ""
             print(f"{files}, frames {p.frames_done}/{p.frames_total}, {p.elapsed:.0f} s{eta}", file=self.stream,
                   flush=True)

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
 from ..errors import FerError
@@ -25,6 +26,17 @@ if TYPE_CHECKING:
 DEFAULT_DASHBOARD = "127.0.0.1:8787"
 PLUGIN_NAME = "fer-recognizer"
 WORKER_WAIT_SECONDS = 30.0
+
+
+WORKER_ENVIRONMENT = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
+"""Dask starts worker processes with MALLOC_TRIM_THRESHOLD_=65536 (to hand freed memory back sooner), which
+also turns off glibc's adaptive mmap threshold: every decoded frame (a megabyte or more) is then a fresh
+mmap and page faults, and a video chunk took 25-40 % longer on a worker than in a plain process
+(benchmarks/README.md). Local workers are started without it; memory stays flat without it
+(benchmarks/bench_memory.py). For `dask worker` processes started by hand, `WORKER_CONFIG` does the same:
+DASK_CONFIG=.../fer_core/batch/dask-worker.yaml dask worker tcp://HOST:8786."""
+
+WORKER_CONFIG = Path(__file__).with_name("dask-worker.yaml")
 
 
 def default_workers() -> int:
@@ -76,6 +88,7 @@ def _interrupts_ignored_by_children() -> Iterator[None]:
 def connect(spec: ClusterSpec) -> Iterator["Client"]:
     """A connected `distributed.Client`, closed (with its local cluster) on exit, whatever happens."""
     require_dask()
+    import dask
     from distributed import Client, LocalCluster
 
     cluster = None
@@ -87,6 +100,9 @@ def connect(spec: ClusterSpec) -> Iterator["Client"]:
                 raise FerError(f"Could not reach a Dask scheduler at {spec.scheduler} "
                                f"({type(error).__name__}).") from None
         else:
+            # Set for the process, not in a `with` block: Dask's own threads read and set the config while
+            # the cluster starts, and a block's exit would race with them.
+            dask.config.set(WORKER_ENVIRONMENT)
             with _interrupts_ignored_by_children():
                 cluster = LocalCluster(
                     n_workers=spec.workers or default_workers(), threads_per_worker=1, processes=True,

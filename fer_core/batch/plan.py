@@ -93,6 +93,11 @@ def plan_chunks(info: "VideoInfo", index: "FrameIndex", chunk_seconds: float = D
     return VideoPlan(info, n, tuple(chunks), index.time_base)
 
 
+def analysed_frames(start: int, stop: int, every: int) -> int:
+    """How many frame indices in [start, stop) are multiples of `every`: the frames analysed there."""
+    return max(0, -(-stop // every) - -(-start // every))
+
+
 def _whole(info: "VideoInfo", index: "FrameIndex") -> VideoPlan:
     frames = len(index.pts) if index.pts else info.frame_count
     chunk = Chunk(index=0, first_frame=0, pts=None, owned=frames, start_time=0.0, end_time=round(info.duration, 4))

@@ -3,7 +3,8 @@
 The client (this process) lists the inputs, skips those the folder's manifest has finished, and feeds the
 cluster a bounded window of tasks in input order: a photo is one task; a video is first planned (its
 packets read on a worker) and then analysed as time chunks, which run on any worker and are stitched back
-in time order when the last one is in. Each finished input is written (atomically) and recorded in the
+in time order by one more task on a worker. Workers also encode each input's Parquet partition, so the
+client only writes bytes. Each finished input is written (atomically) and recorded in the
 manifest at once, so an interruption loses only the inputs in flight; a rerun of the same command skips
 what is finished and retries what failed.
 """
@@ -21,9 +22,8 @@ from ..settings import Settings
 from . import tasks
 from .cluster import ClusterSpec, connect, dashboard_link, prepare_workers
 from .inputs import InputFile, collect_inputs
-from .plan import DEFAULT_CHUNK_SECONDS, DEFAULT_OVERLAP_SECONDS, VideoPlan
-from .stitch import stitch
-from .store import BatchStore
+from .plan import DEFAULT_CHUNK_SECONDS, DEFAULT_OVERLAP_SECONDS, VideoPlan, analysed_frames
+from .store import BatchStore, EncodedResult
 
 if TYPE_CHECKING:
     from distributed import Client, Future
@@ -104,22 +104,19 @@ class BatchReport:
 
 @dataclass
 class _Video:
-    """A video in flight: its plan, the chunks' outcomes so far."""
+    """A video in flight: its plan, and its chunk tasks submitted so far."""
 
-    plan: VideoPlan | None = None
-    outcomes: dict[int, tasks.ChunkOutcome] = field(default_factory=dict)
-    seconds: float = 0.0
-    frames_done: int = 0
-    failed: bool = False
-
-
-def _strided(start: int, stop: int, every: int) -> int:
-    """How many frame indices in [start, stop) are multiples of `every` (the frames analysed there)."""
-    return max(0, -(-stop // every) - -(-start // every))
+    plan: VideoPlan
+    futures: list["Future"] = field(default_factory=list)
 
 
 class _Job:
-    """The client's loop: a window of tasks on the cluster, results written as inputs finish."""
+    """The client's loop: a window of tasks on the cluster, each input written as it finishes.
+
+    The client does little per input: it submits tasks and writes the bytes a worker made. A photo's task
+    returns its encoded partition; a video's plan comes back to the client, which submits its chunks and
+    then one `finish_video` task that depends on them, so the chunks' rows go from worker to worker.
+    """
 
     def __init__(self, client: "Client", options: BatchOptions, store: BatchStore, files: list[InputFile],
                  report: BatchReport, progress: ProgressCallback | None, threads: int) -> None:
@@ -138,56 +135,76 @@ class _Job:
         self.planned_videos = 0
         self.photos = sum(1 for f in files if f.kind == "photo")
         self.videos_total = len(files) - self.photos
+        self.last = ""
 
     # --- submitting --------------------------------------------------------------------------------------
-    def _submit(self, kind: str, file: InputFile, chunk: Any) -> "Future":
+    def _submit(self, kind: str, file: InputFile, extra: Any) -> "Future":
         o = self.options
         # Earlier inputs first, so videos finish (and leave memory) in order; a plan before any analysis.
         priority = -self.order[file.source] + (1_000_000 if kind == "plan" else 0)
         key = f"{kind}-{uuid.uuid4().hex}"
         if kind == "photo":
-            return self.client.submit(tasks.analyze_photo, str(file.path), file.source, o.settings,
+            return self.client.submit(tasks.analyze_photo, str(file.path), file.source, file.key, o.settings,
                                       key=key, priority=priority, pure=False)
         if kind == "plan":
             return self.client.submit(tasks.plan_video, str(file.path), file.source, o.every, o.chunk_seconds,
                                       o.overlap_seconds, key=key, priority=priority, pure=False)
-        fps = self.videos[file.source].plan.info.fps or 25.0  # type: ignore[union-attr]
-        return self.client.submit(tasks.analyze_chunk, str(file.path), file.source, chunk, o.settings, o.every,
-                                  fps, key=key, priority=priority, pure=False)
+        video = self.videos[file.source]
+        if kind == "chunk":
+            return self.client.submit(tasks.analyze_chunk, str(file.path), file.source, extra, o.settings, o.every,
+                                      video.plan.info.fps or 25.0, key=key, priority=priority, pure=False)
+        return self.client.submit(tasks.finish_video, file.source, file.key, video.plan, o.every, *extra,
+                                  key=key, priority=priority + 1, pure=False)
 
     def fill(self, completed: Any) -> None:
         while self.queue and len(self.in_flight) < self.window:
-            kind, file, chunk = self.queue.popleft()
-            if kind == "chunk" and self.videos[file.source].failed:
-                continue
-            future = self._submit(kind, file, chunk)
-            self.in_flight[future] = (kind, file, chunk)
+            kind, file, extra = self.queue.popleft()
+            future = self._submit(kind, file, extra)
+            self.in_flight[future] = (kind, file, extra)
             completed.add(future)
+            if kind == "chunk":
+                video = self.videos[file.source]
+                video.futures.append(future)
+                if len(video.futures) == len(video.plan.chunks):  # all chunks out: the stitching task next
+                    self.queue.appendleft(("finish", file, list(video.futures)))
+                    video.futures.clear()
 
     # --- results -----------------------------------------------------------------------------------------
-    def handle(self, future: "Future") -> None:
-        kind, file, chunk = self.in_flight.pop(future)
-        try:
-            outcome = future.result()
-        except Exception as error:  # noqa: BLE001 - a worker died (KilledWorker), the task was cancelled, ...
-            outcome = tasks.Failure("failed", f"{file.source}: the worker analysing it failed "
-                                              f"({type(error).__name__}).")
-        finally:
-            future.release()
-        if kind == "photo":
-            self._photo(file, outcome)
-        elif kind == "plan":
-            self._plan(file, outcome)
-        else:
-            self._chunk(file, outcome)
+    def handle(self, futures: list["Future"]) -> None:
+        """Futures that just finished: their results fetched in one round trip, then written in order."""
+        wanted = [f for f in futures if self.in_flight[f][0] != "chunk" and f.status == "finished"]
+        fetched = dict(zip(wanted, self.client.gather(wanted))) if wanted else {}
+        for future in futures:
+            kind, file, extra = self.in_flight.pop(future)
+            if kind == "chunk":  # its rows stay on the cluster for finish_video: only progress here
+                self.frames_done += self._owned(extra)
+                continue
+            if future in fetched:
+                outcome = fetched[future]
+            else:
+                try:
+                    outcome = future.result()
+                except Exception as error:  # noqa: BLE001 - a worker died (KilledWorker), a task was cancelled
+                    outcome = tasks.Failure("failed", f"{file.source}: the worker analysing it failed "
+                                                      f"({type(error).__name__}).")
+            self._outcome(kind, file, outcome)
 
-    def _photo(self, file: InputFile, outcome: Any) -> None:
+    def _outcome(self, kind: str, file: InputFile, outcome: Any) -> None:
+        if kind == "plan":
+            self._plan(file, outcome)
+            return
+        if kind == "finish":  # the plan's frame count was an estimate: put the frames really analysed instead
+            video = self.videos.pop(file.source)
+            actual = 0 if isinstance(outcome, tasks.Failure) else int(outcome.summary.get("frames_analysed") or 0)
+            self.planned_frames += actual - self._to_analyse(video.plan.frames)
+            self.frames_done += actual - sum(self._owned(chunk) for chunk in video.plan.chunks)
         if isinstance(outcome, tasks.Failure):
             self._fail(file, outcome)
-            return
-        self.frames_done += 1
-        self._finish(file, outcome.table, {"width": outcome.width, "height": outcome.height, "frames_analysed": 1,
-                                           "seconds": round(outcome.seconds, 4)})
+        else:
+            self._finish(file, outcome)
+
+    def _owned(self, chunk: Any) -> int:
+        return analysed_frames(chunk.first_frame, chunk.first_frame + chunk.owned, self.options.every)
 
     def _plan(self, file: InputFile, outcome: Any) -> None:
         if isinstance(outcome, tasks.Failure):
@@ -201,48 +218,15 @@ class _Job:
         self.queue.extendleft(reversed([("chunk", file, chunk) for chunk in outcome.chunks]))
 
     def _to_analyse(self, frames: int) -> int:
-        return -(-max(frames, 0) // self.options.every)
+        return analysed_frames(0, max(frames, 0), self.options.every)
 
-    def _chunk(self, file: InputFile, outcome: Any) -> None:
-        video = self.videos.get(file.source)
-        if video is None or video.failed:
-            return
-        if isinstance(outcome, tasks.Failure):
-            video.failed = True
-            self.planned_frames -= self._to_analyse(video.plan.frames) - video.frames_done  # type: ignore[union-attr]
-            self._cancel_chunks(file)
-            self._fail(file, outcome)
-            return
-        video.outcomes[outcome.chunk] = outcome
-        video.seconds += outcome.seconds
-        done = _strided(outcome.first_frame, outcome.owned_end, self.options.every)
-        video.frames_done += done
-        self.frames_done += done
-        plan = video.plan
-        assert plan is not None
-        if len(video.outcomes) < len(plan.chunks):
-            return
-        stitched = stitch(list(video.outcomes.values()))
-        info = plan.info
-        analysed = sum(_strided(o.first_frame, min(o.owned_end, o.stop_frame), self.options.every)
-                       for o in video.outcomes.values())
-        del self.videos[file.source]
-        self._finish(file, stitched.table, {
-            "width": info.width, "height": info.height, "duration": round(info.duration, 4),
-            "fps": round(info.fps, 4), "frames_analysed": analysed, "chunks": len(plan.chunks),
-            "seconds": round(video.seconds, 4)})
-
-    def _cancel_chunks(self, file: InputFile) -> None:
-        doomed = [f for f, (kind, other, _) in self.in_flight.items() if kind == "chunk" and other.source == file.source]
-        for future in doomed:
-            self.in_flight.pop(future)
-            future.cancel()
-
-    def _finish(self, file: InputFile, table: Any, facts: dict[str, Any]) -> None:
-        entry = self.store.record_result(file, table, facts)
+    def _finish(self, file: InputFile, result: EncodedResult) -> None:
+        entry = self.store.record(file, result)
         self.finished += 1
-        self.report.rows += len(table)
-        self.report.frames += int(facts.get("frames_analysed") or 0)
+        self.report.rows += result.rows
+        self.report.frames += int(result.summary.get("frames_analysed") or 0)
+        if file.kind == "photo":
+            self.frames_done += 1
         if entry.status == "done":
             self.report.analysed += 1
         else:
@@ -260,28 +244,25 @@ class _Job:
         self.last = file.source
 
     # --- progress ----------------------------------------------------------------------------------------
-    def snapshot(self, last: str = "") -> Progress:
+    def snapshot(self) -> Progress:
         mean = self.planned_frames / self.planned_videos if self.planned_videos else 0
         unplanned = self.videos_total - self.planned_videos
         total = self.photos + self.planned_frames + int(mean * unplanned)
         return Progress(len(self.files), self.finished, self.failed, max(total, self.frames_done), self.frames_done,
-                        time.perf_counter() - self.start, last)
+                        time.perf_counter() - self.start, self.last)
 
     def run(self) -> bool:
         """Until every input is finished (True) or the progress callback asks to stop (False)."""
         from distributed import as_completed
 
         completed = as_completed(loop=self.client.loop)
-        self.last = ""
         self.fill(completed)
         if self.progress_cb is not None:
             self.progress_cb(self.snapshot())
-        for future in completed:
-            if future not in self.in_flight:  # cancelled with its video
-                continue
-            self.handle(future)
+        for batch in completed.batches():
+            self.handle(batch)
             self.fill(completed)
-            if self.progress_cb is not None and self.progress_cb(self.snapshot(self.last)) is False:
+            if self.progress_cb is not None and self.progress_cb(self.snapshot()) is False:
                 return False
         return True
 

@@ -74,15 +74,21 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so a reader sees the old file or the whole new one, never a part."""
+def atomic_write(path: Path, data: bytes, durable: bool = False) -> None:
+    """Write `data` to `path` so a reader sees the old file or the whole new one, never a part.
+
+    The file is written under a hidden name and renamed into place (atomic on one filesystem), which holds
+    whatever happens to the job. `durable` also flushes it to the disk first (os.fsync), so it survives a
+    power cut too; that costs a few milliseconds a file, so partitions skip it and the job syncs the
+    manifest when it ends instead."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         with open(tmp, "wb") as handle:
             handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
         os.replace(tmp, path)
     finally:
         if tmp.exists():
@@ -146,7 +152,7 @@ class BatchStore:
         self._remove_leftovers()
         if existing is None:
             atomic_write(self.out / META, json.dumps({"layout": LAYOUT_VERSION, "created": _now(), **meta},
-                                                     indent=2).encode())
+                                                     indent=2).encode(), durable=True)
 
     def _remove_leftovers(self) -> None:
         """Temporary files of a run that was killed mid-write (never read by anyone: their names start with .)."""
@@ -183,24 +189,29 @@ class BatchStore:
     def partition(self, key: str) -> Path:
         return self.out / FACES / f"{PARTITION_COLUMN}={key}"
 
-    def record_result(self, file: InputFile, table: "pd.DataFrame", facts: dict[str, Any]) -> ManifestEntry:
-        """Write one input's rows (its partition), then record it as finished."""
+    def record(self, file: InputFile, result: "EncodedResult") -> ManifestEntry:
+        """Write one input's partition (bytes made on the worker), then record it as finished."""
         folder = self.partition(file.key)
-        if len(table):
-            from ..results import export_bytes
-
-            atomic_write(folder / PART_NAME, export_bytes(table[list(COLUMNS)], "parquet"))
+        if result.parquet is not None:
+            atomic_write(folder / PART_NAME, result.parquet)
         else:
             shutil.rmtree(folder, ignore_errors=True)  # a stale partition of an earlier version of the file
-        summary = file_summary(file, table, facts)
-        if len(table):
-            entry = self._entry(file, "done", summary=summary)
+        if result.rows:
+            entry = self._entry(file, "done", summary=result.summary)
         else:
-            what = "in this photo" if file.kind == "photo" else f"in any of its {facts.get('frames_analysed', 0)} analysed frames"
-            entry = self._entry(file, "no_faces", summary=summary, error="no_faces",
+            frames = result.summary.get("frames_analysed") or 0
+            what = "in this photo" if file.kind == "photo" else f"in any of its {frames} analysed frames"
+            entry = self._entry(file, "no_faces", summary=result.summary, error="no_faces",
                                 reason=f"No face was found {what}.")
         self._append(entry)
         return entry
+
+    def sync(self) -> None:
+        """Flush the manifest to the disk (at the end of a job: a power cut then loses nothing recorded)."""
+        manifest = self.out / MANIFEST
+        if manifest.exists():
+            with open(manifest, "rb") as handle:
+                os.fsync(handle.fileno())
 
     def record_failure(self, file: InputFile, kind: str, reason: str) -> ManifestEntry:
         shutil.rmtree(self.partition(file.key), ignore_errors=True)
@@ -216,13 +227,40 @@ class BatchStore:
         from ..results import export_bytes
 
         entries = self.entries()
-        atomic_write(self.out / FILES, export_bytes(files_frame(entries.values()), "parquet"))
-        atomic_write(self.out / ERRORS, export_bytes(errors_frame(entries.values()), "parquet"))
+        atomic_write(self.out / FILES, export_bytes(files_frame(entries.values()), "parquet"), durable=force)
+        atomic_write(self.out / ERRORS, export_bytes(errors_frame(entries.values()), "parquet"), durable=force)
+        if force:
+            self.sync()
         self._last_tables = now
         return True
 
 
-def file_summary(file: InputFile, table: "pd.DataFrame", facts: dict[str, Any]) -> dict[str, Any]:
+@dataclass
+class EncodedResult:
+    """One input's results, ready to write: made on the worker, so the client only writes bytes.
+
+    `parquet` is the partition file (None when no face was found), `summary` the files table's row.
+    """
+
+    source: str
+    rows: int
+    parquet: bytes | None
+    summary: dict[str, Any]
+    seconds: float = 0.0
+    worker: str = ""
+    loads: int = 0
+
+
+def encode_result(source: str, key: str, kind: str, table: "pd.DataFrame", facts: dict[str, Any]) -> EncodedResult:
+    """The partition's bytes (the results table's columns, in the results layout) and the summary row."""
+    from ..results import export_bytes
+
+    parquet = export_bytes(table[list(COLUMNS)], "parquet") if len(table) else None
+    return EncodedResult(source, int(len(table)), parquet, file_summary(source, key, kind, table, facts),
+                         float(facts.get("seconds") or 0.0))
+
+
+def file_summary(source: str, key: str, kind: str, table: "pd.DataFrame", facts: dict[str, Any]) -> dict[str, Any]:
     """The files table's row for one input: `summarize(table, by=["source"])` and the file's facts."""
     summary = summarize(table, by=("source",))
     row: dict[str, Any] = {column: None for column in FILE_COLUMNS}
@@ -231,8 +269,7 @@ def file_summary(file: InputFile, table: "pd.DataFrame", facts: dict[str, Any]) 
     else:
         row.update({"frames": 0, **{SHARE_PREFIX + e: 0.0 for e in EMOTIONS}})
     row.update({
-        "source": file.source, "file": file.key, "kind": file.kind,
-        "status": "done" if len(table) else "no_faces",
+        "source": source, "file": key, "kind": kind, "status": "done" if len(table) else "no_faces",
         "faces": int(table["face_id"].nunique()) if len(table) else 0,
         **{k: v for k, v in facts.items() if k in FILE_COLUMNS},
         "finished_at": _now(),

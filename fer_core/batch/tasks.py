@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
     from ..pipeline import EmotionRecognizer
     from ..settings import Settings
+    from .store import EncodedResult
 
 _RECOGNIZERS: dict[tuple, "EmotionRecognizer"] = {}
 _LOCK = threading.Lock()
@@ -84,16 +85,6 @@ class Failure:
 
 
 @dataclass
-class PhotoOutcome:
-    table: "pd.DataFrame"
-    width: int
-    height: int
-    seconds: float
-    worker: str
-    loads: int
-
-
-@dataclass
 class ChunkOutcome:
     """One chunk's rows (own frames and overlap) and what was decoded; `stop_frame` is one past the last
     frame it analysed or skipped, so the stitcher knows where its rows end even when the last frames had
@@ -145,10 +136,12 @@ def _check_file(path: Path, name: str) -> Failure | None:
 
 # --- tasks ------------------------------------------------------------------------------------------------
 
-def analyze_photo(path: str, source: str, settings: "Settings") -> PhotoOutcome | Failure:
-    """One photo through the frame path (with the second look of `EmotionRecognizer.find_faces`)."""
+def analyze_photo(path: str, source: str, key: str, settings: "Settings") -> "EncodedResult | Failure":
+    """One photo through the frame path (with the second look of `EmotionRecognizer.find_faces`), encoded
+    for its partition here on the worker."""
     from ..io import load_image
     from ..results import faces_table
+    from .store import encode_result
 
     start = time.perf_counter()
     file = Path(path)
@@ -159,10 +152,13 @@ def analyze_photo(path: str, source: str, settings: "Settings") -> PhotoOutcome 
         image = load_image(file)
         faces = recognizer_for(settings).analyze(image)
         table = faces_table(faces, source)
+        result = encode_result(source, key, "photo", table, {
+            "width": int(image.shape[1]), "height": int(image.shape[0]), "frames_analysed": 1,
+            "seconds": round(time.perf_counter() - start, 4)})
     except Exception as error:  # noqa: BLE001 - every failure becomes an errors-table row
         return failure_for(error, source)
-    return PhotoOutcome(table, int(image.shape[1]), int(image.shape[0]), time.perf_counter() - start,
-                        worker_id(), loads())
+    result.worker, result.loads = worker_id(), loads()
+    return result
 
 
 def plan_video(path: str, source: str, every: int = 1, chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
@@ -227,3 +223,33 @@ def analyze_chunk(path: str, source: str, chunk: Chunk, settings: "Settings", ev
     owned_end = chunk.first_frame + chunk.owned if chunk.pts else stop
     return ChunkOutcome(chunk.index, chunk.first_frame, stop, owned_end, builder.table(), decoded, analysed,
                         time.perf_counter() - start, worker_id(), loads())
+
+
+def finish_video(source: str, key: str, plan: VideoPlan, every: int,
+                 *outcomes: "ChunkOutcome | Failure") -> "EncodedResult | Failure":
+    """A video's chunks stitched back together (`fer_core.batch.stitch`) and encoded for its partition.
+
+    Runs on a worker, as a task that depends on the chunk tasks: the chunks' rows go from worker to worker,
+    never through the client. The first failed chunk fails the video (a rerun retries it whole).
+    """
+    from .plan import analysed_frames
+    from .stitch import stitch
+    from .store import encode_result
+
+    for outcome in outcomes:
+        if isinstance(outcome, Failure):
+            return outcome
+    chunks: list[ChunkOutcome] = list(outcomes)  # type: ignore[arg-type]
+    try:
+        table = stitch(chunks).table
+        info = plan.info
+        result = encode_result(source, key, "video", table, {
+            "width": info.width, "height": info.height, "duration": round(info.duration, 4),
+            "fps": round(info.fps, 4), "chunks": len(chunks),
+            "frames_analysed": sum(analysed_frames(o.first_frame, min(o.owned_end, o.stop_frame), every)
+                                   for o in chunks),
+            "seconds": round(sum(o.seconds for o in chunks), 4)})
+    except Exception as error:  # noqa: BLE001
+        return failure_for(error, source)
+    result.worker, result.loads = worker_id(), loads()
+    return result
