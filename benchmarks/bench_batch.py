@@ -8,7 +8,8 @@
    `cluster-2` (a `dask scheduler` and two `dask worker` processes started separately beforehand and
    reached by address: the cluster path, workers started with fer_core/batch/dask-worker.yaml as the
    README says; `cluster-2-dask-malloc-default` is the same with Dask's MALLOC_TRIM_THRESHOLD_ left in
-   place, to show what that setting costs). The archive: the 8 sample photos and 4 sample videos, `--copies`
+   place, to show what that setting costs). Configurations take turns, round after round (`--repeats`),
+   so background load falls on all of them alike; medians over rounds. The archive: the 8 sample photos and 4 sample videos, `--copies`
    times (distinct files). Each job writes a fresh results folder. Two times are reported: `job_s`, the
    whole `run_batch` call (a LocalCluster's start and the model loading on each worker included), and
    `work_s`, from the moment the workers are ready to the end; rates are given for both.
@@ -159,10 +160,6 @@ class SeparateCluster:
                 proc.wait()
 
 
-def _repeat(n: int, fn: Callable[[int], dict[str, Any]]) -> list[dict[str, Any]]:
-    return [fn(i) for i in range(n)]
-
-
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser()
     parser.add_argument("--copies", type=int, default=3, help="copies of the sample archive (12 files each)")
@@ -177,24 +174,35 @@ def main(argv=None) -> dict:
     try:
         archive = _archive(work / "archive", args.copies)
         out = lambda name, i: work / "out" / f"{name}-{i}"  # noqa: E731 - a fresh folder per job
-        throughput = {"sequential": _rates(_repeat(args.repeats, lambda i: _sequential(archive)))}
-        for n in (1, 2):
-            throughput[f"local-{n}"] = _rates(_repeat(args.repeats, lambda i, n=n: _job(archive, out(f"local{n}", i), workers=n)))
-        for name, defaults in (("cluster-2", False), ("cluster-2-dask-malloc-default", True)):
-            cluster = SeparateCluster(workers=2, dask_defaults=defaults)
-            try:
-                throughput[name] = _rates(_repeat(args.repeats, lambda i, name=name: _job(
-                    archive, out(name, i), scheduler=cluster.address)))
-            finally:
+        clusters = {"cluster-2": SeparateCluster(workers=2),
+                    "cluster-2-dask-malloc-default": SeparateCluster(workers=2, dask_defaults=True)}
+        configs: dict[str, Callable[[int], dict[str, Any]]] = {
+            "sequential": lambda i: _sequential(archive),
+            "local-1": lambda i: _job(archive, out("local1", i), workers=1),
+            "local-2": lambda i: _job(archive, out("local2", i), workers=2),
+            **{name: (lambda i, name=name: _job(archive, out(name, i), scheduler=clusters[name].address))
+               for name in clusters},
+        }
+        runs: dict[str, list[dict[str, Any]]] = {name: [] for name in configs}
+        try:
+            for i in range(args.repeats):  # rounds: every configuration once per round, so load hits all alike
+                for name, run in configs.items():
+                    runs[name].append(run(i))
+        finally:
+            for cluster in clusters.values():
                 cluster.close()
+        throughput = {name: _rates(r) for name, r in runs.items()}
         result["throughput"] = throughput
         result["archive"] = {"files": len(archive), "copies": args.copies,
                              "photos": sum(p.suffix != ".mp4" and p.suffix != ".mov" for p in archive),
                              "videos": sum(p.suffix in (".mp4", ".mov") for p in archive)}
 
         photos = _small_photos(work / "small", args.photo_copies)
-        seq = _rates(_repeat(args.repeats, lambda i: _sequential(photos)))
-        one = _rates(_repeat(args.repeats, lambda i: _job(photos, out("small1", i), workers=1)))
+        seq_runs, one_runs = [], []
+        for i in range(args.repeats):
+            seq_runs.append(_sequential(photos))
+            one_runs.append(_job(photos, out("small1", i), workers=1))
+        seq, one = _rates(seq_runs), _rates(one_runs)
         result["overhead"] = {
             "photos": len(photos), "sequential": seq, "local-1": one,
             "sequential_ms_per_photo": round(seq["work_s"] / len(photos) * 1000, 2),
@@ -205,10 +213,15 @@ def main(argv=None) -> dict:
         growth = []
         sizes = [20, 40, 80] if args.quick else [20, 40, 80, 160, 320]
         pool = _small_photos(work / "growth", -(-max(sizes) // 70))
-        for n in sizes:
-            run = _job(pool[:n], out(f"growth{n}", 0), workers=2)
-            growth.append({"files": n, "job_s": round(run["job_s"], 3), "work_s": round(run["work_s"], 3),
-                           "ms_per_file": round(run["work_s"] / n * 1000, 2)})
+        by_size: dict[int, list[dict[str, Any]]] = {n: [] for n in sizes}
+        for i in range(args.repeats):
+            for n in sizes:
+                by_size[n].append(_job(pool[:n], out(f"growth{n}", i), workers=2))
+        for n, runs_n in by_size.items():
+            job = statistics.median(r["job_s"] for r in runs_n)
+            work = statistics.median(r["work_s"] for r in runs_n)
+            growth.append({"files": n, "job_s": round(job, 3), "work_s": round(work, 3),
+                           "ms_per_file": round(work / n * 1000, 2)})
         xs, ys = [g["files"] for g in growth], [g["work_s"] for g in growth]
         mx, my = statistics.mean(xs), statistics.mean(ys)
         slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)

@@ -19,11 +19,11 @@ import traceback
 from benchmarks.common import FER_PYTHON, load, write_result
 
 ORDER = ["bench_classifier", "bench_photo", "bench_cli", "bench_webcam", "bench_video", "compare_fer",
-         "bench_memory", "bench_dashboard", "bench_server", "eye_levelling"]
+         "bench_memory", "bench_dashboard", "bench_server", "eye_levelling", "bench_batch"]
 QUICK_ARGS = {"bench_photo": ["--repeats", "10"], "bench_cli": ["--repeats", "3"], "bench_video": ["--repeats", "1"],
               "compare_fer": ["--rounds", "1"], "bench_memory": ["--minutes", "2"], "bench_dashboard": ["--runs", "1"],
               "bench_webcam": ["--loops", "2"], "eye_levelling": ["--limit", "500"],
-              "bench_server": ["--idle", "10", "--users", "1,2"]}
+              "bench_server": ["--idle", "10", "--users", "1,2"], "bench_batch": ["--quick"]}
 
 
 def main(argv=None) -> dict:

@@ -142,6 +142,7 @@ class BatchStore:
         if self.out.exists() and not self.out.is_dir():
             raise FerError(f"{self.out} is a file; give a folder for the results.")
         existing = read_meta(self.out)
+        meta = json.loads(json.dumps(meta))  # compared as it is stored (tuples become lists)
         if existing is not None and existing.get("analysis") != meta.get("analysis"):
             raise FerError(f"{self.out} holds results made with other settings; use another --out folder "
                            "or the same settings as before.")
