@@ -12,7 +12,9 @@
    so background load falls on all of them alike; medians over rounds. The archive: the 8 sample photos and 4 sample videos, `--copies`
    times (distinct files). Each job writes a fresh results folder. Two times are reported: `job_s`, the
    whole `run_batch` call (a LocalCluster's start and the model loading on each worker included), and
-   `work_s`, from the moment the workers are ready to the end; rates are given for both.
+   `work_s`, from the moment the workers are ready to the end; rates are given for both. `cpu_s` is the CPU
+   time of every process involved (this one, the scheduler, the workers) over `work_s`: the job's cost
+   whatever else the machine runs, where wall times depend on the load (recorded at start and end).
 2. The per-task overhead on small photos: the 70 FER2013 48x48 face photos of samples/fer2013_mini,
    `--copies` times, analysed sequentially and by a LocalCluster of one worker; the difference per photo
    is what a Dask task costs (scheduling, serialising the task and its result, the client writing the
@@ -65,6 +67,22 @@ def _small_photos(folder: Path, copies: int) -> list[Path]:
     return paths
 
 
+def _cpu_seconds() -> float:
+    """CPU seconds used so far by this process and every process under it (a local cluster's workers, or the
+    scheduler and workers started by `SeparateCluster`): the cost of a job whatever else the machine runs."""
+    import psutil
+
+    me = psutil.Process()
+    total = 0.0
+    for proc in [me, *me.children(recursive=True)]:
+        try:
+            times = proc.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
+
+
 def _sequential(paths: list[Path], every: int = 1) -> dict[str, Any]:
     """The same tasks, one after another in this process (encoding included, writing not): the reference
     without Dask."""
@@ -76,6 +94,7 @@ def _sequential(paths: list[Path], every: int = 1) -> dict[str, Any]:
     start = time.perf_counter()
     tasks.recognizer_for(settings)
     ready = time.perf_counter()
+    cpu = _cpu_seconds()
     frames = 0
     for path in paths:
         key = partition_key(path.name)
@@ -88,7 +107,8 @@ def _sequential(paths: list[Path], every: int = 1) -> dict[str, Any]:
             result = tasks.finish_video(path.name, key, plan, every, *outcomes)
             frames += result.summary["frames_analysed"]
     end = time.perf_counter()
-    return {"job_s": end - start, "work_s": end - ready, "frames": frames, "files": len(paths)}
+    return {"job_s": end - start, "work_s": end - ready, "cpu_s": _cpu_seconds() - cpu, "frames": frames,
+            "files": len(paths)}
 
 
 def _job(paths: list[Path], out: Path, workers: int | None = None, scheduler: str | None = None) -> dict[str, Any]:
@@ -96,22 +116,34 @@ def _job(paths: list[Path], out: Path, workers: int | None = None, scheduler: st
     from fer_core.batch.cluster import ClusterSpec
 
     ready: list[float] = []
+    cpu: list[float] = []
+
+    def connected(link: Any, threads: int) -> None:
+        cpu.append(_cpu_seconds())
+        ready.append(time.perf_counter())
+
+    def progress(p: Any) -> None:
+        if p.files_done == p.files_total and len(cpu) == 1:  # before the cluster closes (its processes go)
+            cpu.append(_cpu_seconds())
+
     start = time.perf_counter()
     report = run_batch(paths, BatchOptions(out=out, cluster=ClusterSpec(workers=workers, scheduler=scheduler)),
-                       on_connect=lambda link, threads: ready.append(time.perf_counter()))
+                       progress=progress, on_connect=connected)
     end = time.perf_counter()
     assert report.failed == 0 and not report.interrupted, report.errors
-    return {"job_s": end - start, "work_s": end - ready[0], "frames": report.frames, "files": report.files,
-            "workers": report.workers}
+    return {"job_s": end - start, "work_s": end - ready[0], "cpu_s": cpu[1] - cpu[0], "frames": report.frames,
+            "files": report.files, "workers": report.workers}
 
 
 def _rates(runs: list[dict[str, Any]]) -> dict[str, Any]:
     job = statistics.median(r["job_s"] for r in runs)
     work = statistics.median(r["work_s"] for r in runs)
+    cpu = statistics.median(r["cpu_s"] for r in runs)
     files, frames = runs[0]["files"], runs[0]["frames"]
     return {
         "files": files, "frames": frames, "runs": len(runs),
-        "job_s": round(job, 3), "work_s": round(work, 3),
+        "job_s": round(job, 3), "work_s": round(work, 3), "cpu_s": round(cpu, 3),
+        "cpu_ms_per_frame": round(cpu / frames * 1000, 3), "cpu_ms_per_file": round(cpu / files * 1000, 2),
         "files_per_s": round(files / work, 2), "frames_per_s": round(frames / work, 1),
         "files_per_s_job": round(files / job, 2), "frames_per_s_job": round(frames / job, 1),
         "all_job_s": [round(r["job_s"], 3) for r in runs], "all_work_s": [round(r["work_s"], 3) for r in runs],
@@ -208,6 +240,7 @@ def main(argv=None) -> dict:
             "sequential_ms_per_photo": round(seq["work_s"] / len(photos) * 1000, 2),
             "dask_ms_per_photo": round(one["work_s"] / len(photos) * 1000, 2),
             "overhead_ms_per_task": round((one["work_s"] - seq["work_s"]) / len(photos) * 1000, 2),
+            "overhead_cpu_ms_per_task": round((one["cpu_s"] - seq["cpu_s"]) / len(photos) * 1000, 2),
         }
 
         growth = []
@@ -220,20 +253,27 @@ def main(argv=None) -> dict:
         for n, runs_n in by_size.items():
             job = statistics.median(r["job_s"] for r in runs_n)
             work = statistics.median(r["work_s"] for r in runs_n)
-            growth.append({"files": n, "job_s": round(job, 3), "work_s": round(work, 3),
-                           "ms_per_file": round(work / n * 1000, 2)})
+            cpu = statistics.median(r["cpu_s"] for r in runs_n)
+            growth.append({"files": n, "job_s": round(job, 3), "work_s": round(work, 3), "cpu_s": round(cpu, 3),
+                           "ms_per_file": round(work / n * 1000, 2), "cpu_ms_per_file": round(cpu / n * 1000, 2)})
         xs, ys = [g["files"] for g in growth], [g["work_s"] for g in growth]
         mx, my = statistics.mean(xs), statistics.mean(ys)
         slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+        cs = [g["cpu_s"] for g in growth]
+        mc = statistics.mean(cs)
+        cpu_slope = sum((x - mx) * (c - mc) for x, c in zip(xs, cs)) / sum((x - mx) ** 2 for x in xs)
         result["growth"] = {"workers": 2, "runs": growth, "seconds_per_file": round(slope, 4),
-                            "fixed_s": round(my - slope * mx, 3)}
+                            "fixed_s": round(my - slope * mx, 3), "cpu_seconds_per_file": round(cpu_slope, 4),
+                            "cpu_fixed_s": round(mc - cpu_slope * mx, 3)}
     finally:
         shutil.rmtree(work, ignore_errors=True)
     t = result["throughput"]
     result["headline"] = {
         **{f"{k}_files_per_s": v["files_per_s"] for k, v in t.items()},
         **{f"{k}_frames_per_s": v["frames_per_s"] for k, v in t.items()},
+        **{f"{k}_cpu_ms_per_frame": v["cpu_ms_per_frame"] for k, v in t.items()},
         "overhead_ms_per_task": result["overhead"]["overhead_ms_per_task"],
+        "overhead_cpu_ms_per_task": result["overhead"]["overhead_cpu_ms_per_task"],
         "growth_ms_per_file": round(result["growth"]["seconds_per_file"] * 1000, 2),
     }
     return write_result("bench_batch", result)

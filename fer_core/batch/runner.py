@@ -305,7 +305,6 @@ def run_batch(inputs: Sequence[str | Path], options: BatchOptions, progress: Pro
         store.write_tables()
         report.seconds = time.perf_counter() - start
         return report
-    job: _Job | None = None
     try:
         with connect(options.cluster) as client:
             threads = prepare_workers(client, options.settings, local=not options.cluster.scheduler)

@@ -1,7 +1,7 @@
 """What runs on a worker: one photo, one video's plan, one chunk of a video. No Dask import here.
 
 Each worker process builds the detector and the classifier once (`recognizer_for`, warmed by the worker
-plugin in `fer_core.batch.cluster` when the worker starts) and reuses them for every task it runs. A task
+plugin in `fer_core.batch.plugin` when the worker starts) and reuses them for every task it runs. A task
 never raises for a bad input: it returns a `Failure` with the error's kind and one sentence, so a corrupt
 file becomes a row of the errors table and the job goes on. Results travel back as the project's results
 table (`fer_core.results.COLUMNS`), made by the same `FrameProcessor` and `face_rows` as every other input.
