@@ -235,6 +235,8 @@ class _Job:
         self.last = file.source
 
     def _fail(self, file: InputFile, failure: tasks.Failure) -> None:
+        if file.kind == "photo":
+            self.photos -= 1  # its frame is no longer to come
         self.store.record_failure(file, failure.kind, failure.reason)
         self.finished += 1
         self.failed += 1
