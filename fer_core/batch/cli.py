@@ -155,10 +155,14 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, prog: str | N
     display.close()
     for failure in report.errors:
         print(f"failed: {failure['reason']}", file=sys.stderr)
-    if args.json:
-        print(json.dumps(report.to_dict(), indent=2), file=out)
-    else:
-        print(_closing_line(report), file=out)
+    try:
+        if args.json:
+            print(json.dumps(report.to_dict(), indent=2), file=out)
+        else:
+            print(_closing_line(report), file=out)
+        out.flush()
+    except BrokenPipeError:  # the output was piped into a command that stopped reading (| head): not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     if report.interrupted:
         print(f"interrupted: {report.done} of {report.files} inputs finished and written. Run the same command "
               "again to continue.", file=sys.stderr)
