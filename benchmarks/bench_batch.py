@@ -150,6 +150,20 @@ def _rates(runs: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _remove(folder: Path) -> None:
+    """Remove the benchmark's folder; say so if something is left (another process still writing there)."""
+    for _ in range(3):
+        try:
+            shutil.rmtree(folder)
+            return
+        except FileNotFoundError:
+            return
+        except OSError as error:
+            last = error
+            time.sleep(1)
+    print(f"could not remove {folder}: {last}", file=sys.stderr)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -251,11 +265,11 @@ def main(argv=None) -> dict:
             for n in sizes:
                 by_size[n].append(_job(pool[:n], out(f"growth{n}", i), workers=2))
         for n, runs_n in by_size.items():
-            job = statistics.median(r["job_s"] for r in runs_n)
-            work = statistics.median(r["work_s"] for r in runs_n)
-            cpu = statistics.median(r["cpu_s"] for r in runs_n)
-            growth.append({"files": n, "job_s": round(job, 3), "work_s": round(work, 3), "cpu_s": round(cpu, 3),
-                           "ms_per_file": round(work / n * 1000, 2), "cpu_ms_per_file": round(cpu / n * 1000, 2)})
+            job_s = statistics.median(r["job_s"] for r in runs_n)
+            work_s = statistics.median(r["work_s"] for r in runs_n)
+            cpu_s = statistics.median(r["cpu_s"] for r in runs_n)
+            growth.append({"files": n, "job_s": round(job_s, 3), "work_s": round(work_s, 3), "cpu_s": round(cpu_s, 3),
+                           "ms_per_file": round(work_s / n * 1000, 2), "cpu_ms_per_file": round(cpu_s / n * 1000, 2)})
         xs, ys = [g["files"] for g in growth], [g["work_s"] for g in growth]
         mx, my = statistics.mean(xs), statistics.mean(ys)
         slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
@@ -266,7 +280,7 @@ def main(argv=None) -> dict:
                             "fixed_s": round(my - slope * mx, 3), "cpu_seconds_per_file": round(cpu_slope, 4),
                             "cpu_fixed_s": round(mc - cpu_slope * mx, 3)}
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        _remove(work)
     t = result["throughput"]
     result["headline"] = {
         **{f"{k}_files_per_s": v["files_per_s"] for k, v in t.items()},
