@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Sequence
 import streamlit as st
 
 from fer_core.emotions import EMOTIONS, display_name
+from fer_core.results import counted, face_ids
 
 from . import charts, ui
 from .files import REPO_ROOT, safe_stem
@@ -179,10 +180,9 @@ def emotion_mix(results: "BatchResults") -> None:
             st.info("No face was found in any input yet.", icon=":material/search_off:")
     with right:
         st.markdown("##### Dominant emotion per input")
-        counted = files[files["status"] == "done"]["dominant"].value_counts()
-        if len(counted):
-            ui.chips([(str(e), float(counted.get(e, 0)) / len(files[files["status"] == "done"]))
-                      for e in EMOTIONS if counted.get(e, 0)])
+        dominant = files[files["status"] == "done"]["dominant"].value_counts()
+        if len(dominant):
+            ui.chips([(str(e), float(dominant.get(e, 0)) / int(dominant.sum())) for e in EMOTIONS if dominant.get(e, 0)])
             st.caption("Share of the inputs with faces whose most frequent emotion is each one.")
         kinds = files.groupby("kind")["source"].count().to_dict()
         st.caption(", ".join(f"{n} {k}{'s' if n != 1 else ''}" for k, n in sorted(kinds.items())))
@@ -225,15 +225,16 @@ def timeline(folder: Path, results: "BatchResults", shown: "pd.DataFrame") -> No
         st.caption("No video with faces among the inputs shown.")
         return
     choice = st.selectbox("Video", videos, key="batch_video")
-    table = faces(folder, [choice])
-    ids = sorted(int(i) for i in table["face_id"].unique())
+    table = counted(faces(folder, [choice]))  # brief false detections (short_track) left out, as on the Video page
+    ids = face_ids(table)
     tabs = st.tabs([f"Face {i}" for i in ids]) if len(ids) > 1 else [st.container()]
     for tab, face_id in zip(tabs, ids):
         with tab:
             st.plotly_chart(charts.emotion_timeline(table[table["face_id"] == face_id], title=f"Face {face_id}"),
                             key=f"batch_tl_{face_id}", config={"displayModeBar": False}, width="stretch")
     st.caption("Lines: the model's probabilities in each analysed frame. Band: the label shown, smoothed over "
-               "the face's recent frames. Videos cut into chunks are shown as one, with one id per face.")
+               "the face's recent frames. Videos cut into chunks are shown as one, with one id per face; tracks too "
+               "short to count as a face are left out here and kept in the downloads.")
 
 
 def errors(results: "BatchResults") -> None:

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from ..emotions import EMOTIONS
 from ..errors import FerError
-from ..results import COLUMNS, SHARE_PREFIX, concat_tables, results_table, summarize
+from ..results import COLUMNS, SHARE_PREFIX, concat_tables, face_ids, results_table, summarize
 from .inputs import InputFile
 
 if TYPE_CHECKING:
@@ -54,9 +54,11 @@ FILE_COLUMNS: tuple[str, ...] = (
 """The per-file summary (`files.parquet`), one row per input analysed (with or without faces).
 
 - `source`: the input's name in the results table; `file`: its partition key (`faces/file=<key>/`).
-- `kind`: photo or video; `status`: done (faces found) or no_faces.
+- `kind`: photo or video; `status`: done (faces found) or no_faces (none, or only brief false detections,
+  whose rows are still in the partition, marked `short_track`).
 - `width`, `height`; `duration` (seconds) and `fps` for a video; `frames_analysed`: frames run through
-  the model (1 for a photo); `faces`: distinct face ids (faces in a photo, tracks in a video).
+  the model (1 for a photo); `faces`: faces in a photo, tracks in a video (brief false detections, marked
+  `short_track` in the rows, left out, as `summarize` leaves them out).
 - `first_seen` ... `share_<emotion>`: `fer_core.results.summarize(table, by=["source"])` for the file:
   `frames` is its number of rows (faces x frames), `dominant` and the shares are over those rows.
 - `chunks`: tasks the video was cut into; `seconds`: worker time spent on it; `finished_at`: UTC, ISO 8601.
@@ -197,7 +199,7 @@ class BatchStore:
             atomic_write(folder / PART_NAME, result.parquet)
         else:
             shutil.rmtree(folder, ignore_errors=True)  # a stale partition of an earlier version of the file
-        if result.rows:
+        if result.summary.get("status") == "done":
             entry = self._entry(file, "done", summary=result.summary)
         else:
             frames = result.summary.get("frames_analysed") or 0
@@ -240,7 +242,7 @@ class BatchStore:
 class EncodedResult:
     """One input's results, ready to write: made on the worker, so the client only writes bytes.
 
-    `parquet` is the partition file (None when no face was found), `summary` the files table's row.
+    `parquet` is the partition file (None when there is no row), `summary` the files table's row.
     """
 
     source: str
@@ -269,9 +271,9 @@ def file_summary(source: str, key: str, kind: str, table: "pd.DataFrame", facts:
         row.update(summary.iloc[0].to_dict())
     else:
         row.update({"frames": 0, **{SHARE_PREFIX + e: 0.0 for e in EMOTIONS}})
+    faces = len(face_ids(table))  # the faces that count: brief false detections (short_track) left out
     row.update({
-        "source": source, "file": key, "kind": kind, "status": "done" if len(table) else "no_faces",
-        "faces": int(table["face_id"].nunique()) if len(table) else 0,
+        "source": source, "file": key, "kind": kind, "status": "done" if faces else "no_faces", "faces": faces,
         **{k: v for k, v in facts.items() if k in FILE_COLUMNS},
         "finished_at": _now(),
     })
