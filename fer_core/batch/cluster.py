@@ -31,7 +31,7 @@ WORKER_WAIT_SECONDS = 30.0
 WORKER_ENVIRONMENT = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
 """Dask starts worker processes with MALLOC_TRIM_THRESHOLD_=65536 (to hand freed memory back sooner), which
 also turns off glibc's adaptive mmap threshold: every decoded frame (a megabyte or more) is then a fresh
-mmap and page faults, 12.8 instead of 8.8 ms of CPU a frame (benchmarks/results/bench_batch.json). Local workers are started without it; memory stays flat without it
+mmap and page faults, 10.3 instead of 7.2 ms of CPU a frame (benchmarks/results/bench_batch.json). Local workers are started without it; memory stays flat without it
 (benchmarks/bench_memory.py). For `dask worker` processes started by hand, `WORKER_CONFIG` does the same:
 DASK_CONFIG=.../fer_core/batch/dask-worker.yaml dask worker tcp://HOST:8786."""
 
