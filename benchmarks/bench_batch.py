@@ -39,7 +39,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from benchmarks.common import ROOT, SAMPLES, load, write_result
+from benchmarks.common import ROOT, SAMPLES, load, stop_process, write_result
 
 
 def _archive(folder: Path, copies: int) -> list[Path]:
@@ -198,12 +198,7 @@ class SeparateCluster:
 
     def close(self) -> None:
         for proc in reversed(self.procs):
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc, timeout=20)
 
 
 def main(argv=None) -> dict:

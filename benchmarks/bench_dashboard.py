@@ -27,7 +27,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from benchmarks.common import PROJECT_PYTHON, RESULTS_DIR, ROOT, load, write_result
+from benchmarks.common import PROJECT_PYTHON, RESULTS_DIR, ROOT, load, stop_process, write_result
 
 CHROMIUM = next((p for p in (os.environ.get("FER_CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser")
                  if p and Path(p).exists()), None)
@@ -77,12 +77,7 @@ def one_start(browser=None, timeout: float = 60) -> dict:
         html = get(url + "/")
         out["html_s"] = round(out["health_s"] + (time.perf_counter() - t), 3) if html else None
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
     return out
 
 

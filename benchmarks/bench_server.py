@@ -43,7 +43,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from benchmarks.common import CACHE_DIR, PROJECT_PYTHON, ROOT, load, make_concat_clip, write_result
+from benchmarks.common import CACHE_DIR, PROJECT_PYTHON, ROOT, load, make_concat_clip, stop_process, write_result
 
 CHROMIUM = next((p for p in (os.environ.get("FER_CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser")
                  if p and Path(p).exists()), None)
@@ -218,11 +218,7 @@ def one_config(browser, name: str, watcher: str | None, idle_s: float, users: li
             for c in contexts:
                 c.close()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc, timeout=15)
         log.close()
     return out
 

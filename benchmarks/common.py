@@ -215,3 +215,15 @@ def run_json(cmd: Sequence[str], timeout: float = 1800, env: dict[str, str] | No
         raise RuntimeError(f"{cmd[0]} failed ({proc.returncode}): {proc.stderr[-2000:]}")
     lines = [l for l in proc.stdout.splitlines() if l.strip().startswith("{")]
     return json.loads(lines[-1])
+
+
+def stop_process(proc: "subprocess.Popen", timeout: float = 10) -> None:
+    """Ask a child process to end (SIGTERM), and kill it if it has not within `timeout` seconds."""
+    import subprocess
+
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

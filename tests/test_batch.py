@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from benchmarks.common import stop_process
 from sample_media import PHOTOS, ROOT, VIDEOS
 from fer_core.batch.store import ERROR_COLUMNS, FILE_COLUMNS, open_results
 from fer_core.results import COLUMNS
@@ -184,12 +185,7 @@ def separate_cluster():
         yield f"tcp://127.0.0.1:{port}"
     finally:
         for proc in (worker, scheduler):
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc, timeout=20)
 
 
 def test_job_on_a_scheduler_and_worker_started_separately(separate_cluster, tmp_path):

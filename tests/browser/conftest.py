@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+from benchmarks.common import stop_process
 from helpers import chromium_path, launch
 
 REPO = Path(__file__).resolve().parents[2]
@@ -100,12 +101,7 @@ def streamlit_server(log_name: str, user_models: Path) -> Iterator[Server]:
             time.sleep(0.3)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         log.close()
 
 
