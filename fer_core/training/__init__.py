@@ -11,10 +11,15 @@
     conversion.py          Keras -> TFLite registry folder (publish), float16 weights for carrying models home
 
 The command line is `python -m fer_core.train` (training) and `python -m fer_core.convert` (conversion).
-Nothing here imports Keras at package import: the backend is picked when training starts.
+Importing the package picks the Keras backend (KERAS_BACKEND, else TensorFlow if installed, else torch) without
+importing Keras, so every module below that imports Keras gets the right one, on a CPU or on a GPU machine.
 """
 
-from .config import RECIPES, TrainConfig, TrainingError
-from .loop import TrainResult, lr_at, train
+from .backend import select_backend
+
+select_backend()
+
+from .config import RECIPES, TrainConfig, TrainingError  # noqa: E402
+from .loop import TrainResult, lr_at, train  # noqa: E402
 
 __all__ = ["RECIPES", "TrainConfig", "TrainingError", "TrainResult", "lr_at", "train"]

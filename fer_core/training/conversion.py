@@ -124,6 +124,9 @@ def publish(folder: Path, val: str | Path | None = None, float16: bool = False, 
 
     `val` defaults to the validation data recorded in training.json. Returns the metrics written.
     """
+    from ..classifier import measure_ms_per_face
+    from ..models import load_spec
+
     folder = Path(folder)
     record = TrainingRecord.load(folder)
     model = model if model is not None else load_trained(folder)
@@ -135,13 +138,11 @@ def publish(folder: Path, val: str | Path | None = None, float16: bool = False, 
                        keras_filename=keras_file, float16=float16)
     (folder / F16_WEIGHTS).unlink(missing_ok=True)
     evaluation = record.metrics | (evaluate_tflite(folder, val) if val else {})
-    from ..classifier import measure_ms_per_face
-    from ..models import load_spec
-
     evaluation["ms_per_face"] = measure_ms_per_face(load_spec(folder))
     metrics = {
         "input_size": record.input_size, "params": record.params, "best_epoch": record.best_epoch,
-        "kept_epoch": record.kept_epoch, "epochs_run": len(record.history), "val_data": str(val),
+        "kept_epoch": record.kept_epoch, "epochs_run": len(record.history),
+        "val_data": str(val) if val else f"{record.config['val_split']:.0%} split of {record.config['data']}",
         "train_minutes": round(record.seconds / 60, 1), "hardware": record.hardware,
         "ms_per_face": evaluation["ms_per_face"],
         "val_accuracy": evaluation["val"]["accuracy"], "val_per_class": evaluation["val"]["per_class"],
@@ -153,7 +154,8 @@ def publish(folder: Path, val: str | Path | None = None, float16: bool = False, 
     spec = json.loads(spec_path.read_text(encoding="utf-8"))
     spec["metrics"] = metrics
     spec["description"] = (f"{record.config['arch']}, {record.params / 1e6:.2f}M parameters; "
-                           f"{metrics['val_accuracy']:.1%} on {Path(str(val)).name}, {metrics['ms_per_face']} ms per face.")
+                           f"{metrics['val_accuracy']:.1%} on {Path(metrics['val_data']).name}, "
+                           f"{metrics['ms_per_face']} ms per face.")
     spec_path.write_text(json.dumps(spec, indent=2) + "\n", encoding="utf-8")
     write_log(record.history, folder / LOG_FILE)
     write_card(folder, record, evaluation, notes=notes)

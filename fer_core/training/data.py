@@ -349,6 +349,15 @@ def save_soft_targets(path: str | Path, sources: list[str], probs: np.ndarray, t
     return path
 
 
+def combine_targets(labels: np.ndarray, teacher: np.ndarray | None = None) -> np.ndarray:
+    """(N, 7) label distributions + optional (N, 7) teacher probabilities -> (N, 14) training targets.
+
+    The layout `distillation.DistillationLoss` reads: labels first, then the teacher (all zero without one).
+    """
+    teacher = np.zeros_like(labels) if teacher is None else teacher
+    return np.concatenate([labels, teacher], axis=1).astype(np.float32)
+
+
 def load_soft_targets(path: str | Path, dataset: FaceDataset) -> np.ndarray:
     """The stored probabilities of every face of `dataset`, in its order (every face must have a row)."""
     path = Path(path)

@@ -35,12 +35,6 @@ NUM_CLASSES = len(EMOTIONS)
 EPSILON = 1e-7
 
 
-def combine_targets(labels: np.ndarray, teacher: np.ndarray | None = None) -> np.ndarray:
-    """(N, 7) label distributions + optional (N, 7) teacher probabilities -> (N, 14) training targets."""
-    teacher = np.zeros_like(labels) if teacher is None else teacher
-    return np.concatenate([labels, teacher], axis=1).astype(np.float32)
-
-
 @keras.saving.register_keras_serializable(package="fer_core")
 class DistillationLoss(keras.losses.Loss):
     """Cross-entropy on the labels blended with a tempered KL divergence to the teacher (see the module)."""
@@ -86,8 +80,8 @@ def accuracy_metric() -> Any:
 
 
 # ------------------------------------------------------------------------------------ teacher outputs
-def teacher_probabilities(teacher: str, data: str | Path, tta: bool = True) -> tuple[np.ndarray, FaceDataset, list[str]]:
-    """One teacher's probabilities on a training folder, and the teachers it stands for.
+def teacher_probabilities(teacher: str, ds: FaceDataset, tta: bool = True) -> tuple[np.ndarray, list[str]]:
+    """One teacher's probabilities on the training faces `ds`, and the teachers it stands for.
 
     `teacher` is a Keras file (.keras/.h5/.hdf5; how the GPU machine, which has no TFLite, runs them), a
     stored targets file (.npz, counted as the teachers it averages) or a registry model name (TFLite runtime).
@@ -96,39 +90,36 @@ def teacher_probabilities(teacher: str, data: str | Path, tta: bool = True) -> t
     if suffix == ".npz":
         with np.load(teacher) as stored:
             names = [str(t) for t in stored["teachers"]]
-        ds = load_dataset(data)
-        return load_soft_targets(teacher, ds), ds, names
+        return load_soft_targets(teacher, ds), names
     if suffix in (".keras", ".h5", ".hdf5"):
         from .reports import predict
 
         model = keras.models.load_model(str(teacher), compile=False)
-        ds = load_dataset(data, size=int(model.input_shape[1]))
-        return predict(model, ds.x, tta=tta), ds, [Path(teacher).stem]
+        return predict(model, ds.resized(int(model.input_shape[1])).x, tta=tta), [Path(teacher).stem]
     from ..classifier import EmotionClassifier
     from .reports import to_model_input
 
     clf = EmotionClassifier(teacher, tta=tta)
-    ds = load_dataset(data, size=clf.input_size)
-    x = to_model_input(ds.x)
-    return np.concatenate([clf.predict(x[i:i + 256]) for i in range(0, len(x), 256)]), ds, [clf.spec.name]
+    x = to_model_input(ds.resized(clf.input_size).x)
+    return np.concatenate([clf.predict(x[i:i + 256]) for i in range(0, len(x), 256)]), [clf.spec.name]
 
 
 def export_soft_targets(teachers: Sequence[str | Path], data: str | Path, out: str | Path, tta: bool = True) -> Path:
-    """Average the probabilities of one or more teachers (each with mirror TTA) over a training folder."""
-    total: np.ndarray | None = None
+    """Average the probabilities of one or more teachers (each with mirror TTA) over a training folder.
+
+    The folder is read once; each teacher gets the faces resized to its own input.
+    """
+    ds = load_dataset(data)
+    total = np.zeros((len(ds), NUM_CLASSES), np.float32)
     names: list[str] = []
-    sources: list[str] = []
     for teacher in teachers:
-        probs, ds, members = teacher_probabilities(str(teacher), data, tta)
-        weighted = probs * len(members)
-        total = weighted if total is None else total + weighted
+        probs, members = teacher_probabilities(str(teacher), ds, tta)
+        total += probs * len(members)
         names += members
-        sources = ds.sources
         print(f"{teacher}: training accuracy {(probs.argmax(1) == ds.y).mean():.4f}", flush=True)
-    assert total is not None
     total /= len(names)
     print(f"average of {len(names)} teachers: training accuracy {(total.argmax(1) == ds.y).mean():.4f}", flush=True)
-    return save_soft_targets(out, sources, total, names)
+    return save_soft_targets(out, ds.sources, total, names)
 
 
 def main(argv: list[str] | None = None) -> int:

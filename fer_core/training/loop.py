@@ -4,8 +4,8 @@ The model that trains is the deployable network behind the augmentation layer, c
 distillation loss (plain cross-entropy when there is no teacher). After every epoch the whole training model
 (weights and optimizer state) is saved to `CHECKPOINT_DIR/last.keras` with the history in `state.json`, so
 `--resume` continues a run that was cut off, e.g. at the end of a GPU slot. `time_budget` fits the run to a
-slot: after the second epoch the epoch count (and with it the cosine schedule) is set to what fits, and the
-run also stops early if it falls behind.
+slot: after the second epoch the epoch count (and with it the cosine schedule) is set to what fits, and it is
+shortened again whenever the run falls behind.
 
 At the end the kept epoch's network is rebuilt in float32 (whatever the training precision), saved as
 `model.keras` with `training.json` (configuration, history, hardware, validation accuracy), and, where
@@ -26,11 +26,11 @@ import numpy as np
 
 from ..emotions import EMOTIONS
 from ..models import MODELS_DIR, REPO_ROOT, get_model
-from ..preprocess import scale_pixels
 from .backend import accelerator, configure_tensorflow, select_backend, set_precision
 from .config import TrainConfig, TrainingError
-from .data import FaceDataset, ferplus_soft_labels, load_dataset, load_soft_targets, split_validation
-from .reports import TrainingRecord, accuracy_report, predict, write_log
+from .data import FaceDataset, combine_targets, ferplus_soft_labels, load_dataset, load_soft_targets, \
+    split_validation
+from .reports import TrainingRecord, accuracy_report, predict, to_model_input, write_log
 
 EpochCallback = Callable[[dict[str, float], list[dict[str, float]]], None]
 
@@ -79,8 +79,6 @@ def _is_csv_with_usage(path: str | Path) -> bool:
 
 def training_targets(cfg: TrainConfig, ds: FaceDataset) -> np.ndarray:
     """(N, 14): label distributions, then the teacher's probabilities (zeros without a teacher)."""
-    from .distillation import combine_targets
-
     labels = ds.soft if ds.soft is not None else np.eye(len(EMOTIONS), dtype=np.float32)[ds.y]
     teacher = load_soft_targets(cfg.teacher, ds) if cfg.teacher else None
     return combine_targets(labels, teacher)
@@ -115,7 +113,7 @@ def _batches(ds: FaceDataset, targets: np.ndarray, batch_size: int, seed: int, w
 
         def __getitem__(self, idx: int) -> tuple[np.ndarray, ...]:
             sel = self.order[idx * batch_size:(idx + 1) * batch_size]
-            xb = scale_pixels(ds.x[sel])[..., None]
+            xb = to_model_input(ds.x[sel])
             if weights is not None:
                 return xb, targets[sel], weights[ds.y[sel]]
             return xb, targets[sel]
@@ -267,7 +265,6 @@ def train(cfg: TrainConfig, on_epoch_end: EpochCallback | None = None,
     import keras
 
     from . import augmentation_layer, distillation, fused_batchnorm  # noqa: F401  (custom objects, for loading)
-    from .distillation import combine_targets
 
     precision = set_precision(cfg.precision)
     hardware = accelerator() or "CPU"
@@ -297,7 +294,7 @@ def train(cfg: TrainConfig, on_epoch_end: EpochCallback | None = None,
     batch_size = min(cfg.batch_size, len(train_ds))
     weights = class_weight_vector(train_ds.y) if cfg.class_weights else None
     batches = _batches(train_ds, targets, batch_size, cfg.seed, weights, start_epoch)
-    x_val = scale_pixels(val_ds.x)[..., None]
+    x_val = to_model_input(val_ds.x)
     y_val = combine_targets(np.eye(len(EMOTIONS), dtype=np.float32)[val_ds.y])  # no teacher: plain cross-entropy
     seconds_before = float(state.get("seconds", 0.0))
     stopped = {"early": False}
@@ -308,6 +305,7 @@ def train(cfg: TrainConfig, on_epoch_end: EpochCallback | None = None,
             self.wait = len(history) - state["best_epoch"] if history else 0
             self.plateau_wait = 0
             self.t0 = self.last_end = time.time()
+            self.recent: list[float] = []  # the last epochs' durations, for the time budget
 
         def elapsed(self) -> float:
             return seconds_before + time.time() - t_start
@@ -365,7 +363,7 @@ def train(cfg: TrainConfig, on_epoch_end: EpochCallback | None = None,
             """
             if not cfg.time_budget:
                 return
-            self.recent = (getattr(self, "recent", []) + [epoch_seconds])[-3:]
+            self.recent = (self.recent + [epoch_seconds])[-3:]
             per_epoch = max(sum(self.recent) / len(self.recent), epoch_seconds) * 1.03
             remaining = cfg.time_budget * 60 - self.elapsed()
             fits = epoch + 1 + max(0, int(remaining // per_epoch))

@@ -71,13 +71,12 @@ def predict(model: Any, faces: np.ndarray, tta: bool = False, batch_size: int = 
 
 
 def accuracy_report(y: np.ndarray, probs: np.ndarray) -> dict[str, Any]:
-    """Accuracy, recall per class and the confusion matrix (rows: true class, columns: predicted)."""
-    pred = probs.argmax(1)
-    per_class = {name: round(float((pred[y == i] == i).mean()), 4) for i, name in enumerate(EMOTIONS) if (y == i).any()}
-    confusion = np.zeros((len(EMOTIONS), len(EMOTIONS)), int)
-    np.add.at(confusion, (y, pred), 1)
-    return {"accuracy": round(float((pred == y).mean()), 4), "per_class": per_class, "n": int(len(y)),
-            "confusion": confusion.tolist()}
+    """Accuracy, recall per class present and the confusion matrix (rows: true class, columns: predicted)."""
+    from ..evaluate import metrics
+
+    accuracy, per_class, confusion = metrics(y, probs.argmax(1), list(EMOTIONS))
+    recall = {name: m["recall"] for name, m in per_class.items() if m["support"]}
+    return {"accuracy": round(accuracy, 4), "per_class": recall, "n": int(len(y)), "confusion": confusion.tolist()}
 
 
 def write_log(history: list[dict[str, float]], path: Path) -> None:
