@@ -42,22 +42,9 @@ from typing import Any, Callable
 from benchmarks.common import ROOT, SAMPLES, load, stop_process, write_result
 
 
-def _archive(folder: Path, copies: int) -> list[Path]:
-    """The sample photos and videos, `copies` times, as distinct files (a rerun check skips same paths)."""
+def _copies(sources: list[Path], folder: Path, copies: int) -> list[Path]:
+    """`copies` distinct copies of every source file in `folder` (a rerun check skips same paths)."""
     folder.mkdir(parents=True, exist_ok=True)
-    sources = sorted((SAMPLES / "photos").iterdir()) + sorted((SAMPLES / "videos").iterdir())
-    paths = []
-    for i in range(copies):
-        for source in sources:
-            target = folder / f"{i}_{source.name}"
-            shutil.copy(source, target)
-            paths.append(target)
-    return paths
-
-
-def _small_photos(folder: Path, copies: int) -> list[Path]:
-    folder.mkdir(parents=True, exist_ok=True)
-    sources = sorted((SAMPLES / "fer2013_mini").rglob("*.jpg"))
     paths = []
     for i in range(copies):
         for source in sources:
@@ -65,6 +52,16 @@ def _small_photos(folder: Path, copies: int) -> list[Path]:
             shutil.copy(source, target)
             paths.append(target)
     return paths
+
+
+def _archive(folder: Path, copies: int) -> list[Path]:
+    """The sample photos and videos, `copies` times."""
+    return _copies(sorted((SAMPLES / "photos").iterdir()) + sorted((SAMPLES / "videos").iterdir()), folder, copies)
+
+
+def _small_photos(folder: Path, copies: int) -> list[Path]:
+    """The 70 bundled 48x48 FER2013 faces, `copies` times."""
+    return _copies(sorted((SAMPLES / "fer2013_mini").rglob("*.jpg")), folder, copies)
 
 
 def _cpu_seconds() -> float:

@@ -9,7 +9,6 @@ still set.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import streamlit as st
@@ -84,16 +83,11 @@ def _detector_label(name: str) -> str:
 
 
 def model_label(spec: "ModelSpec") -> str:
-    """A model picker's option: name, role (alias) and accuracy beside cost, e.g. "x (fast) · 65.2% · 0.21 ms"."""
+    """A model picker's option: name, role (alias), accuracy beside cost: "x (fast) · 65.2% PublicTest · 0.21 ms/face"."""
     from fer_core.models import aliases_of
 
     roles = [a for a in aliases_of(spec.name) if a != "default"]
-    data = Path(str(spec.metrics.get("val_data", ""))).name
-    accuracy = f"{spec.accuracy:.1%}" if spec.accuracy is not None else "accuracy ?"
-    if spec.accuracy is not None and data != "PublicTest":
-        accuracy += " on its own validation faces"  # not comparable with the PublicTest figures
-    cost = f"{spec.ms_per_face:.2f} ms" if spec.ms_per_face is not None else "cost ?"
-    return f"{spec.name}{' (' + ', '.join(roles) + ')' if roles else ''} · {accuracy} · {cost}"
+    return f"{spec.name}{' (' + ', '.join(roles) + ')' if roles else ''} · {spec.summary()}"
 
 
 def sidebar() -> Settings:

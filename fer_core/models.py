@@ -83,9 +83,14 @@ class ModelSpec:
         return self.metrics.get("ms_per_face")
 
     def summary(self) -> str:
-        """Accuracy and cost side by side, e.g. "65.2% PublicTest · 0.40 ms/face" (what every list shows)."""
-        data = Path(str(self.metrics.get("val_data", ""))).name or "validation"
-        accuracy = f"{self.accuracy:.1%} {data}" if self.accuracy is not None else "accuracy not measured"
+        """Accuracy and cost side by side, e.g. "65.2% PublicTest · 0.40 ms/face" (what every list shows).
+
+        Only FER2013 PublicTest figures compare across models; any other validation set is said to be the
+        model's own (a model trained on the Training page is validated on a split of its upload).
+        """
+        data = Path(str(self.metrics.get("val_data", ""))).name
+        where = "PublicTest" if data == "PublicTest" else "on its own validation faces"
+        accuracy = f"{self.accuracy:.1%} {where}" if self.accuracy is not None else "accuracy not measured"
         cost = f"{self.ms_per_face:.2f} ms/face" if self.ms_per_face is not None else "cost not measured"
         return f"{accuracy} · {cost}"
 
