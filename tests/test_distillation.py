@@ -107,7 +107,7 @@ def test_soft_targets_follow_faces_by_file_name(tmp_path):
 # ------------------------------------------------------------------------------------------------ the command
 def test_recipe_fills_options_and_flags_override_it():
     cfg = parse_config(["--recipe", "accurate", "--data", "d", "--lr", "0.05"])
-    assert (cfg.arch, cfg.optimizer, cfg.batch_size, cfg.label_smoothing, cfg.lr) == ("resnet18", "sgd", 256, 0.1, 0.05)
+    assert (cfg.arch, cfg.optimizer, cfg.batch_size, cfg.label_smoothing, cfg.lr) == ("resnet18", "sgd", 128, 0.1, 0.05)
     assert cfg.command.startswith("python -m fer_core.train --recipe accurate")
 
 
@@ -137,7 +137,7 @@ def test_time_budget_fits_the_epochs_and_resume_continues(tmp_path):
     ckpt = tmp_path / "ckpt"
     cfg = TrainConfig(data=str(FER_MINI), val_split=0.2, arch="resnet_s", epochs=500, batch_size=16,
                       augment="light", time_budget=0.5, out=str(tmp_path / "m"), checkpoint_dir=str(ckpt),
-                      verbose=0, warmup_epochs=1)
+                      verbose=0, warmup_epochs=1, patience=0)
     result = train(cfg)
     state = json.loads((ckpt / "state.json").read_text())
     assert 2 <= len(result.history) == state["planned_epochs"] < 500  # refitted after epoch 2, then kept to

@@ -18,6 +18,7 @@ whatever the training precision, so probabilities (and the distillation loss bui
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Callable
 
 
@@ -82,35 +83,50 @@ def resnet(input_size: int = 48, num_classes: int = 7, widths: tuple[int, ...] =
     """A ResNet of basic blocks with a 3x3 stem and no max-pool (small inputs keep their resolution).
 
     `first_stride` is the stride of the first stage (later stages always halve the resolution).
-    BatchNorm momentum 0.9 (PyTorch's 0.1), so short runs end with usable moving statistics.
+    BatchNorm momentum 0.9 (PyTorch's 0.1), so short runs end with usable moving statistics. Layers are
+    named by `resnet_layer_names` so that torch_engine's PyTorch twin can hand its weights over by name.
     """
     keras, L = _keras()
     BatchNorm = _batch_norm(fused_batchnorm)
 
-    def bn(x):
-        return BatchNorm(momentum=0.9, epsilon=1e-5)(x)
+    def bn(x, layer_name):
+        return BatchNorm(momentum=0.9, epsilon=1e-5, name=layer_name)(x)
 
-    def basic_block(x, width: int, stride: int):
+    def basic_block(x, width: int, stride: int, prefix: str):
         shortcut = x
-        y = L.Conv2D(width, 3, strides=stride, padding="same", use_bias=False)(x)
-        y = L.ReLU()(bn(y))
-        y = bn(L.Conv2D(width, 3, padding="same", use_bias=False)(y))
+        y = L.Conv2D(width, 3, strides=stride, padding="same", use_bias=False, name=f"{prefix}_conv1")(x)
+        y = L.ReLU()(bn(y, f"{prefix}_bn1"))
+        y = bn(L.Conv2D(width, 3, padding="same", use_bias=False, name=f"{prefix}_conv2")(y), f"{prefix}_bn2")
         if stride != 1 or shortcut.shape[-1] != width:
-            shortcut = bn(L.Conv2D(width, 1, strides=stride, use_bias=False)(shortcut))
+            shortcut = L.Conv2D(width, 1, strides=stride, use_bias=False, name=f"{prefix}_shortcut_conv")(shortcut)
+            shortcut = bn(shortcut, f"{prefix}_shortcut_bn")
         return L.ReLU()(L.Add()([y, shortcut]))
 
     inp = keras.Input((input_size, input_size, 1), name="face")
-    x = L.ReLU()(bn(L.Conv2D(widths[0], 3, padding="same", use_bias=False)(inp)))
-    for stage, (width, n) in enumerate(zip(widths, blocks)):
-        for i in range(n):
-            stride = (first_stride if stage == 0 else 2) if i == 0 else 1
-            x = basic_block(x, width, stride)
+    x = L.ReLU()(bn(L.Conv2D(widths[0], 3, padding="same", use_bias=False, name="stem_conv")(inp), "stem_bn"))
+    for stage, block, width, stride in resnet_blocks(widths, blocks, first_stride):
+        x = basic_block(x, width, stride, f"stage{stage}_block{block}")
     x = L.GlobalAveragePooling2D()(x)
     if dropout:
         x = L.Dropout(dropout)(x)
-    x = L.Dense(num_classes)(x)
+    x = L.Dense(num_classes, name="logits")(x)
     out = L.Activation("softmax", name="predictions", dtype="float32")(x)
     return keras.Model(inp, out, name=name)
+
+
+def resnet_blocks(widths: tuple[int, ...], blocks: tuple[int, ...],
+                  first_stride: int) -> list[tuple[int, int, int, int]]:
+    """(stage, block, width, stride) of every basic block, in order (stages and blocks counted from 1)."""
+    return [(stage + 1, i + 1, width, (first_stride if stage == 0 else 2) if i == 0 else 1)
+            for stage, (width, n) in enumerate(zip(widths, blocks)) for i in range(n)]
+
+
+# name -> (widths, blocks per stage, first-stage stride): the ResNets, shared with torch_engine's twin
+RESNETS: dict[str, tuple[tuple[int, ...], tuple[int, ...], int]] = {
+    "resnet18": ((64, 128, 256, 512), (2, 2, 2, 2), 1),
+    "resnet_m": ((32, 64, 128, 256), (1, 1, 1, 1), 2),
+    "resnet_s": ((16, 32, 64, 128), (1, 1, 1, 1), 2),
+}
 
 
 Builder = Callable[..., Any]  # (input_size, num_classes, dropout=..., fused_batchnorm=...) -> keras.Model
@@ -118,14 +134,31 @@ Builder = Callable[..., Any]  # (input_size, num_classes, dropout=..., fused_bat
 ARCHITECTURES: dict[str, Builder] = {
     "mini_xception": lambda size, n, dropout=0.0, **kw: mini_xception(size, n, dropout=dropout, **kw),
     "mini_xception_wide": lambda size, n, dropout=0.3, **kw: mini_xception_wide(size, n, dropout=dropout, **kw),
-    "resnet18": lambda size, n, dropout=0.0, **kw: resnet(size, n, (64, 128, 256, 512), (2, 2, 2, 2), first_stride=1,
-                                                          dropout=dropout, name="resnet18", **kw),
-    "resnet_m": lambda size, n, dropout=0.0, **kw: resnet(size, n, (32, 64, 128, 256), (1, 1, 1, 1), first_stride=2,
-                                                          dropout=dropout, name="resnet_m", **kw),
-    "resnet_s": lambda size, n, dropout=0.0, **kw: resnet(size, n, (16, 32, 64, 128), (1, 1, 1, 1), first_stride=2,
-                                                          dropout=dropout, name="resnet_s", **kw),
 }
+
+
+def _named_resnet(arch: str, size: int, n: int, dropout: float = 0.0, **kw: Any) -> Any:
+    widths, blocks, first_stride = RESNETS[arch]
+    return resnet(size, n, widths, blocks, first_stride=first_stride, dropout=dropout, name=arch, **kw)
+
+
+ARCHITECTURES |= {arch: partial(_named_resnet, arch) for arch in RESNETS}
 DEFAULT_INPUT_SIZE = 48  # FER2013's own resolution: no upscaling
+
+
+def set_named_weights(model: Any, weights: dict[str, list[Any]]) -> Any:
+    """Give every weighted layer of `model` its arrays from `weights` (layer name -> Keras-layout arrays).
+
+    How a network trained elsewhere (torch_engine's PyTorch twin) enters its Keras build; the names must
+    match one to one, so a renamed or missing layer fails loudly instead of loading shifted weights.
+    """
+    weighted = [layer for layer in model.layers if layer.weights]
+    if sorted(layer.name for layer in weighted) != sorted(weights):
+        raise ValueError(f"The weights do not match the layers of {model.name}: "
+                         f"{sorted(set(weights) ^ {layer.name for layer in weighted})[:4]} differ.")
+    for layer in weighted:
+        layer.set_weights(weights[layer.name])
+    return model
 
 
 def build(arch: str, input_size: int, num_classes: int = 7, dropout: float | None = None,

@@ -241,6 +241,28 @@ def _float32_copy(base: Any, cfg: TrainConfig, input_size: int) -> Any:
     return model
 
 
+def plan_epochs(cfg: TrainConfig, planned: int, epochs_done: int, recent_seconds: list[float],
+                elapsed: float) -> int:
+    """The epoch count that fits `cfg.time_budget`: set after epoch 2, shortened whenever the run falls behind.
+
+    Shortening re-plans the cosine schedule over the new count, so a slowed-down run still anneals to its end
+    instead of stopping at a high learning rate. `recent_seconds`: the last epochs' durations (with
+    validation and checkpoint); `elapsed`: seconds since the run started (data loading included).
+    """
+    if not cfg.time_budget or epochs_done < min(2, cfg.epochs):
+        return planned
+    # The first epoch pays for start-up (cuDNN's kernel search, caches), so it is left out of every estimate,
+    # and in the first five epochs the plan may still grow as the measured speed settles.
+    early = epochs_done <= 5
+    per_epoch = (min(recent_seconds[-2:]) if early else
+                 max(sum(recent_seconds) / len(recent_seconds), recent_seconds[-1])) * 1.03
+    remaining = cfg.time_budget * 60 - elapsed
+    fits = epochs_done + max(0, int(remaining // per_epoch))
+    if early:
+        return max(epochs_done, min(cfg.epochs, fits))
+    return min(planned, fits)
+
+
 # ------------------------------------------------------------------------------------------------ training
 def train(cfg: TrainConfig, on_epoch_end: EpochCallback | None = None,
           should_stop: Callable[[], bool] | None = None) -> TrainResult:
@@ -258,6 +280,12 @@ def train(cfg: TrainConfig, on_epoch_end: EpochCallback | None = None,
     out_dir = Path(cfg.out) if cfg.out else MODELS_DIR / name
     ckpt_dir = Path(cfg.checkpoint_dir) if cfg.checkpoint_dir else REPO_ROOT / "runs" / name
     ckpt_dir.mkdir(parents=True, exist_ok=True)
+    if cfg.engine == "torch":
+        try:
+            from .torch_engine import train_native
+        except ImportError:
+            raise TrainingError("--engine torch needs PyTorch (pip install torch).") from None
+        return train_native(cfg, train_ds, val_ds, targets, input_size, out_dir, ckpt_dir, t_start)
 
     backend = select_backend()
     if backend == "tensorflow":
@@ -356,26 +384,13 @@ def train(cfg: TrainConfig, on_epoch_end: EpochCallback | None = None,
                 self.model.stop_training = True
 
         def _fit_budget(self, epoch: int, epoch_seconds: float) -> None:
-            """Fit the epoch count to the time left: set after epoch 2, shortened whenever the run falls behind.
-
-            Shortening re-plans the cosine schedule over the new count, so a slowed-down run still anneals
-            to its end instead of stopping at a high learning rate.
-            """
-            if not cfg.time_budget:
-                return
             self.recent = (self.recent + [epoch_seconds])[-3:]
-            per_epoch = max(sum(self.recent) / len(self.recent), epoch_seconds) * 1.03
-            remaining = cfg.time_budget * 60 - self.elapsed()
-            fits = epoch + 1 + max(0, int(remaining // per_epoch))
-            if epoch + 1 == min(2, cfg.epochs) and state["planned_epochs"] == cfg.epochs:
-                state["planned_epochs"] = max(epoch + 1, min(cfg.epochs, fits))
-            elif fits < state["planned_epochs"]:
-                state["planned_epochs"] = fits
-            else:
-                return
-            if cfg.verbose and state["planned_epochs"] < cfg.epochs:
-                print(f"time budget {cfg.time_budget:g} min: {state['planned_epochs']} epochs fit "
-                      f"({per_epoch:.1f} s each)", flush=True)
+            planned = plan_epochs(cfg, state["planned_epochs"], epoch + 1, self.recent, self.elapsed())
+            if planned != state["planned_epochs"]:
+                state["planned_epochs"] = planned
+                if cfg.verbose and planned < cfg.epochs:
+                    print(f"time budget {cfg.time_budget:g} min: {planned} epochs fit "
+                          f"({self.recent[-1]:.1f} s each)", flush=True)
 
     if start_epoch < state["planned_epochs"]:
         model.fit(batches, validation_data=(x_val, y_val), epochs=cfg.epochs, initial_epoch=start_epoch,
@@ -390,12 +405,37 @@ def train(cfg: TrainConfig, on_epoch_end: EpochCallback | None = None,
     final = _float32_copy(kept, cfg, input_size)
     for layer in final.layers:
         layer.trainable = True
+    return save_run(cfg, final, RunSummary(history, state["best_epoch"], kept_epoch, seconds, params, backend,
+                                           precision, hardware, stopped["early"]), input_size, train_ds, val_ds,
+                    out_dir)
+
+
+@dataclass
+class RunSummary:
+    """What a finished run reports, whichever engine trained it (Keras here, or torch_engine)."""
+
+    history: list[dict[str, float]]
+    best_epoch: int
+    kept_epoch: int
+    seconds: float
+    params: int
+    backend: str
+    precision: str
+    hardware: str
+    stopped_early: bool = False
+
+
+def save_run(cfg: TrainConfig, final: Any, run: RunSummary, input_size: int, train_ds: FaceDataset,
+             val_ds: FaceDataset, out_dir: Path) -> TrainResult:
+    """Write the kept float32 Keras network as `model.keras` with training.json and the log; publish it where
+    TensorFlow is present."""
+    name = cfg.resolved_name()
     title = cfg.title or (f"{cfg.finetune} fine-tuned" if cfg.finetune else f"{cfg.arch} {input_size}px (trained here)")
     record = TrainingRecord(
-        name=name, title=title, config=asdict(cfg), history=history, best_epoch=state["best_epoch"],
-        kept_epoch=kept_epoch, seconds=round(seconds, 1), params=params, input_size=input_size, backend=backend,
-        precision=precision, hardware=hardware, train_faces=train_ds.class_counts(), val_faces=len(val_ds),
-        stopped_early=stopped["early"],
+        name=name, title=title, config=asdict(cfg), history=run.history, best_epoch=run.best_epoch,
+        kept_epoch=run.kept_epoch, seconds=round(run.seconds, 1), params=run.params, input_size=input_size,
+        backend=run.backend, precision=run.precision, hardware=run.hardware, train_faces=train_ds.class_counts(),
+        val_faces=len(val_ds), stopped_early=run.stopped_early,
         metrics={"val": accuracy_report(val_ds.y, predict(final, val_ds.x)),
                  "val_tta": accuracy_report(val_ds.y, predict(final, val_ds.x, tta=True))})
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -403,13 +443,14 @@ def train(cfg: TrainConfig, on_epoch_end: EpochCallback | None = None,
         (out_dir / stale).unlink(missing_ok=True)
     final.save(str(out_dir / "model.keras"))
     record.save(out_dir)
-    write_log(history, out_dir / "training_log.csv")
+    write_log(run.history, out_dir / "training_log.csv")
     metrics = dict(record.metrics)
-    if backend == "tensorflow":
+    if run.backend == "tensorflow":
         from .conversion import publish
 
         metrics |= publish(out_dir, model=final)
     elif cfg.verbose:
-        print(f"Keras {backend} backend: no TensorFlow here to convert to TFLite; on a machine with it run\n"
+        print("No TensorFlow here to convert to TFLite; on a machine with it run\n"
               f"  python -m fer_core.convert --publish {out_dir}", flush=True)
-    return TrainResult(out_dir, name, history, state["best_epoch"], metrics, seconds, stopped["early"], asdict(cfg))
+    return TrainResult(out_dir, name, run.history, run.best_epoch, metrics, run.seconds, run.stopped_early,
+                       asdict(cfg))

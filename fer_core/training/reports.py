@@ -120,6 +120,8 @@ def write_card(folder: Path, record: TrainingRecord, evaluation: dict[str, Any],
     origin = f"fine-tuned from `{cfg['finetune']}`" if cfg.get("finetune") else f"`{cfg['arch']}` trained from scratch"
     optimizer = ("SGD, Nesterov momentum " + f"{cfg['momentum']:g}") if cfg["optimizer"] == "sgd" else "AdamW"
     val_source = cfg.get("val") or f"{cfg['val_split']:.0%} stratified split"
+    weights = evaluation.get("tflite_weights", "float32")
+    weights = "int8 (dynamic-range quantization: int8 weights, float activations)" if weights == "int8" else weights
     lines = [
         f"# {record.title}", "",
         f"`{record.name}`: {origin} on {sum(record.train_faces.values()):,} faces, {record.input_size}x"
@@ -146,11 +148,13 @@ def write_card(folder: Path, record: TrainingRecord, evaluation: dict[str, Any],
         f"- {len(record.history)} epochs run (of {cfg['epochs']} asked"
         + (f", fitted to a {cfg['time_budget']:g}-minute budget" if cfg.get("time_budget") else "") + "); "
         f"kept epoch {record.kept_epoch} ({cfg['keep']}; best validation epoch {record.best_epoch})",
-        f"- {record.seconds / 60:.1f} min on {record.hardware} (Keras {record.backend} backend)",
+        f"- {record.seconds / 60:.1f} min on {record.hardware} ("
+        + ("PyTorch, `--engine torch`; the weights were handed to the Keras build by layer name, and the two "
+           "checked to agree" if cfg.get("engine") == "torch" else f"Keras {record.backend} backend") + ")",
         "", "Command:", "", "```", cfg.get("command") or "(Python API)", "```",
         "", "## Evaluation (TFLite runtime, this model file)", "",
         f"Validation set: {val['n']:,} faces. Cost per face on this project's CPU: **{evaluation['ms_per_face']} ms** "
-        "(TFLite, batch 1, one thread, mean of 300 calls, median of 3 runs).", "",
+        f"(TFLite, batch 1, one thread, mean of 300 calls, median of 3 runs). TFLite weights: {weights}.", "",
         "| | overall | " + " | ".join(EMOTIONS) + " |",
         "| --- | --- | " + " | ".join("---" for _ in EMOTIONS) + " |",
         _recall_row("accuracy (recall per class)", val),
