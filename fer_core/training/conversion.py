@@ -8,7 +8,12 @@ the TFLite interpreter (`ai-edge-litert`), which starts in milliseconds. A model
 
     python -m fer_core.convert models/mini_xception_fer2013/emotion_model.hdf5 \\
         --name mini_xception_fer2013 --title "Mini-XCEPTION (pre-trained)"
-    python -m fer_core.convert --publish models/resnet18_fer2013 --val data/PublicTest --float16 --no-keras
+    python -m fer_core.convert --publish models/resnet18_fer2013 --val data/PublicTest --int8 --no-keras
+
+`--int8` (dynamic-range quantization: int8 weights, float activations) is what the shipped ResNets use: on
+FER2013 PublicTest it changed no answer's accuracy (ResNet-18 70.52% -> 70.58%, ResNet-m 68.65% -> 68.65%),
+made the files 4x smaller and ran 3-4x faster on this CPU (ResNet-18 11.0 -> 2.9 ms per face, ResNet-m
+0.36 -> 0.11 ms), because XNNPack then runs int8 kernels. `--float16` halves the file and computes in float32.
 """
 
 from __future__ import annotations
@@ -28,16 +33,23 @@ from .reports import LOG_FILE, RECORD_FILE, TrainingRecord, accuracy_report, to_
 F16_WEIGHTS = "weights.f16.npz"
 
 
-def keras_to_tflite(keras_model: Any, float16: bool = False) -> bytes:
+QUANTIZATIONS = ("float16", "int8")
+
+
+def keras_to_tflite(keras_model: Any, quantize: str | None = None) -> bytes:
     """TFLite flatbuffer with a dynamic batch dimension (one interpreter call per frame).
 
-    `float16` stores the weights in half precision (half the file; the interpreter computes in float32).
+    `quantize`: None keeps float32 weights; "float16" stores them in half precision (the interpreter computes
+    in float32); "int8" is dynamic-range quantization (int8 weights, activations quantized on the fly).
     """
     import tensorflow as tf
 
+    if quantize not in (None, *QUANTIZATIONS):
+        raise ValueError(f"Unknown quantization '{quantize}'; choose one of {', '.join(QUANTIZATIONS)}.")
     converter = tf.lite.TFLiteConverter.from_keras_model(keras_model)
-    if float16:
+    if quantize:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if quantize == "float16":
         converter.target_spec.supported_types = [tf.float16]
     return converter.convert()
 
@@ -72,11 +84,11 @@ def load_trained(folder: Path) -> Any:
 
 def write_model_folder(keras_model: Any, out_dir: Path, name: str, title: str, face_margin: float = 0.1,
                        description: str = "", metrics: dict[str, Any] | None = None,
-                       keras_filename: str | None = "model.keras", float16: bool = False) -> Path:
+                       keras_filename: str | None = "model.keras", quantize: str | None = None) -> Path:
     """Write `model.tflite`, optionally the Keras weights, and `model.json` into `out_dir`."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "model.tflite").write_bytes(keras_to_tflite(keras_model, float16=float16))
+    (out_dir / "model.tflite").write_bytes(keras_to_tflite(keras_model, quantize))
     if keras_filename and not (out_dir / keras_filename).exists():
         keras_model.save(str(out_dir / keras_filename))
     spec = {
@@ -118,7 +130,7 @@ def evaluate_tflite(folder: Path, val: str | Path) -> dict[str, Any]:
     return result
 
 
-def publish(folder: Path, val: str | Path | None = None, float16: bool = False, keep_keras: bool = True,
+def publish(folder: Path, val: str | Path | None = None, quantize: str | None = None, keep_keras: bool = True,
             notes: str = "", model: Any = None) -> dict[str, Any]:
     """Convert the trained model in `folder`, evaluate the TFLite file, write model.json and the card.
 
@@ -135,16 +147,17 @@ def publish(folder: Path, val: str | Path | None = None, float16: bool = False, 
     if not keep_keras:
         (folder / "model.keras").unlink(missing_ok=True)
     write_model_folder(model, folder, record.name, record.title, face_margin=record.config["face_margin"],
-                       keras_filename=keras_file, float16=float16)
+                       keras_filename=keras_file, quantize=quantize)
     (folder / F16_WEIGHTS).unlink(missing_ok=True)
     evaluation = record.metrics | (evaluate_tflite(folder, val) if val else {})
     evaluation["ms_per_face"] = measure_ms_per_face(load_spec(folder))
+    evaluation["tflite_weights"] = quantize or "float32"
     metrics = {
         "input_size": record.input_size, "params": record.params, "best_epoch": record.best_epoch,
         "kept_epoch": record.kept_epoch, "epochs_run": len(record.history),
         "val_data": str(val) if val else f"{record.config['val_split']:.0%} split of {record.config['data']}",
         "train_minutes": round(record.seconds / 60, 1), "hardware": record.hardware,
-        "ms_per_face": evaluation["ms_per_face"],
+        "ms_per_face": evaluation["ms_per_face"], "tflite_weights": evaluation["tflite_weights"],
         "val_accuracy": evaluation["val"]["accuracy"], "val_per_class": evaluation["val"]["per_class"],
     }
     if "val_tta" in evaluation:
@@ -175,7 +188,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--title")
     parser.add_argument("--out", type=Path, help="model folder (default: the Keras file's folder)")
     parser.add_argument("--face-margin", type=float, default=0.1)
-    parser.add_argument("--float16", action="store_true", help="store the TFLite weights in float16 (half the size)")
+    q = parser.add_mutually_exclusive_group()
+    q.add_argument("--float16", dest="quantize", action="store_const", const="float16",
+                   help="store the TFLite weights in float16 (half the size)")
+    q.add_argument("--int8", dest="quantize", action="store_const", const="int8",
+                   help="dynamic-range int8 weights (a quarter of the size, faster on a CPU)")
     parser.add_argument("--no-keras", action="store_true", help="--publish: do not keep model.keras in the folder")
     parser.add_argument("--notes", type=Path, help="--publish: a Markdown file appended to the card")
     args = parser.parse_args(argv)
@@ -187,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.publish:
             notes = args.notes.read_text(encoding="utf-8") if args.notes else ""
-            metrics = publish(args.publish, args.val, float16=args.float16, keep_keras=not args.no_keras, notes=notes)
+            metrics = publish(args.publish, args.val, quantize=args.quantize, keep_keras=not args.no_keras, notes=notes)
             print(f"{args.publish}: {metrics['val_accuracy']:.2%} on {metrics['val_data']} "
                   f"({metrics.get('val_accuracy_tta', float('nan')):.2%} with mirror TTA), "
                   f"{metrics['ms_per_face']} ms per face")
@@ -196,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("give a Keras file with --name and --title, --publish FOLDER or --shrink FOLDER")
         model = load_keras(args.keras_file)
         out = args.out or args.keras_file.parent
-        write_model_folder(model, out, args.name, args.title, face_margin=args.face_margin, float16=args.float16,
+        write_model_folder(model, out, args.name, args.title, face_margin=args.face_margin, quantize=args.quantize,
                            keras_filename=args.keras_file.name if args.keras_file.parent == out else "model.keras")
     except FerError as exc:
         print(f"error: {exc}", file=sys.stderr)
