@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The GPU job, run on the device machine from the checkout's root with .gpujob/ carried (see README.md).
 #
-# 1. `accurate` teachers (ResNet-18, one per seed in TEACHER_SEEDS) train side by side, fitted to TEACHER_MIN
-#    (two processes share the GPU badly: each ran at half speed on 2026-11-26, see README.md);
+# 1. `accurate` teachers (ResNet-18, one per seed in TEACHER_SEEDS) train side by side with the native PyTorch
+#    engine (`--engine torch`; Keras on torch was 5x slower, see README.md), fitted to TEACHER_MIN;
 # 2. their averaged mirror-TTA probabilities on FER2013 Training are stored (the distillation targets);
-# 3. `fast` students (one per architecture in STUDENT_ARCHS) are distilled from them, fitted to STUDENT_MIN;
+# 3. `fast` students (one per ARCH[:SEED] in STUDENT_ARCHS) are distilled from them side by side, fitted to
+#    STUDENT_MIN or to what is left of DEADLINE_S (seconds since the job started), whichever is less;
 # 4. models come back as float16 weights with training.json and logs, tarred in 15 MiB parts under $OUT.
 # Anything that fails stops the job at once, so a broken run costs seconds, not the slot.
 set -uo pipefail
@@ -13,6 +14,8 @@ TEACHER_MIN=${TEACHER_MIN:-5.8}
 TEACHER_SEEDS=${TEACHER_SEEDS:-0}
 STUDENT_ARCHS=${STUDENT_ARCHS:-resnet_m}
 STUDENT_MIN=${STUDENT_MIN:-1.9}
+DEADLINE_S=${DEADLINE_S:-540}
+ENGINE=${ENGINE:-torch}
 OUT=${OUT:-/tmp/gpujob-out}
 JOB=${JOB:-runs/gpu}       # a dry run: JOB=runs/gpu-dry, so it leaves real results alone
 mkdir -p "$OUT" "$JOB"
@@ -24,7 +27,10 @@ if [[ -z ${SKIP_WHEELS:-} ]]; then
   $PY -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .gpujob/wheels/*.whl || exit 1
 fi
 export PYTHONPATH=/tmp/site:$PWD KERAS_BACKEND=torch PYTHONUNBUFFERED=1 OMP_NUM_THREADS=4
-[[ -d data/PublicTest ]] || { mkdir -p data && tar xzf .gpujob/fer2013_trainval.tgz -C data; } || exit 1
+if [[ -z ${TRAIN_DIR:-} ]]; then
+  bash tools/gpu_job/receive.sh 2>&1 | tee -a "$OUT/job.log"
+  (( PIPESTATUS[0] == 0 )) || exit 1
+fi
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1 | tee -a "$OUT/job.log"
 $PY -c "import keras, torch; print('keras', keras.__version__, 'torch', torch.__version__)" | tee -a "$OUT/job.log"
 
@@ -34,7 +40,7 @@ run_all() {
   for spec in "$@"; do
     local name=${spec%%:*} args=${spec#*:}
     # shellcheck disable=SC2086
-    $PY -m fer_core.train $args $EXTRA_ARGS --name "$name" --out "$JOB/$name" --checkpoint-dir "$JOB/ckpt/$name" \
+    $PY -m fer_core.train $args --engine "$ENGINE" $EXTRA_ARGS --name "$name" --out "$JOB/$name" --checkpoint-dir "$JOB/ckpt/$name" \
       >"$JOB/$name.log" 2>&1 &
     pids+=($!); names+=("$name")
   done
@@ -72,7 +78,7 @@ SPECS=()
 for seed in $TEACHER_SEEDS; do
   name=resnet18_fer2013$([[ $seed == 0 ]] || echo "_seed$seed")
   TEACHERS+=("$name")
-  SPECS+=("$name:--recipe accurate $DATA --seed $seed --epochs 160 --time-budget $TEACHER_MIN")
+  SPECS+=("$name:--recipe accurate $DATA --seed $seed --epochs 150 --time-budget $TEACHER_MIN")
 done
 run_all "${SPECS[@]}"
 TEACHERS_OK=$?
@@ -88,16 +94,21 @@ fi
 pack teachers "${TEACHERS[@]/#/$JOB/}" "$JOB"/*.log $( [[ -f $JOB/teacher_probs.npz ]] && echo "$JOB/teacher_probs.npz")
 [[ -f $JOB/teacher_probs.npz ]] || { log "no teacher targets: students skipped"; exit 1; }
 
-log "students: ${STUDENT_MIN} min each"
+LEFT_MIN=$(python3 -c "print(round(min($STUDENT_MIN, ($DEADLINE_S - $(( $(date +%s) - T0 )) - 25) / 60), 2))")
+log "students: ${LEFT_MIN} min each"
+(( $(python3 -c "print(int($LEFT_MIN >= 0.25))") )) || { log "no time left for students"; exit 1; }
 STUDENTS=()
 SPECS=()
-for arch in $STUDENT_ARCHS; do
-  STUDENTS+=("${arch}_distilled")
-  SPECS+=("${arch}_distilled:--recipe fast --arch $arch $DATA --teacher $JOB/teacher_probs.npz --epochs 150 --time-budget $STUDENT_MIN")
+for spec in $STUDENT_ARCHS; do
+  arch=${spec%%:*}; seed=$([[ $spec == *:* ]] && echo "${spec#*:}" || echo 0)
+  name=${arch}_distilled$([[ $seed == 0 ]] || echo "_seed$seed")
+  STUDENTS+=("$name")
+  SPECS+=("$name:--recipe fast --arch $arch $DATA --seed $seed --teacher $JOB/teacher_probs.npz --epochs 150 --time-budget $LEFT_MIN")
 done
 run_all "${SPECS[@]}"
 STUDENTS_OK=$?
-pack students "${STUDENTS[@]/#/$JOB/}" "${STUDENTS[@]/#/$JOB/}"*.log
+STUDENT_LOGS=("${STUDENTS[@]/#/$JOB/}"); STUDENT_LOGS=("${STUDENT_LOGS[@]/%/.log}")
+pack students "${STUDENTS[@]/#/$JOB/}" "${STUDENT_LOGS[@]}"
 grep -h "kept epoch\|time budget" "$JOB"/*.log | tee -a "$OUT/job.log"
 log "done"
 exit $STUDENTS_OK
