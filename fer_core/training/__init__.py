@@ -7,8 +7,10 @@
     backend.py             the Keras backend, device and precision, chosen before Keras is imported
     distillation.py        the distillation loss and the export of a teacher's probabilities
     loop.py                train(): fit, checkpoint every epoch, resume, time budget, the kept model
+    torch_engine.py        `--engine torch`: the ResNets trained in plain PyTorch on a GPU, saved through Keras
     reports.py             accuracy per class, confusion, cost per face, training.json and the model card
-    conversion.py          Keras -> TFLite registry folder (publish), float16 weights for carrying models home
+    conversion.py          Keras -> TFLite registry folder (publish; int8 or float16 weights), float16 weights
+                           for carrying models home
 
 The command line is `python -m fer_core.train` (training) and `python -m fer_core.convert` (conversion).
 Importing the package picks the Keras backend (KERAS_BACKEND, else TensorFlow if installed, else torch) without
