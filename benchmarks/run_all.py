@@ -16,7 +16,7 @@ import sys
 import time
 import traceback
 
-from benchmarks.common import FER_PYTHON, load, write_result
+from benchmarks.common import FER_PYTHON, RESULTS_DIR, load, write_result
 
 ORDER = ["bench_classifier", "bench_photo", "bench_cli", "bench_webcam", "bench_video", "compare_fer",
          "bench_memory", "bench_dashboard", "bench_server", "eye_levelling", "bench_batch"]
@@ -35,6 +35,9 @@ def main(argv=None) -> dict:
     skip = {s for s in args.skip.split(",") if s}
     only = [s for s in args.only.split(",") if s] or ORDER
     summary: dict = {"load_at_start": load(), "results": {}, "skipped": {}, "failed": {}}
+    if args.only and (RESULTS_DIR / "summary.json").exists():
+        # a partial run updates the benchmarks it ran and keeps the others' last figures (each entry is dated)
+        summary["results"] = json.loads((RESULTS_DIR / "summary.json").read_text()).get("results", {})
     for name in only:
         if name in skip:
             summary["skipped"][name] = "--skip"
@@ -48,7 +51,8 @@ def main(argv=None) -> dict:
             module = importlib.import_module(f"benchmarks.{name}")
             data = module.main(QUICK_ARGS.get(name, []) if args.quick else [])
             summary["results"][name] = {"headline": data.get("headline", {k: data[k] for k in ("videos", "photo", "targets") if k in data}),
-                                        "seconds": round(time.perf_counter() - t, 1)}
+                                        "seconds": round(time.perf_counter() - t, 1),
+                                        "measured_at": data.get("measured_at")}
             if name == "compare_fer":
                 summary["results"][name]["headline"] = {
                     "videos": {v: {k: d[k] for k in ("fer_fps", "project_fps", "ratio", "ratio_cpu",
