@@ -3,7 +3,7 @@
 # FER2013 (Training + PublicTest, re-compressed with xz: 38.5 MB) and the Keras wheels for the GPU machine's
 # Python 3.12 (it has torch, no Keras).
 #
-# A call carries at most 64 MiB, the checkout included (the shipped models make it about 30 MB), so the data
+# A call carries at most 64 MiB, the checkout included (the shipped models make it about 30 MiB), so the data
 # is cut into parts that fit beside it: .gpujob/part1 ... partN. Each part is one call, made in order on the
 # same warm machine, which keeps what earlier calls left in its data/ folder; the last part's call carries
 # the wheels too and runs the job. The calls to make are printed at the end (see README.md).
