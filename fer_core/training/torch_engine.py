@@ -43,12 +43,22 @@ BN_EPSILON, BN_MOMENTUM = 1e-5, 0.1  # Keras: epsilon 1e-5, momentum 0.9 (its mo
 
 # ------------------------------------------------------------------------------------------------ the twin
 class SameConv2d(nn.Conv2d):
-    """A convolution with TensorFlow's "same" padding (asymmetric when the stride is 2)."""
+    """A convolution with TensorFlow's "same" padding.
+
+    At stride 1 that is the usual symmetric padding, done inside the convolution; only strided
+    convolutions pad explicitly (one pixel at the bottom and right for a 3x3 at stride 2 on even sizes).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        k, s = self.kernel_size[0], self.stride[0]
+        self.explicit_pad = k > 1 and s > 1
+        if k > 1 and s == 1:
+            self.padding = (k // 2, k // 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        k, s = self.kernel_size[0], self.stride[0]
-        if k > 1:
-            size = x.shape[-1]
+        if self.explicit_pad:
+            k, s, size = self.kernel_size[0], self.stride[0], x.shape[-1]
             total = max((math.ceil(size / s) - 1) * s + k - size, 0)
             x = F.pad(x, (total // 2, total - total // 2, total // 2, total - total // 2))
         return super().forward(x)
