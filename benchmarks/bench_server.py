@@ -43,7 +43,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from benchmarks.common import CACHE_DIR, PROJECT_PYTHON, ROOT, load, make_concat_clip, stop_process, write_result
+from benchmarks.common import CACHE_DIR, PROJECT_PYTHON, ROOT, load, make_concat_clip, stop_process, wait_idle, write_result
 
 CHROMIUM = next((p for p in (os.environ.get("FER_CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser")
                  if p and Path(p).exists()), None)
@@ -132,20 +132,6 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_idle(page, timeout: float = 120) -> None:
-    deadline = time.time() + timeout
-    quiet = None
-    while time.time() < deadline:
-        if page.locator('[data-testid="stStatusWidget"]').count():
-            quiet = None
-        elif quiet is None:
-            quiet = time.time()
-        elif time.time() - quiet > 0.8:
-            return
-        page.wait_for_timeout(100)
-    raise RuntimeError("the page kept running")
-
-
 def big_photo() -> Path:
     from PIL import Image
 
@@ -177,7 +163,7 @@ def one_config(browser, name: str, watcher: str | None, idle_s: float, users: li
         page = context.new_page()
         page.goto(url + "/")
         page.locator('[data-testid="stMain"] h1').first.wait_for(timeout=120_000)
-        wait_idle(page)
+        wait_idle(page, timeout=120)
         page.wait_for_timeout(3000)
         out["idle"] = idle_window(proc.pid, idle_s, log_path)
         out["idle_with_writes"] = idle_window(proc.pid, idle_s, log_path, writes=True)
@@ -185,12 +171,12 @@ def one_config(browser, name: str, watcher: str | None, idle_s: float, users: li
             photo = big_photo()
             page.goto(url + "/Image")
             page.locator("h1", has_text="Image").first.wait_for()
-            wait_idle(page)
+            wait_idle(page, timeout=120)
             before = memory_mb(proc.pid)
             t = time.perf_counter()
             page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(photo))
             page.get_by_text("analysed and shown at").wait_for(timeout=120_000)
-            wait_idle(page)
+            wait_idle(page, timeout=120)
             seconds = time.perf_counter() - t
             after = memory_mb(proc.pid)
             out["photo_42mp"] = {"upload_to_results_s": round(seconds, 2), "rss_before_mb": before["VmRSS"],
@@ -204,9 +190,9 @@ def one_config(browser, name: str, watcher: str | None, idle_s: float, users: li
             for p in pages:
                 p.goto(url + "/Video")
                 p.locator("h1", has_text="Video").first.wait_for(timeout=120_000)
-                wait_idle(p)
+                wait_idle(p, timeout=120)
                 p.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(clip))
-                wait_idle(p)
+                wait_idle(p, timeout=120)
             start = time.perf_counter()
             for p in pages:
                 p.get_by_role("button", name="Analyse video").click()

@@ -227,3 +227,19 @@ def stop_process(proc: "subprocess.Popen", timeout: float = 10) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def wait_idle(page, timeout: float = 30.0) -> None:
+    """Until a Streamlit script run is over (a Playwright page): the status widget ("Running...") shows while
+    a run lasts, so wait for it to stay away for 0.8 s."""
+    deadline = time.time() + timeout
+    quiet_since = None
+    while time.time() < deadline:
+        if page.locator('[data-testid="stStatusWidget"]').count():
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = time.time()
+        elif time.time() - quiet_since > 0.8:
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError("the page kept running")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
 from pathlib import Path
+
+from benchmarks.common import wait_idle  # noqa: F401  (one definition, shared with the benchmarks)
 
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 BASE_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
@@ -23,22 +24,6 @@ def chromium_path() -> str | None:
 def launch(playwright, *args: str):
     """Debian's Chromium, headless (no browser download), with these extra command-line switches."""
     return playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=[*BASE_ARGS, *args])
-
-
-def wait_idle(page, timeout: float = 30.0) -> None:
-    """Until the script run is over: Streamlit shows its status widget ("Running...") while a run lasts."""
-    deadline = time.time() + timeout
-    quiet_since = None
-    while time.time() < deadline:
-        running = page.locator('[data-testid="stStatusWidget"]').count() > 0
-        if running:
-            quiet_since = None
-        elif quiet_since is None:
-            quiet_since = time.time()
-        elif time.time() - quiet_since > 0.8:
-            return
-        page.wait_for_timeout(150)
-    raise AssertionError("the page kept running")
 
 
 def open_page(page, path: str, title: str) -> None:
