@@ -5,7 +5,7 @@
 
     # the `fast` student, distilled from the teachers' stored probabilities (CPU or GPU)
     python -m fer_core.train --recipe fast --data data/Training --val data/PublicTest \\
-        --teacher models/fer_best/teacher_probs.npz --name resnet_m_distilled
+        --teacher models/teacher_targets/fer2013_training.npz --name resnet_m_distilled
 
     # fine-tune a model on your own class folders, freezing the stem and first module
     python -m fer_core.train --data my_faces/ --val-split 0.15 --finetune mini_xception_fer2013 \\

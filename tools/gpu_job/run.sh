@@ -8,11 +8,16 @@
 #    STUDENT_MIN or to what is left of DEADLINE_S (seconds since the job started), whichever is less;
 # 4. models come back as float16 weights with training.json and logs, tarred in 15 MiB parts under $OUT.
 # Anything that fails stops the job at once, so a broken run costs seconds, not the slot.
+#
+# One call may do one half: STUDENT_ARCHS="" trains the teachers only, so they get the whole call;
+# TEACHER_SEEDS="" distils the students only, from STUDENT_TARGETS (default: the teacher_probs.npz an earlier
+# call left on this warm machine). TEACHER_ARGS and STUDENT_ARGS add options to one side (EXTRA_ARGS to both),
+# e.g. TEACHER_ARGS="--teacher models/teacher_targets/fer2013_training.npz" for a born-again teacher.
 set -uo pipefail
 T0=$(date +%s)
 TEACHER_MIN=${TEACHER_MIN:-5.8}
-TEACHER_SEEDS=${TEACHER_SEEDS:-0}
-STUDENT_ARCHS=${STUDENT_ARCHS:-resnet_m}
+TEACHER_SEEDS=${TEACHER_SEEDS-0}        # "" = no teachers in this call
+STUDENT_ARCHS=${STUDENT_ARCHS-resnet_m}  # "" = no students in this call
 STUDENT_MIN=${STUDENT_MIN:-1.9}
 DEADLINE_S=${DEADLINE_S:-540}
 ENGINE=${ENGINE:-torch}
@@ -23,6 +28,9 @@ log() { echo "[$(( $(date +%s) - T0 ))s] $*" | tee -a "$OUT/job.log"; }
 
 PY=${PY:-python3}          # dry run on a CPU: see README.md
 EXTRA_ARGS=${EXTRA_ARGS:-}
+TEACHER_ARGS=${TEACHER_ARGS:-}
+STUDENT_ARGS=${STUDENT_ARGS:-}
+STUDENT_TARGETS=${STUDENT_TARGETS:-$JOB/teacher_probs.npz}
 if [[ -z ${SKIP_WHEELS:-} ]]; then
   $PY -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .gpujob/wheels/*.whl || exit 1
 fi
@@ -72,27 +80,32 @@ pack() {  # pack NAME PATHS...: tar into 15 MiB parts under $OUT
 
 TRAIN_DIR=${TRAIN_DIR:-data/Training}
 DATA="--data $TRAIN_DIR --val ${VAL_DIR:-data/PublicTest}"
-log "teachers: ${TEACHER_MIN} min each"
-TEACHERS=()
-SPECS=()
-for seed in $TEACHER_SEEDS; do
-  name=resnet18_fer2013$([[ $seed == 0 ]] || echo "_seed$seed")
-  TEACHERS+=("$name")
-  SPECS+=("$name:--recipe accurate $DATA --seed $seed --epochs 150 --time-budget $TEACHER_MIN")
-done
-run_all "${SPECS[@]}"
-TEACHERS_OK=$?
-KERAS_FILES=()
-for t in "${TEACHERS[@]}"; do
-  [[ -f $JOB/$t/model.keras ]] && cp "$JOB/$t/model.keras" "$JOB/$t.keras" && KERAS_FILES+=("$JOB/$t.keras") \
-    && $PY -m fer_core.convert --shrink "$JOB/$t"
-done
-if (( TEACHERS_OK == 0 )); then
-  $PY -m fer_core.training.distillation "${KERAS_FILES[@]}" --data "$TRAIN_DIR" --out "$JOB/teacher_probs.npz" 2>&1 \
-    | tee -a "$OUT/job.log"
+if [[ -n $TEACHER_SEEDS ]]; then
+  log "teachers: ${TEACHER_MIN} min each"
+  TEACHERS=()
+  SPECS=()
+  for seed in $TEACHER_SEEDS; do
+    name=resnet18_fer2013$([[ $seed == 0 ]] || echo "_seed$seed")
+    TEACHERS+=("$name")
+    SPECS+=("$name:--recipe accurate $DATA --seed $seed --epochs 300 --time-budget $TEACHER_MIN $TEACHER_ARGS")
+  done
+  run_all "${SPECS[@]}"
+  TEACHERS_OK=$?
+  KERAS_FILES=()
+  for t in "${TEACHERS[@]}"; do
+    [[ -f $JOB/$t/model.keras ]] && cp "$JOB/$t/model.keras" "$JOB/$t.keras" && KERAS_FILES+=("$JOB/$t.keras") \
+      && $PY -m fer_core.convert --shrink "$JOB/$t"
+  done
+  if (( TEACHERS_OK == 0 )); then
+    $PY -m fer_core.training.distillation "${KERAS_FILES[@]}" --data "$TRAIN_DIR" --out "$JOB/teacher_probs.npz" 2>&1 \
+      | tee -a "$OUT/job.log"
+  fi
+  pack teachers "${TEACHERS[@]/#/$JOB/}" "$JOB"/resnet18_fer2013*.log \
+    $( [[ -f $JOB/teacher_probs.npz ]] && echo "$JOB/teacher_probs.npz")
+  [[ -f $JOB/teacher_probs.npz ]] || { log "no teacher targets: students skipped"; exit 1; }
 fi
-pack teachers "${TEACHERS[@]/#/$JOB/}" "$JOB"/*.log $( [[ -f $JOB/teacher_probs.npz ]] && echo "$JOB/teacher_probs.npz")
-[[ -f $JOB/teacher_probs.npz ]] || { log "no teacher targets: students skipped"; exit 1; }
+[[ -n $STUDENT_ARCHS ]] || { log "done (teachers only: STUDENT_ARCHS is empty)"; exit 0; }
+[[ -f $STUDENT_TARGETS ]] || { log "no distillation targets at $STUDENT_TARGETS: run the teachers first, on this same machine"; exit 1; }
 
 LEFT_MIN=$(python3 -c "print(round(min($STUDENT_MIN, ($DEADLINE_S - $(( $(date +%s) - T0 )) - 25) / 60), 2))")
 log "students: ${LEFT_MIN} min each"
@@ -103,12 +116,12 @@ for spec in $STUDENT_ARCHS; do
   arch=${spec%%:*}; seed=$([[ $spec == *:* ]] && echo "${spec#*:}" || echo 0)
   name=${arch}_distilled$([[ $seed == 0 ]] || echo "_seed$seed")
   STUDENTS+=("$name")
-  SPECS+=("$name:--recipe fast --arch $arch $DATA --seed $seed --teacher $JOB/teacher_probs.npz --epochs 150 --time-budget $LEFT_MIN")
+  SPECS+=("$name:--recipe fast --arch $arch $DATA --seed $seed --teacher $STUDENT_TARGETS --epochs 300 --time-budget $LEFT_MIN $STUDENT_ARGS")
 done
 run_all "${SPECS[@]}"
 STUDENTS_OK=$?
 STUDENT_LOGS=("${STUDENTS[@]/#/$JOB/}"); STUDENT_LOGS=("${STUDENT_LOGS[@]/%/.log}")
 pack students "${STUDENTS[@]/#/$JOB/}" "${STUDENT_LOGS[@]}"
-grep -h "kept epoch\|time budget" "$JOB"/*.log | tee -a "$OUT/job.log"
+grep -h "kept epoch\|time budget" "${STUDENT_LOGS[@]}" | tee -a "$OUT/job.log"
 log "done"
 exit $STUDENTS_OK

@@ -9,5 +9,6 @@ for parts in $(ls "$SRC"/*.tgz.part-aa 2>/dev/null); do
   cat "${parts%aa}"* | tar xzf -
   echo "unpacked $(basename "${parts%.part-aa}")"
 done
-[[ -f $SRC/job.log ]] && cp "$SRC/job.log" runs/gpu/job.log
+# one log per call (a job may take two: teachers, then students)
+[[ -f $SRC/job.log ]] && cp "$SRC/job.log" "runs/gpu/job.$(basename "$SRC").log"
 ls runs/gpu
