@@ -91,3 +91,18 @@ def test_time_budget_plan_skips_the_first_epoch_then_only_shortens():
     assert plan_epochs(cfg, 60, 40, [1.0, 1.0, 1.0], 120.0) == 60   # never grows late (the schedule is set)
     assert plan_epochs(cfg, 120, 40, [5.0, 5.0, 5.0], 120.0) == 40 + int(180 // (5.0 * 1.03))
     assert plan_epochs(TrainConfig(data="d", epochs=150), 150, 5, [3.0], 20.0) == 150  # no budget, no plan
+
+
+def test_gpu_job_students_only_call_without_targets_stops_at_once(tmp_path):
+    """A students-only call (TEACHER_SEEDS="") on a machine that lost the teacher's targets must cost seconds
+    of the device slot, not start students without a teacher: it stops before training, naming the file."""
+    env = os.environ | {"TEACHER_SEEDS": "", "STUDENT_ARCHS": "resnet_m resnet_m:1", "SKIP_WHEELS": "1",
+                        "PY": sys.executable, "JOB": str(tmp_path / "job"), "OUT": str(tmp_path / "out"),
+                        "TRAIN_DIR": str(ROOT / "samples" / "fer2013_mini")}
+    proc = subprocess.run(["bash", "tools/gpu_job/run.sh"], capture_output=True, text=True, cwd=ROOT, env=env,
+                          timeout=120)
+    assert proc.returncode == 1
+    missing = tmp_path / "job" / "teacher_probs.npz"
+    assert f"no distillation targets at {missing}" in proc.stdout
+    assert "teachers:" not in proc.stdout and "students:" not in proc.stdout
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["job.log"]
