@@ -43,3 +43,5 @@ for i in $(seq 1 $((N - 1))); do
   echo "  $i. command: bash tools/gpu_job/receive.sh    carry: [\".gpujob/part$i\"]"
 done
 echo "  $N. command: [VARS...] bash tools/gpu_job/run.sh    carry: [\".gpujob/part$N\", \".gpujob/wheels\"]"
+echo "  $((N + 1)). optional, if call $N trained the teachers only (STUDENT_ARCHS=\"\"): the students, right after it,"
+echo "     from the targets it left there: command: TEACHER_SEEDS=\"\" [VARS...] bash tools/gpu_job/run.sh    carry: [\".gpujob/wheels\"]"
