@@ -106,3 +106,12 @@ def test_gpu_job_students_only_call_without_targets_stops_at_once(tmp_path):
     assert f"no distillation targets at {missing}" in proc.stdout
     assert "teachers:" not in proc.stdout and "students:" not in proc.stdout
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["job.log"]
+
+
+def test_resnet_m_fullres_has_resnet_m_parameters_at_twice_the_resolution():
+    from fer_core.training.architectures import build
+
+    half, full = build("resnet_m", 48), build("resnet_m_fullres", 48)
+    assert 1.2e6 < full.count_params() <= half.count_params() < 1.5e6  # the student's cap is 1.5M
+    assert half.get_layer("stage4_block1_bn2").output.shape[1:3] == (3, 3)
+    assert full.get_layer("stage4_block1_bn2").output.shape[1:3] == (6, 6)
