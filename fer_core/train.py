@@ -33,7 +33,7 @@ from .errors import FerError
 from .training import RECIPES, TrainConfig, train
 from .training.architectures import ARCHITECTURES
 from .training.augmentation import PRESETS
-from .training.config import CONFIG_FIELDS
+from .training.config import CONFIG_FIELDS, ENGINES
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--temperature", type=float, default=d.temperature, help="distillation temperature")
     p.add_argument("--class-weights", action="store_true", help="inverse-frequency class weights")
     p.add_argument("--augment", choices=tuple(PRESETS), default=d.augment)
-    p.add_argument("--engine", choices=("keras", "torch"), default=d.engine,
+    p.add_argument("--engine", choices=ENGINES, default=d.engine,
                    help="keras (any backend), or torch: native PyTorch for the ResNets, 5x faster on a GPU")
     p.add_argument("--precision", choices=("auto", "float32", "mixed_bfloat16", "mixed_float16"), default=d.precision,
                    help="auto: mixed bfloat16 on a GPU, float32 on a CPU")

@@ -84,7 +84,7 @@ def resnet(input_size: int = 48, num_classes: int = 7, widths: tuple[int, ...] =
 
     `first_stride` is the stride of the first stage (later stages always halve the resolution).
     BatchNorm momentum 0.9 (PyTorch's 0.1), so short runs end with usable moving statistics. Layers are
-    named by `resnet_layer_names` so that torch_engine's PyTorch twin can hand its weights over by name.
+    named by stage and block (`resnet_blocks`) so that torch_engine's PyTorch twin can hand its weights over by name.
     """
     keras, L = _keras()
     BatchNorm = _batch_norm(fused_batchnorm)

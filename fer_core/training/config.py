@@ -14,6 +14,8 @@ from typing import Any
 from ..errors import FerError
 from .augmentation import PRESETS
 
+ENGINES = ("keras", "torch")  # torch: native PyTorch for the ResNets on a GPU (torch_engine.py)
+
 
 class TrainingError(FerError):
     """The training options do not fit together (e.g. an input size a fine-tuned model cannot take)."""
@@ -86,7 +88,7 @@ class TrainConfig:
             (self.temperature > 0, "--temperature must be positive."),
             (self.time_budget is None or self.time_budget > 0, "--time-budget must be a positive number of minutes."),
             (self.limit is None or self.limit >= 2, "--limit must be at least 2 faces."),
-            (self.engine in ("keras", "torch"), f"Unknown engine '{self.engine}'; choose keras or torch."),
+            (self.engine in ENGINES, f"Unknown engine '{self.engine}'; choose {' or '.join(ENGINES)}."),
             (self.precision in ("auto", "float32", "mixed_bfloat16", "mixed_float16"),
              f"Unknown precision '{self.precision}'."),
         ]

@@ -263,6 +263,19 @@ def plan_epochs(cfg: TrainConfig, planned: int, epochs_done: int, recent_seconds
     return min(planned, fits)
 
 
+def replan(cfg: TrainConfig, state: dict[str, Any], epochs_done: int, recent_seconds: list[float],
+           elapsed: float) -> None:
+    """Set `state["planned_epochs"]` by `plan_epochs` (both engines), and say so when the budget shortens the run."""
+    if not recent_seconds:
+        return
+    planned = plan_epochs(cfg, state["planned_epochs"], epochs_done, recent_seconds, elapsed)
+    if planned != state["planned_epochs"]:
+        state["planned_epochs"] = planned
+        if cfg.verbose and planned < cfg.epochs:
+            print(f"time budget {cfg.time_budget:g} min: {planned} epochs fit ({recent_seconds[-1]:.1f} s each)",
+                  flush=True)
+
+
 # ------------------------------------------------------------------------------------------------ training
 def train(cfg: TrainConfig, on_epoch_end: EpochCallback | None = None,
           should_stop: Callable[[], bool] | None = None) -> TrainResult:
@@ -385,12 +398,7 @@ def train(cfg: TrainConfig, on_epoch_end: EpochCallback | None = None,
 
         def _fit_budget(self, epoch: int, epoch_seconds: float) -> None:
             self.recent = (self.recent + [epoch_seconds])[-3:]
-            planned = plan_epochs(cfg, state["planned_epochs"], epoch + 1, self.recent, self.elapsed())
-            if planned != state["planned_epochs"]:
-                state["planned_epochs"] = planned
-                if cfg.verbose and planned < cfg.epochs:
-                    print(f"time budget {cfg.time_budget:g} min: {planned} epochs fit "
-                          f"({self.recent[-1]:.1f} s each)", flush=True)
+            replan(cfg, state, epoch + 1, self.recent, self.elapsed())
 
     if start_epoch < state["planned_epochs"]:
         model.fit(batches, validation_data=(x_val, y_val), epochs=cfg.epochs, initial_epoch=start_epoch,

@@ -259,7 +259,7 @@ def _to_host(obj: Any) -> Any:
 def train_native(cfg: TrainConfig, train_ds: FaceDataset, val_ds: FaceDataset, targets: np.ndarray,
                  input_size: int, out_dir: Path, ckpt_dir: Path, t_start: float) -> Any:
     """Train `cfg.arch` in PyTorch and save it through the Keras build (see the module); returns a TrainResult."""
-    from .loop import RunSummary, class_weight_vector, lr_at, plan_epochs, save_run
+    from .loop import RunSummary, class_weight_vector, lr_at, replan, save_run
     from .reports import accuracy_report, write_log
 
     if cfg.finetune or cfg.freeze_blocks:
@@ -351,11 +351,7 @@ def train_native(cfg: TrainConfig, train_ds: FaceDataset, val_ds: FaceDataset, t
                 torch.save(twin.state_dict(), best_path)
         recent = (recent + [time.time() - last_end])[-3:] if epoch > 0 else []
         last_end = time.time()
-        planned = plan_epochs(cfg, state["planned_epochs"], epoch + 1, recent, elapsed()) if recent else \
-            state["planned_epochs"]
-        if planned != state["planned_epochs"] and cfg.verbose and planned < cfg.epochs:
-            print(f"time budget {cfg.time_budget:g} min: {planned} epochs fit ({recent[-1]:.1f} s each)", flush=True)
-        state["planned_epochs"] = planned
+        replan(cfg, state, epoch + 1, recent, elapsed())
         state["seconds"] = elapsed()
         checkpoints.write({"model": twin.state_dict(), "optimizer": opt.state_dict(), "generator": gen.get_state()},
                           last_path, state_path, json.dumps(state | {"config": asdict(cfg), "engine": "torch"}, indent=1))
