@@ -164,9 +164,13 @@ def test_large_models_travel_as_float16_weights_and_publish_here(tmp_path):
         (out / name).unlink()
     assert convert_main(["--shrink", str(out)]) == 0
     assert not (out / "model.keras").exists() and (out / "weights.f16.npz").exists()
-    assert convert_main(["--publish", str(out), "--val", str(FER_MINI), "--float16", "--no-keras"]) == 0
+    assert convert_main(["--publish", str(out), "--val", str(FER_MINI), "--float16", "--no-keras",
+                         "--name", "resnet_s_shipped", "--title", "ResNet-s, shipped"]) == 0
     assert not (out / "weights.f16.npz").exists()
-    probs = EmotionClassifier(load_spec(out)).predict(faces)
+    spec = load_spec(out)
+    assert (spec.name, spec.title) == ("resnet_s_shipped", "ResNet-s, shipped")
+    assert (out / "README.md").read_text().startswith("# ResNet-s, shipped\n\n`resnet_s_shipped`:")
+    probs = EmotionClassifier(spec).predict(faces)
     np.testing.assert_allclose(probs, reference, atol=2e-2)
     assert (probs.argmax(1) == reference.argmax(1)).all()
     assert len(EMOTIONS) == probs.shape[1]

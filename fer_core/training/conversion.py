@@ -131,16 +131,21 @@ def evaluate_tflite(folder: Path, val: str | Path) -> dict[str, Any]:
 
 
 def publish(folder: Path, val: str | Path | None = None, quantize: str | None = None, keep_keras: bool = True,
-            notes: str = "", model: Any = None) -> dict[str, Any]:
+            notes: str = "", model: Any = None, name: str | None = None, title: str | None = None) -> dict[str, Any]:
     """Convert the trained model in `folder`, evaluate the TFLite file, write model.json and the card.
 
-    `val` defaults to the validation data recorded in training.json. Returns the metrics written.
+    `val` defaults to the validation data recorded in training.json. `name` and `title` rename the model: a
+    run trained as `resnet18_fer2013` on the GPU machine may ship beside an earlier model of that name, and two
+    registry folders must not answer to one name. Returns the metrics written.
     """
     from ..classifier import measure_ms_per_face
     from ..models import load_spec
 
     folder = Path(folder)
     record = TrainingRecord.load(folder)
+    if name or title:
+        record.name, record.title = name or record.name, title or record.title
+        record.save(folder)
     model = model if model is not None else load_trained(folder)
     val = val or record.config.get("val")
     keras_file = "model.keras" if keep_keras else None
@@ -184,8 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shrink", type=Path, metavar="FOLDER",
                         help=f"replace the folder's model.keras by {F16_WEIGHTS} (half the bytes; needs no TensorFlow)")
     parser.add_argument("--val", help="validation data for --publish (default: the one used in training)")
-    parser.add_argument("--name")
-    parser.add_argument("--title")
+    parser.add_argument("--name", help="registry name (with --publish: renames the trained model)")
+    parser.add_argument("--title", help="title on the card and in model lists (with --publish: replaces the trained one)")
     parser.add_argument("--out", type=Path, help="model folder (default: the Keras file's folder)")
     parser.add_argument("--face-margin", type=float, default=0.1)
     q = parser.add_mutually_exclusive_group()
@@ -204,7 +209,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.publish:
             notes = args.notes.read_text(encoding="utf-8") if args.notes else ""
-            metrics = publish(args.publish, args.val, quantize=args.quantize, keep_keras=not args.no_keras, notes=notes)
+            metrics = publish(args.publish, args.val, quantize=args.quantize, keep_keras=not args.no_keras, notes=notes,
+                              name=args.name, title=args.title)
             print(f"{args.publish}: {metrics['val_accuracy']:.2%} on {metrics['val_data']} "
                   f"({metrics.get('val_accuracy_tta', float('nan')):.2%} with mirror TTA), "
                   f"{metrics['ms_per_face']} ms per face")
