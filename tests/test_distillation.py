@@ -104,6 +104,31 @@ def test_soft_targets_follow_faces_by_file_name(tmp_path):
         load_soft_targets(partial, ds)
 
 
+def test_faces_that_share_a_file_name_keep_their_own_targets_and_votes(tmp_path):
+    """FER2013 Training has two file names in two class folders each, with different faces."""
+    import shutil
+
+    from fer_core.training.data import ferplus_soft_labels
+
+    mini = load_folder(FER_MINI)
+    for emotion, source in (("angry", mini.sources[0]), ("surprise", mini.sources[-1])):
+        (tmp_path / "faces" / emotion).mkdir(parents=True)
+        shutil.copy(source, tmp_path / "faces" / emotion / "Training_8475486.jpg")
+    ds = load_folder(tmp_path / "faces")
+    assert [Path(s).name for s in ds.sources] == ["Training_8475486.jpg"] * 2 and not (ds.x[0] == ds.x[1]).all()
+    probs = np.eye(7, dtype=np.float32)[[0, 5]]
+    path = save_soft_targets(tmp_path / "t.npz", ds.sources, probs, ["t"])
+    np.testing.assert_allclose(load_soft_targets(path, ds), probs)
+    votes = tmp_path / "votes.csv"  # the FER+ CSV names the class folder: only the surprised face has votes
+    votes.write_text(
+        "usage,file,fer2013_label,votes_neutral_happiness_surprise_sadness_anger_disgust_fear_contempt,"
+        "votes_unknown,votes_not_face\n"
+        "Training,Training/surprise/Training_8475486.jpg,surprise,5 0 5 0 0 0 0 0,0,0\n")
+    soft = ferplus_soft_labels(votes, ds, weight=0.5)
+    np.testing.assert_allclose(soft[0], np.eye(7)[0])  # the angry face keeps its one-hot label
+    np.testing.assert_allclose(soft[1][[EMOTIONS.index("surprise"), EMOTIONS.index("neutral")]], [0.75, 0.25])
+
+
 # ------------------------------------------------------------------------------------------------ the command
 def test_recipe_fills_options_and_flags_override_it():
     cfg = parse_config(["--recipe", "accurate", "--data", "d", "--lr", "0.05"])

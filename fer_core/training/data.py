@@ -277,8 +277,41 @@ def _remove_unpacked(dest: Path, created: bool, members: list) -> None:
 
 
 def source_key(source: str) -> str:
-    """`.../Training/angry/Training_1426440.jpg` -> `training_1426440.jpg` (FER+ files are unique by name)."""
+    """`.../Training/angry/Training_1426440.jpg` -> `training_1426440.jpg`: how stored targets name a face."""
     return Path(source).name.lower()
+
+
+def match_rows(keys: list[str], sources: list[str]) -> np.ndarray:
+    """The row of `keys` that holds each face of `sources` (-1 where none does), matched by file name.
+
+    File names are not quite unique: FER2013 Training has two that occur in two class folders each, with
+    different faces (Training_52789098.jpg in neutral and surprise, Training_8475486.jpg in angry and surprise).
+    So a key that names its class folder (`angry/training_8475486.jpg`, as the FER+ CSV's paths do) matches
+    only the face in that folder. A bare name that occurs more than once (stored targets keep bare names)
+    matches in order of occurrence: save_soft_targets writes faces in the dataset's order, class folders
+    sorted, so the k-th face of that name in the dataset gets the k-th row.
+    """
+    by_folder: dict[str, int] = {}
+    by_name: dict[str, list[int]] = {}
+    for row, key in enumerate(keys):
+        path = Path(str(key).lower())
+        if len(path.parts) > 1:
+            by_folder[f"{path.parent.name}/{path.name}"] = row
+        else:
+            by_name.setdefault(path.name, []).append(row)
+    seen: dict[str, int] = {}
+    rows = np.full(len(sources), -1, dtype=np.int64)
+    for i, source in enumerate(sources):
+        path = Path(source)
+        name = source_key(source)
+        row = by_folder.get(f"{path.parent.name.lower()}/{name}")
+        if row is None and name in by_name:
+            k = seen.get(name, 0)
+            seen[name] = k + 1
+            candidates = by_name[name]
+            row = candidates[k] if k < len(candidates) else None
+        rows[i] = -1 if row is None else row
+    return rows
 
 
 def ferplus_soft_labels(votes_csv: str | Path, dataset: FaceDataset, weight: float = 0.5) -> np.ndarray:
@@ -295,25 +328,24 @@ def ferplus_soft_labels(votes_csv: str | Path, dataset: FaceDataset, weight: flo
         col = "votes_neutral_happiness_surprise_sadness_anger_disgust_fear_contempt"
         if not reader.fieldnames or "file" not in reader.fieldnames or col not in reader.fieldnames:
             raise DatasetError(f"{path} does not look like the FER+ votes CSV (it needs the columns file and {col}).")
-        votes: dict[str, np.ndarray] = {}
+        files: list[str] = []
+        votes: list[np.ndarray] = []
         for row in reader:
             counts = np.array(row[col].split(), dtype=np.float64)
             dist = np.zeros(len(EMOTIONS))
             for src, dst in enumerate(FERPLUS_TO_EMOTIONS):
                 dist[dst] = counts[src]
             if dist.sum() > 0:
-                votes[source_key(row["file"])] = dist / dist.sum()
+                files.append(row["file"])
+                votes.append(dist / dist.sum())
+    rows = match_rows(files, dataset.sources)
+    has_votes = rows >= 0
+    if not has_votes.any():
+        raise DatasetError(f"None of the training faces has FER+ votes in {path} (files are matched by class "
+                           f"folder and name, e.g. angry/Training_1426440.jpg).")
     onehot = np.eye(len(EMOTIONS))[dataset.y]
     soft = onehot.copy()
-    matched = 0
-    for i, source in enumerate(dataset.sources):
-        dist = votes.get(source_key(source))
-        if dist is not None:
-            soft[i] = (1.0 - weight) * onehot[i] + weight * dist
-            matched += 1
-    if matched == 0:
-        raise DatasetError(f"None of the training faces has FER+ votes in {path} (files are matched by name, "
-                           f"e.g. Training_1426440.jpg).")
+    soft[has_votes] = (1.0 - weight) * onehot[has_votes] + weight * np.asarray(votes)[rows[has_votes]]
     return soft.astype(np.float32)
 
 
@@ -370,10 +402,11 @@ def load_soft_targets(path: str | Path, dataset: FaceDataset) -> np.ndarray:
         raise DatasetError(f"{path} is not a teacher targets file (an .npz with keys and probs).") from None
     if probs.ndim != 2 or probs.shape[1] != len(EMOTIONS):
         raise DatasetError(f"{path} holds {probs.shape[1:]} probabilities per face; expected {len(EMOTIONS)}.")
-    row = {str(k): i for i, k in enumerate(keys)}
-    missing = [s for s in dataset.sources if source_key(s) not in row]
-    if missing:
+    rows = match_rows([str(k) for k in keys], dataset.sources)
+    missing = np.flatnonzero(rows < 0)
+    if len(missing):
         raise DatasetError(f"{len(missing)} of {len(dataset)} training faces have no teacher probabilities in "
-                           f"{path.name} (e.g. {Path(missing[0]).name}); export them for this training set.")
-    probs = probs[[row[source_key(s)] for s in dataset.sources]]
+                           f"{path.name} (e.g. {Path(dataset.sources[missing[0]]).name}); export them for this "
+                           f"training set.")
+    probs = probs[rows]
     return probs / probs.sum(axis=1, keepdims=True)
