@@ -93,6 +93,20 @@ def test_augmentation_layer_is_identity_at_inference_and_batched_in_training():
     assert len(np.unique(changed.round(4))) == 8
 
 
+def test_reference_preset_moves_pixels_but_keeps_their_values():
+    """`reference` (the issue's reference run) has no brightness or contrast jitter, unlike `standard`."""
+    from fer_core.training.augmentation import PRESETS
+    from fer_core.training.augmentation_layer import FaceAugmentation
+
+    flat = np.full((64, 48, 48, 1), 0.3, np.float32)  # a warp of a flat face leaves it flat
+    out = np.asarray(FaceAugmentation(PRESETS["reference"].to_json(), seed=0)(flat, training=True))
+    erased = ~np.isclose(out, 0.3, atol=1e-4).reshape(64, -1)
+    assert 0.25 < erased.any(1).mean() < 0.75            # erasing with probability 0.5
+    assert erased.mean(1).max() <= 0.34                  # at most a third of a face
+    standard = np.asarray(FaceAugmentation(PRESETS["standard"].to_json(), seed=0)(flat, training=True))
+    assert (~np.isclose(standard, 0.3, atol=1e-4)).reshape(64, -1).all(1).mean() > 0.9  # jitter moves every pixel
+
+
 # ------------------------------------------------------------------------------------------------ targets file
 def test_soft_targets_follow_faces_by_file_name(tmp_path):
     ds = load_folder(FER_MINI)

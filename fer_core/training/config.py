@@ -52,7 +52,7 @@ class TrainConfig:
     distill_weight: float = 0.7
     temperature: float = 2.0
     class_weights: bool = False
-    augment: str = "standard"             # none | light | standard | strong (runs on the training device)
+    augment: str = "standard"             # a name in augmentation.PRESETS (runs on the training device)
     engine: str = "keras"                 # keras | torch (native PyTorch for the ResNets on a GPU: torch_engine.py)
     precision: str = "auto"               # auto (mixed bf16 on a GPU) | float32 | mixed_bfloat16 | mixed_float16
     time_budget: float | None = None      # minutes: fit the epoch count (and the schedule) into this time
