@@ -3,8 +3,8 @@ benchmarks/results/<name>.json, and a summary of the headline figures goes to be
 
     .venv/bin/python -m benchmarks.run_all [--skip compare_fer,bench_dashboard] [--quick]
 
-compare_fer needs benchmarks/.fer-venv (bash benchmarks/setup_fer_venv.sh); it is skipped with a note
-when that is missing. One failing benchmark is reported and the others still run.
+compare_fer and compare_accuracy need benchmarks/.fer-venv (bash benchmarks/setup_fer_venv.sh); they are
+skipped with a note when that is missing (compare_accuracy also needs data/PublicTest: `make data`). One failing benchmark is reported and the others still run.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import traceback
 
 from benchmarks.common import FER_PYTHON, RESULTS_DIR, load, write_result
 
-ORDER = ["bench_classifier", "bench_photo", "bench_cli", "bench_webcam", "bench_video", "compare_fer",
+ORDER = ["bench_classifier", "bench_photo", "bench_cli", "bench_webcam", "bench_video", "compare_fer", "compare_accuracy",
          "bench_memory", "bench_dashboard", "bench_server", "eye_levelling", "bench_batch"]
 QUICK_ARGS = {"bench_photo": ["--repeats", "10"], "bench_cli": ["--repeats", "3"], "bench_video": ["--repeats", "1"],
               "compare_fer": ["--rounds", "1"], "bench_memory": ["--minutes", "2"], "bench_dashboard": ["--runs", "1"],
@@ -42,7 +42,7 @@ def main(argv=None) -> dict:
         if name in skip:
             summary["skipped"][name] = "--skip"
             continue
-        if name == "compare_fer" and not FER_PYTHON.exists():
+        if name in ("compare_fer", "compare_accuracy") and not FER_PYTHON.exists():
             summary["skipped"][name] = "benchmarks/.fer-venv missing: run bash benchmarks/setup_fer_venv.sh"
             continue
         print(f"== {name}", file=sys.stderr, flush=True)
