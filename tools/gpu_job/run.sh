@@ -12,7 +12,8 @@
 # One call may do one half: STUDENT_ARCHS="" trains the teachers only, so they get the whole call;
 # TEACHER_SEEDS="" distils the students only, from STUDENT_TARGETS (default: the teacher_probs.npz an earlier
 # call left on this warm machine). TEACHER_ARGS and STUDENT_ARGS add options to one side (EXTRA_ARGS to both),
-# e.g. TEACHER_ARGS="--teacher models/teacher_targets/fer2013_training.npz" for a born-again teacher.
+# e.g. TEACHER_ARGS="--teacher models/teacher_targets/fer2013_training.npz" for a born-again teacher;
+# TEACHER_ARGS_<seed> adds options to one teacher only, so two seeds side by side can test two recipes.
 set -uo pipefail
 T0=$(date +%s)
 TEACHER_MIN=${TEACHER_MIN:-5.8}
@@ -87,7 +88,8 @@ if [[ -n $TEACHER_SEEDS ]]; then
   for seed in $TEACHER_SEEDS; do
     name=resnet18_fer2013$([[ $seed == 0 ]] || echo "_seed$seed")
     TEACHERS+=("$name")
-    SPECS+=("$name:--recipe accurate $DATA --seed $seed --epochs 300 --time-budget $TEACHER_MIN $TEACHER_ARGS")
+    own="TEACHER_ARGS_$seed"   # options for this seed only, e.g. TEACHER_ARGS_1="--augment reference"
+    SPECS+=("$name:--recipe accurate $DATA --seed $seed --epochs 300 --time-budget $TEACHER_MIN $TEACHER_ARGS ${!own:-}")
   done
   run_all "${SPECS[@]}"
   TEACHERS_OK=$?
