@@ -4,7 +4,8 @@ benchmarks/results/<name>.json, and a summary of the headline figures goes to be
     .venv/bin/python -m benchmarks.run_all [--skip compare_fer,bench_dashboard] [--quick]
 
 compare_fer and compare_accuracy need benchmarks/.fer-venv (bash benchmarks/setup_fer_venv.sh); they are
-skipped with a note when that is missing (compare_accuracy also needs data/PublicTest: `make data`). One failing benchmark is reported and the others still run.
+skipped with a note when that is missing (compare_accuracy also needs data/PublicTest: `make data`). One
+failing benchmark is reported and the others still run.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ import traceback
 
 from benchmarks.common import FER_PYTHON, RESULTS_DIR, load, write_result
 
-ORDER = ["bench_classifier", "bench_photo", "bench_cli", "bench_webcam", "bench_video", "compare_fer", "compare_accuracy",
-         "bench_memory", "bench_dashboard", "bench_server", "eye_levelling", "bench_batch"]
+ORDER = ["bench_classifier", "bench_photo", "bench_cli", "bench_webcam", "bench_video", "compare_fer",
+         "compare_accuracy", "bench_memory", "bench_dashboard", "bench_server", "eye_levelling", "bench_batch"]
 QUICK_ARGS = {"bench_photo": ["--repeats", "10"], "bench_cli": ["--repeats", "3"], "bench_video": ["--repeats", "1"],
               "compare_fer": ["--rounds", "1"], "bench_memory": ["--minutes", "2"], "bench_dashboard": ["--runs", "1"],
               "bench_webcam": ["--loops", "2"], "eye_levelling": ["--limit", "500"],
