@@ -34,6 +34,7 @@ from .training import RECIPES, TrainConfig, train
 from .training.architectures import ARCHITECTURES
 from .training.augmentation import PRESETS
 from .training.config import CONFIG_FIELDS, ENGINES
+from .training.mixing import MIXES
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,10 +67,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--soft-labels", metavar="FERPLUS_CSV", help="blend FER+ vote distributions into the labels")
     p.add_argument("--soft-weight", type=float, default=d.soft_weight)
     p.add_argument("--teacher", metavar="TARGETS_NPZ", help="distil from stored teacher probabilities")
+    p.add_argument("--teacher-model", dest="teacher_models", nargs="+", metavar="MODEL",
+                   help="distil from teacher networks run on every augmented (and mixed) batch, averaged: Keras "
+                        "files, trained model folders or registry models with Keras weights, of the same input size")
     p.add_argument("--distill-weight", type=float, default=d.distill_weight, help="weight of the teacher term")
     p.add_argument("--temperature", type=float, default=d.temperature, help="distillation temperature")
     p.add_argument("--class-weights", action="store_true", help="inverse-frequency class weights")
     p.add_argument("--augment", choices=tuple(PRESETS), default=d.augment)
+    p.add_argument("--mix", choices=MIXES, default=d.mix, help="blend pairs of faces and their targets "
+                   "(mixup: whole faces; cutmix: a rectangle of one pasted into the other)")
+    p.add_argument("--mix-alpha", type=float, help="Beta(alpha, alpha) share (default: mixup 0.8, cutmix 1.0)")
+    p.add_argument("--mix-prob", type=float, default=d.mix_prob, help="the chance that a face is mixed")
     p.add_argument("--engine", choices=ENGINES, default=d.engine,
                    help="keras (any backend), or torch: native PyTorch for the ResNets, 5x faster on a GPU")
     p.add_argument("--precision", choices=("auto", "float32", "mixed_bfloat16", "mixed_float16"), default=d.precision,

@@ -2,10 +2,11 @@
 
     data.py                class folders / FER2013 CSV / FER+ votes / stored teacher targets, checked up front
     augmentation.py        augmentation presets; augmentation_layer.py applies them on the device, in the model
+    mixing.py              mixup and CutMix plans for a batch (the same in both engines)
     architectures.py       Mini-XCEPTION and ResNets by name
     config.py              TrainConfig (a run as data) and the named recipes (`accurate`, `fast`)
     backend.py             the Keras backend, device and precision, chosen before Keras is imported
-    distillation.py        the distillation loss and the export of a teacher's probabilities
+    distillation.py        the distillation loss, online teachers, the export of a teacher's probabilities
     loop.py                train(): fit, checkpoint every epoch, resume, time budget, the kept model
     torch_engine.py        `--engine torch`: the ResNets trained in plain PyTorch on a GPU, saved through Keras
     reports.py             accuracy per class, confusion, cost per face, training.json and the model card

@@ -49,10 +49,14 @@ class TrainConfig:
     soft_labels: str | None = None        # FER+ votes CSV blended into the label targets
     soft_weight: float = 0.3
     teacher: str | None = None            # stored teacher probabilities (.npz) to distil from
+    teacher_models: list[str] | None = None  # teacher networks run on every augmented batch (online distillation)
     distill_weight: float = 0.7
     temperature: float = 2.0
     class_weights: bool = False
     augment: str = "standard"             # a name in augmentation.PRESETS (runs on the training device)
+    mix: str = "none"                     # none | mixup | cutmix (mixing.py): blend pairs of faces and targets
+    mix_alpha: float | None = None        # Beta(alpha, alpha) share; None: mixing.DEFAULT_ALPHA
+    mix_prob: float = 0.5                 # the chance that a face is mixed
     engine: str = "keras"                 # keras | torch (native PyTorch for the ResNets on a GPU: torch_engine.py)
     precision: str = "auto"               # auto (mixed bf16 on a GPU) | float32 | mixed_bfloat16 | mixed_float16
     time_budget: float | None = None      # minutes: fit the epoch count (and the schedule) into this time
@@ -64,6 +68,11 @@ class TrainConfig:
     verbose: int = 1
     command: str = ""                     # the command line, for the card
 
+    @property
+    def distils(self) -> bool:
+        """Whether a teacher takes part: stored probabilities or teacher networks."""
+        return bool(self.teacher or self.teacher_models)
+
     def resolved_name(self) -> str:
         if self.name:
             return self.name
@@ -74,6 +83,7 @@ class TrainConfig:
     def validate(self) -> None:
         """Raise TrainingError with one sentence for options that cannot work (before any data is read)."""
         from .architectures import ARCHITECTURES
+        from .mixing import MIXES
 
         checks = [
             (self.arch in ARCHITECTURES, f"Unknown architecture '{self.arch}'; choose one of {', '.join(ARCHITECTURES)}."),
@@ -86,6 +96,10 @@ class TrainConfig:
             (self.lr > 0, "--lr must be positive."),
             (0.0 <= self.distill_weight <= 1.0, "--distill-weight must be between 0 and 1."),
             (self.temperature > 0, "--temperature must be positive."),
+            (not (self.teacher and self.teacher_models), "Give --teacher (stored targets) or --teacher-model, not both."),
+            (self.mix in MIXES, f"Unknown mix '{self.mix}'; choose one of {', '.join(MIXES)}."),
+            (self.mix_alpha is None or self.mix_alpha > 0, "--mix-alpha must be positive."),
+            (0.0 < self.mix_prob <= 1.0, "--mix-prob must be above 0 and at most 1."),
             (self.time_budget is None or self.time_budget > 0, "--time-budget must be a positive number of minutes."),
             (self.limit is None or self.limit >= 2, "--limit must be at least 2 faces."),
             (self.engine in ENGINES, f"Unknown engine '{self.engine}'; choose {' or '.join(ENGINES)}."),

@@ -381,6 +381,11 @@ def save_soft_targets(path: str | Path, sources: list[str], probs: np.ndarray, t
     return path
 
 
+ONLINE_TEACHER_MARK = 1.0 / 7
+"""The teacher columns of a training face whose teacher answers online (`--teacher-model`): any row that sums
+to 1 tells the loss a teacher is there; the teacher's answer itself comes from the training model's output."""
+
+
 def combine_targets(labels: np.ndarray, teacher: np.ndarray | None = None) -> np.ndarray:
     """(N, 7) label distributions + optional (N, 7) teacher probabilities -> (N, 14) training targets.
 

@@ -13,6 +13,13 @@ for validation faces). `DistillationLoss` is then an ordinary Keras loss:
 
 with w = `weight` where a teacher row exists and 0 elsewhere. The models output probabilities (the runtime
 wants them), and softmax(log p / T) equals softmax(logits / T), so tempering needs no logits.
+
+Stored probabilities are the teacher's answers on the plain faces, while the student sees them warped,
+jittered, erased or mixed. An online teacher (`--teacher-model`, `online_teacher`) answers on exactly the
+faces the student sees ("consistent teaching", Beyer et al. 2022), at the price of running the teacher on every
+batch, which a GPU can afford. The training model then outputs 14 columns, the student's probabilities and
+the teacher's, and the loss takes the teacher from there; the targets' teacher columns hold
+`data.ONLINE_TEACHER_MARK` (a uniform row, so that w applies) for training faces and zeros for validation faces.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from keras import ops
 
 from ..emotions import EMOTIONS
 from ..errors import DatasetError
+from .config import TrainingError
 from .data import FaceDataset, load_dataset, load_soft_targets, save_soft_targets
 
 NUM_CLASSES = len(EMOTIONS)
@@ -47,6 +55,9 @@ class DistillationLoss(keras.losses.Loss):
     def call(self, y_true: Any, y_pred: Any) -> Any:
         y_pred = ops.cast(y_pred, "float32")
         labels, teacher = y_true[:, :NUM_CLASSES], y_true[:, NUM_CLASSES:]
+        present = teacher
+        if y_pred.shape[-1] == 2 * NUM_CLASSES:  # an online teacher's answers follow the student's
+            y_pred, teacher = y_pred[:, :NUM_CLASSES], ops.stop_gradient(y_pred[:, NUM_CLASSES:])
         if self.label_smoothing:
             labels = labels * (1.0 - self.label_smoothing) + self.label_smoothing / NUM_CLASSES
         ce = -ops.sum(labels * ops.log(ops.clip(y_pred, EPSILON, 1.0)), axis=-1)
@@ -55,7 +66,7 @@ class DistillationLoss(keras.losses.Loss):
         t = self.temperature
         log_q = _tempered_log(teacher, t)
         kl = ops.sum(ops.exp(log_q) * (log_q - _tempered_log(y_pred, t)), axis=-1) * (t * t)
-        w = self.weight * ops.cast(ops.sum(teacher, axis=-1) > 0.5, "float32")  # 0 on rows without a teacher
+        w = self.weight * ops.cast(ops.sum(present, axis=-1) > 0.5, "float32")  # 0 on rows without a teacher
         return (1.0 - w) * ce + w * kl
 
     def get_config(self) -> dict[str, Any]:
@@ -71,12 +82,58 @@ def _tempered_log(probs: Any, temperature: float) -> Any:
 @keras.saving.register_keras_serializable(package="fer_core")
 def label_accuracy(y_true: Any, y_pred: Any) -> Any:
     """Accuracy against the labels (the first seven target columns), whatever the teacher says."""
-    return ops.cast(ops.argmax(y_true[:, :NUM_CLASSES], axis=-1) == ops.argmax(y_pred, axis=-1), "float32")
+    return ops.cast(ops.argmax(y_true[:, :NUM_CLASSES], axis=-1) == ops.argmax(y_pred[:, :NUM_CLASSES], axis=-1),
+                    "float32")
 
 
 def accuracy_metric() -> Any:
     """A metric named "accuracy" over the label columns, so logs read accuracy and val_accuracy."""
     return keras.metrics.MeanMetricWrapper(label_accuracy, name="accuracy")
+
+
+# ------------------------------------------------------------------------------------ online teachers
+def load_teacher_network(ref: str) -> Any:
+    """A teacher network for online distillation: a Keras file, a trained model folder (model.keras or
+    weights.f16.npz with training.json, as the GPU job leaves them) or a registry model with Keras weights."""
+    from ..errors import FerError
+    from ..models import get_model
+    from .conversion import load_trained
+
+    path = Path(ref)
+    if path.is_dir():
+        return load_trained(path)
+    if path.suffix.lower() in (".keras", ".h5", ".hdf5"):
+        if not path.exists():
+            raise TrainingError(f"The teacher model {path} does not exist.")
+        return keras.models.load_model(str(path), compile=False)
+    try:
+        spec = get_model(ref)
+    except FerError:
+        raise TrainingError(f"The teacher '{ref}' is neither a Keras file, a model folder nor a registry model.") from None
+    if not spec.keras_path or not spec.keras_path.exists():
+        raise TrainingError(f"Model '{spec.name}' has no Keras weights to teach with; give its .keras file.")
+    return keras.models.load_model(str(spec.keras_path), compile=False)
+
+
+def online_teacher(refs: Sequence[str], input_size: int) -> Any:
+    """The frozen teachers as one Keras model: faces -> their averaged probabilities (float32).
+
+    Frozen layers run in inference mode (batch norm with its moving statistics), so the teacher answers as it
+    would at test time.
+    """
+    nets = [load_teacher_network(ref) for ref in refs]
+    for ref, net in zip(refs, nets):
+        if int(net.input_shape[1]) != input_size or net.output_shape[-1] != NUM_CLASSES:
+            raise TrainingError(f"The teacher {ref} takes {net.input_shape[1]}px faces to {net.output_shape[-1]} "
+                                 f"classes; the student takes {input_size}px faces to {NUM_CLASSES}.")
+        net.trainable = False
+    if len(nets) > 1:
+        for i, net in enumerate(nets):  # two teachers of one architecture would share a layer name
+            net.name = f"teacher{i + 1}_{net.name}"
+    faces = keras.Input((input_size, input_size, 1), name="teacher_face")
+    outs = [ops.cast(net(faces, training=False), "float32") for net in nets]
+    probs = outs[0] if len(outs) == 1 else keras.layers.Average(dtype="float32")(outs)
+    return keras.Model(faces, probs, name="teacher")
 
 
 # ------------------------------------------------------------------------------------ teacher outputs

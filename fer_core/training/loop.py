@@ -28,8 +28,9 @@ from ..emotions import EMOTIONS
 from ..models import MODELS_DIR, REPO_ROOT, get_model
 from .backend import accelerator, configure_tensorflow, select_backend, set_precision
 from .config import TrainConfig, TrainingError
-from .data import FaceDataset, combine_targets, ferplus_soft_labels, load_dataset, load_soft_targets, \
-    split_validation
+from .data import ONLINE_TEACHER_MARK, FaceDataset, combine_targets, ferplus_soft_labels, load_dataset, \
+    load_soft_targets, split_validation
+from .mixing import batch_rng, mix_plan
 from .reports import TrainingRecord, accuracy_report, predict, to_model_input, write_log
 
 EpochCallback = Callable[[dict[str, float], list[dict[str, float]]], None]
@@ -80,6 +81,8 @@ def _is_csv_with_usage(path: str | Path) -> bool:
 def training_targets(cfg: TrainConfig, ds: FaceDataset) -> np.ndarray:
     """(N, 14): label distributions, then the teacher's probabilities (zeros without a teacher)."""
     labels = ds.soft if ds.soft is not None else np.eye(len(EMOTIONS), dtype=np.float32)[ds.y]
+    if cfg.teacher_models:
+        return combine_targets(labels, np.full_like(labels, ONLINE_TEACHER_MARK))
     teacher = load_soft_targets(cfg.teacher, ds) if cfg.teacher else None
     return combine_targets(labels, teacher)
 
@@ -91,12 +94,15 @@ def class_weight_vector(y: np.ndarray) -> np.ndarray:
     return w.astype(np.float32)
 
 
-def _batches(ds: FaceDataset, targets: np.ndarray, batch_size: int, seed: int, weights: np.ndarray | None,
+def _batches(ds: FaceDataset, targets: np.ndarray, batch_size: int, cfg: TrainConfig, weights: np.ndarray | None,
              start_epoch: int) -> Any:
     import keras
 
+    seed = cfg.seed
+
     class FaceBatches(keras.utils.PyDataset):
-        """Shuffled full batches of scaled faces; the augmentation runs later, in the model, on the device."""
+        """Shuffled full batches of scaled faces, mixed by `--mix` (cheap NumPy on whole batches); the
+        augmentation runs later, in the model, on the device."""
 
         def __init__(self) -> None:
             super().__init__()
@@ -113,10 +119,14 @@ def _batches(ds: FaceDataset, targets: np.ndarray, batch_size: int, seed: int, w
 
         def __getitem__(self, idx: int) -> tuple[np.ndarray, ...]:
             sel = self.order[idx * batch_size:(idx + 1) * batch_size]
-            xb = to_model_input(ds.x[sel])
+            xb, tb = to_model_input(ds.x[sel]), targets[sel]
+            plan = mix_plan(batch_rng(seed, self.epoch, idx), len(sel), xb.shape[1], cfg.mix, cfg.mix_alpha,
+                            cfg.mix_prob)
+            if plan is not None:
+                xb, tb = plan.apply(xb, tb)
             if weights is not None:
-                return xb, targets[sel], weights[ds.y[sel]]
-            return xb, targets[sel]
+                return xb, tb, weights[ds.y[sel]]
+            return xb, tb
 
         def on_epoch_end(self) -> None:
             self.epoch += 1
@@ -184,14 +194,23 @@ def build_model(cfg: TrainConfig, input_size: int, fused_batchnorm: bool = False
 
 
 def _training_model(base: Any, cfg: TrainConfig) -> Any:
-    """The deployable network behind the augmentation layer (which is active in training only)."""
+    """The deployable network behind the augmentation layer (which is active in training only).
+
+    With online teachers (`--teacher-model`) the model outputs 14 columns: the student's probabilities, then the
+    frozen teachers' on the same augmented faces (the loss and the accuracy metric read them apart).
+    """
     import keras
 
     from .augmentation_layer import augmentation_layer
+    from .distillation import online_teacher
 
     augment = augmentation_layer(cfg.augment, seed=cfg.seed)
     inp = keras.Input(base.input_shape[1:], name="face")
-    out = base(augment(inp) if augment is not None else inp)
+    faces = augment(inp) if augment is not None else inp
+    out = base(faces)
+    if cfg.teacher_models:
+        teacher = online_teacher(cfg.teacher_models, int(base.input_shape[1]))
+        out = keras.layers.Concatenate(dtype="float32", name="student_and_teacher")([out, teacher(faces)])
     return keras.Model(inp, out, name=f"{base.name}_training")
 
 
@@ -326,7 +345,7 @@ def train(cfg: TrainConfig, on_epoch_end: EpochCallback | None = None,
         base = build_model(cfg, input_size, fused_batchnorm=backend == "torch")
         model = _training_model(base, cfg)
         model.compile(optimizer=_optimizer(cfg), metrics=[distillation.accuracy_metric()],
-                      loss=distillation.DistillationLoss(cfg.distill_weight if cfg.teacher else 0.0,
+                      loss=distillation.DistillationLoss(cfg.distill_weight if cfg.distils else 0.0,
                                                          cfg.temperature, cfg.label_smoothing))
     state["base_name"] = base.name
     history: list[dict[str, float]] = state["history"]
@@ -334,7 +353,7 @@ def train(cfg: TrainConfig, on_epoch_end: EpochCallback | None = None,
     params = base.count_params()
     batch_size = min(cfg.batch_size, len(train_ds))
     weights = class_weight_vector(train_ds.y) if cfg.class_weights else None
-    batches = _batches(train_ds, targets, batch_size, cfg.seed, weights, start_epoch)
+    batches = _batches(train_ds, targets, batch_size, cfg, weights, start_epoch)
     x_val = to_model_input(val_ds.x)
     y_val = combine_targets(np.eye(len(EMOTIONS), dtype=np.float32)[val_ds.y])  # no teacher: plain cross-entropy
     seconds_before = float(state.get("seconds", 0.0))

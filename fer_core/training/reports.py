@@ -18,6 +18,7 @@ import numpy as np
 from ..emotions import EMOTIONS
 from ..preprocess import scale_pixels
 from .augmentation import PRESETS
+from .mixing import DEFAULT_ALPHA
 
 RECORD_FILE = "training.json"
 LOG_FILE = "training_log.csv"
@@ -131,8 +132,11 @@ def write_card(folder: Path, record: TrainingRecord, evaluation: dict[str, Any],
         f"- training: `{cfg['data']}` (" + ", ".join(f"{k} {v}" for k, v in record.train_faces.items()) + ")",
         f"- validation (model selection): `{val_source}` ({record.val_faces:,} faces)",
     ]
-    if cfg.get("teacher"):
-        lines.append(f"- distilled from the stored teacher probabilities `{cfg['teacher']}`: loss = "
+    teachers = (f"the stored teacher probabilities `{cfg['teacher']}`" if cfg.get("teacher") else
+                "the teacher networks " + ", ".join(f"`{t}`" for t in cfg.get("teacher_models") or [])
+                + " run online on every augmented batch (their probabilities averaged)")
+    if cfg.get("teacher") or cfg.get("teacher_models"):
+        lines.append(f"- distilled from {teachers}: loss = "
                      f"{1 - cfg['distill_weight']:.1f} x cross-entropy on the labels + {cfg['distill_weight']:.1f} x "
                      f"T^2 x KL(teacher || student) at temperature T = {cfg['temperature']:g}")
     if cfg.get("soft_labels"):
@@ -142,7 +146,9 @@ def write_card(folder: Path, record: TrainingRecord, evaluation: dict[str, Any],
         f"- {optimizer}, lr {cfg['lr']:g}, decoupled weight decay {cfg['weight_decay']:g}, batch {cfg['batch_size']}, "
         f"{cfg['schedule']} schedule" + (f" with {cfg['warmup_epochs']} warm-up epochs" if cfg["schedule"] == "cosine" else ""),
         f"- augmentation `{cfg['augment']}` on the training device: "
-        + (json.dumps(augment.to_json()) if augment else "none"),
+        + (json.dumps(augment.to_json()) if augment else "none")
+        + (f"; it works on faces already mixed by {cfg['mix']} (pairs of faces and their targets, probability "
+           f"{cfg['mix_prob']:g}, Beta alpha {cfg.get('mix_alpha') or DEFAULT_ALPHA[cfg['mix']]:g})" if cfg.get("mix", "none") != "none" else ""),
         f"- label smoothing {cfg['label_smoothing']:g}, dropout {cfg['dropout'] if cfg['dropout'] is not None else 'default'}, "
         f"seed {cfg['seed']}, precision {record.precision}",
         f"- {len(record.history)} epochs run (of {cfg['epochs']} asked"

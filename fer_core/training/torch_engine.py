@@ -3,11 +3,13 @@
 Why a second engine: Keras 3 on torch ran a ResNet-18 step at 48x48 in 60 ms on an H200, where plain PyTorch
 takes about 12 ms (tools/gpu_job/README.md), so a 15-minute GPU slot trained 21 epochs instead of 100+.
 This engine keeps everything else of a run the same: the TrainConfig and its recipes, the data loading and
-checks, the stored-teacher distillation loss, the augmentation preset, checkpoints every epoch with
-`--resume`, the time budget, and the output. At the end the PyTorch twin hands its weights, by layer name,
-to the Keras build of the same architecture (`architectures.resnet`), which is checked to give the same
-probabilities and is saved as `model.keras` with training.json, exactly as the Keras engine does. So
-conversion, the card and the runtime never know which engine trained a model.
+checks, the distillation loss (stored or online teachers), the mixing plans, the augmentation preset,
+checkpoints every epoch with `--resume`, the time budget, and the output. At the end the PyTorch twin hands
+its weights, by layer name, to the Keras build of the same architecture (`architectures.resnet`), which is
+checked to give the same probabilities and is saved as `model.keras` with training.json, exactly as the Keras
+engine does. So conversion, the card and the runtime never know which engine trained a model.
+
+Online teachers (`--teacher-model`) run as frozen twins too (`from_keras`), in the same autocast as the student.
 
 The twin reproduces Keras's layers exactly: TensorFlow's "same" padding (a stride-2 3x3 convolution pads
 one pixel at the bottom and right only), batch norm with the same epsilon and momentum, inputs in [-1, 1].
@@ -36,6 +38,7 @@ from .architectures import RESNETS, build, resnet_blocks, set_named_weights
 from .augmentation import PRESETS, AugmentConfig
 from .config import TrainConfig, TrainingError
 from .data import FaceDataset
+from .mixing import batch_rng, mix_plan
 
 NUM_CLASSES = len(EMOTIONS)
 BN_EPSILON, BN_MOMENTUM = 1e-5, 0.1  # Keras: epsilon 1e-5, momentum 0.9 (its momentum is 1 - PyTorch's)
@@ -122,6 +125,58 @@ def keras_weights(twin: ResNetTwin) -> dict[str, list[np.ndarray]]:
         elif isinstance(module, nn.Linear):
             out[name] = [module.weight.detach().float().t().cpu().numpy(), module.bias.detach().float().cpu().numpy()]
     return out
+
+
+def from_keras(keras_model: Any, dropout: float = 0.0) -> ResNetTwin:
+    """The twin of a Keras ResNet (an online teacher), its architecture found from its layers' names and shapes."""
+    layers = {layer.name: layer for layer in _keras_layers(keras_model) if layer.get_weights()}
+    weights = {name: [np.asarray(w) for w in layer.get_weights()] for name, layer in layers.items()}
+    found = {name: ([w.shape for w in ws], tuple(getattr(layers[name], "strides", ()))) for name, ws in weights.items()}
+    for arch in RESNETS:  # the same shapes may differ in strides (resnet_m and resnet_m_fullres)
+        twin = ResNetTwin(arch, int(keras_model.output_shape[-1]), dropout)
+        expected = {name: ([w.shape for w in ws], tuple(getattr(twin.layers[name], "stride", ()) or ()))
+                    for name, ws in keras_weights(twin).items()}
+        if expected == found:
+            break
+    else:
+        raise TrainingError(f"The teacher '{keras_model.name}' is not one of the ResNets the torch engine runs "
+                            f"({', '.join(RESNETS)}).")
+    with torch.no_grad():
+        for name, module in twin.layers.items():
+            w = [torch.from_numpy(a.astype(np.float32)) for a in weights[name]]
+            if isinstance(module, nn.Conv2d):
+                module.weight.copy_(w[0].permute(3, 2, 0, 1))
+            elif isinstance(module, nn.BatchNorm2d):
+                for target, value in zip((module.weight, module.bias, module.running_mean, module.running_var), w):
+                    target.copy_(value)
+            elif isinstance(module, nn.Linear):
+                module.weight.copy_(w[0].t())
+                module.bias.copy_(w[1])
+    return twin
+
+
+def _keras_layers(model: Any) -> list[Any]:
+    """Every layer of a Keras model, nested models opened."""
+    out = []
+    for layer in model.layers:
+        out += _keras_layers(layer) if hasattr(layer, "layers") else [layer]
+    return out
+
+
+def online_teachers(refs: list[str], faces: np.ndarray, device: torch.device) -> list[ResNetTwin]:
+    """The teacher networks of `--teacher-model` as frozen twins on `device`, each checked against its Keras
+    model on `faces` (TF32 is restored afterwards: check_twin switches it off)."""
+    from .distillation import load_teacher_network
+
+    tf32 = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    twins = []
+    for ref in refs:
+        keras_model = load_teacher_network(ref)
+        twin = from_keras(keras_model).to(device)
+        check_twin(twin, keras_model, faces, device)
+        twins.append(twin.eval().requires_grad_(False).to(memory_format=torch.channels_last))
+    torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = tf32
+    return twins
 
 
 def to_keras(twin: ResNetTwin, arch: str, input_size: int, dropout: float = 0.0) -> Any:
@@ -284,6 +339,7 @@ def train_native(cfg: TrainConfig, train_ds: FaceDataset, val_ds: FaceDataset, t
     else:
         opt = torch.optim.AdamW(twin.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     augment_cfg = PRESETS[cfg.augment]
+    teachers = online_teachers(cfg.teacher_models, val_ds.x[:256], dev) if cfg.teacher_models else []
     x_train = torch.from_numpy(train_ds.x).to(dev)
     t_train = torch.from_numpy(targets).to(dev)
     row_weights = torch.from_numpy(class_weight_vector(train_ds.y)[train_ds.y]).to(dev) if cfg.class_weights else None
@@ -324,13 +380,22 @@ def train_native(cfg: TrainConfig, train_ds: FaceDataset, val_ds: FaceDataset, t
             idx = order[step * batch_size:(step + 1) * batch_size]
             for group in opt.param_groups:
                 group["lr"] = lr_at(cfg, epoch + step / steps, state["planned_epochs"])
-            xb = _scale(x_train[idx])
+            xb, tb = _scale(x_train[idx]), t_train[idx]
+            plan = mix_plan(batch_rng(cfg.seed, epoch, step), len(idx), input_size, cfg.mix, cfg.mix_alpha,
+                            cfg.mix_prob)
+            if plan is not None:
+                xb, tb = plan.apply(xb, tb, lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(dev),
+                                    channels_first=True)
             if augment_cfg is not None:
                 xb = augment(xb, augment_cfg, gen)
             xb = xb.contiguous(memory_format=torch.channels_last)
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
                 logits = twin(xb)
-            loss = distillation_loss(logits, t_train[idx], cfg.distill_weight if cfg.teacher else 0.0,
+                if teachers:  # online distillation: the teachers answer on the very faces the student sees
+                    with torch.no_grad():
+                        answer = torch.stack([torch.softmax(t(xb).float(), 1) for t in teachers]).mean(0)
+                    tb = torch.cat([tb[:, :NUM_CLASSES], answer], 1)
+            loss = distillation_loss(logits, tb, cfg.distill_weight if cfg.distils else 0.0,
                                      cfg.temperature, cfg.label_smoothing)
             loss = (loss * row_weights[idx]).mean() if row_weights is not None else loss.mean()
             opt.zero_grad(set_to_none=True)
