@@ -13,7 +13,9 @@
 # TEACHER_SEEDS="" distils the students only, from STUDENT_TARGETS (default: the teacher_probs.npz an earlier
 # call left on this warm machine). TEACHER_ARGS and STUDENT_ARGS add options to one side (EXTRA_ARGS to both),
 # e.g. TEACHER_ARGS="--teacher models/teacher_targets/fer2013_training.npz" for a born-again teacher;
-# TEACHER_ARGS_<seed> adds options to one teacher only, so two seeds side by side can test two recipes.
+# TEACHER_ARGS_<seed> adds options to one teacher only, so two seeds side by side can test two recipes;
+# STUDENT_ARGS_<seed> does the same for students. A student whose options name --teacher-model distils from
+# those networks online (e.g. the .keras files the teachers' call left in $JOB) instead of the stored targets.
 set -uo pipefail
 T0=$(date +%s)
 TEACHER_MIN=${TEACHER_MIN:-5.8}
@@ -107,7 +109,13 @@ if [[ -n $TEACHER_SEEDS ]]; then
   [[ -f $JOB/teacher_probs.npz ]] || { log "no teacher targets: students skipped"; exit 1; }
 fi
 [[ -n $STUDENT_ARCHS ]] || { log "done (teachers only: STUDENT_ARCHS is empty)"; exit 0; }
-[[ -f $STUDENT_TARGETS ]] || { log "no distillation targets at $STUDENT_TARGETS: run the teachers first, on this same machine"; exit 1; }
+STORED=0
+for spec in $STUDENT_ARCHS; do
+  own="STUDENT_ARGS_$([[ $spec == *:* ]] && echo "${spec#*:}" || echo 0)"
+  [[ "$STUDENT_ARGS ${!own:-}" == *--teacher-model* ]] || STORED=1
+done
+(( STORED == 0 )) || [[ -f $STUDENT_TARGETS ]] \
+  || { log "no distillation targets at $STUDENT_TARGETS: run the teachers first, on this same machine"; exit 1; }
 
 LEFT_MIN=$(python3 -c "print(round(min($STUDENT_MIN, ($DEADLINE_S - $(( $(date +%s) - T0 )) - 25) / 60), 2))")
 log "students: ${LEFT_MIN} min each"
@@ -117,8 +125,11 @@ SPECS=()
 for spec in $STUDENT_ARCHS; do
   arch=${spec%%:*}; seed=$([[ $spec == *:* ]] && echo "${spec#*:}" || echo 0)
   name=${arch}_distilled$([[ $seed == 0 ]] || echo "_seed$seed")
+  own="STUDENT_ARGS_$seed"   # options for this seed only, e.g. STUDENT_ARGS_1="--teacher-model runs/gpu/resnet18_fer2013.keras"
+  teacher="--teacher $STUDENT_TARGETS"
+  [[ "$STUDENT_ARGS ${!own:-}" == *--teacher-model* ]] && teacher=""   # online teachers replace the stored targets
   STUDENTS+=("$name")
-  SPECS+=("$name:--recipe fast --arch $arch $DATA --seed $seed --teacher $STUDENT_TARGETS --epochs 300 --time-budget $LEFT_MIN $STUDENT_ARGS")
+  SPECS+=("$name:--recipe fast --arch $arch $DATA --seed $seed $teacher --epochs 300 --time-budget $LEFT_MIN $STUDENT_ARGS ${!own:-}")
 done
 run_all "${SPECS[@]}"
 STUDENTS_OK=$?
