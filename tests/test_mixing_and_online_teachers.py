@@ -23,7 +23,7 @@ from fer_core.training.mixing import batch_rng, mix_plan
 
 ROOT = Path(__file__).resolve().parent.parent
 FER_MINI = ROOT / "samples" / "fer2013_mini"
-TEACHER = "resnet_m_distilled_resnet18_seed3"  # a shipped model with Keras weights
+TEACHER = "resnet_m_distilled_resnet18_150ep"  # a shipped model with Keras weights
 
 
 def _faces_and_targets(n: int = 16) -> tuple[np.ndarray, np.ndarray]:
