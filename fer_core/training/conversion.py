@@ -28,6 +28,8 @@ import numpy as np
 
 from ..emotions import EMOTIONS
 from ..errors import FerError
+from ..models import ModelSpec, get_model
+from .config import TrainingError
 from .reports import LOG_FILE, RECORD_FILE, TrainingRecord, accuracy_report, to_model_input, write_card, write_log
 
 F16_WEIGHTS = "weights.f16.npz"
@@ -58,6 +60,15 @@ def load_keras(path: Path) -> Any:
     import keras
 
     return keras.models.load_model(str(path), compile=False)
+
+
+def load_registry_keras(name: str, purpose: str) -> tuple[ModelSpec, Any]:
+    """A registry model's spec and Keras network (fine-tuning, online teaching); one sentence naming `purpose`
+    ("fine-tune from", "teach with") when the model ships no Keras weights."""
+    spec = get_model(name)
+    if not spec.keras_path or not spec.keras_path.exists():
+        raise TrainingError(f"Model '{spec.name}' has no Keras weights to {purpose}.")
+    return spec, load_keras(spec.keras_path)
 
 
 def save_f16_weights(model: Any, path: Path) -> Path:

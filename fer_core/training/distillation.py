@@ -96,8 +96,7 @@ def load_teacher_network(ref: str) -> Any:
     """A teacher network for online distillation: a Keras file, a trained model folder (model.keras or
     weights.f16.npz with training.json, as the GPU job leaves them) or a registry model with Keras weights."""
     from ..errors import FerError
-    from ..models import get_model
-    from .conversion import load_trained
+    from .conversion import load_keras, load_registry_keras, load_trained
 
     path = Path(ref)
     if path.is_dir():
@@ -105,14 +104,13 @@ def load_teacher_network(ref: str) -> Any:
     if path.suffix.lower() in (".keras", ".h5", ".hdf5"):
         if not path.exists():
             raise TrainingError(f"The teacher model {path} does not exist.")
-        return keras.models.load_model(str(path), compile=False)
+        return load_keras(path)
     try:
-        spec = get_model(ref)
+        return load_registry_keras(ref, "teach with")[1]
+    except TrainingError:
+        raise
     except FerError:
         raise TrainingError(f"The teacher '{ref}' is neither a Keras file, a model folder nor a registry model.") from None
-    if not spec.keras_path or not spec.keras_path.exists():
-        raise TrainingError(f"Model '{spec.name}' has no Keras weights to teach with; give its .keras file.")
-    return keras.models.load_model(str(spec.keras_path), compile=False)
 
 
 def online_teacher(refs: Sequence[str], input_size: int) -> Any:

@@ -181,10 +181,9 @@ def build_model(cfg: TrainConfig, input_size: int, fused_batchnorm: bool = False
     from .architectures import build
 
     if cfg.finetune:
-        spec = get_model(cfg.finetune)
-        if not spec.keras_path or not spec.keras_path.exists():
-            raise TrainingError(f"Model '{spec.name}' has no Keras weights to fine-tune from.")
-        model = keras.models.load_model(str(spec.keras_path), compile=False)
+        from .conversion import load_registry_keras
+
+        spec, model = load_registry_keras(cfg.finetune, "fine-tune from")
         if int(model.input_shape[1]) != spec.input_size or model.output_shape[-1] != len(EMOTIONS):
             raise TrainingError(f"Model '{spec.name}' does not take {spec.input_size}px faces to 7 emotions.")
     else:

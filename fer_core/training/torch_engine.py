@@ -127,13 +127,13 @@ def keras_weights(twin: ResNetTwin) -> dict[str, list[np.ndarray]]:
     return out
 
 
-def from_keras(keras_model: Any, dropout: float = 0.0) -> ResNetTwin:
+def from_keras(keras_model: Any) -> ResNetTwin:
     """The twin of a Keras ResNet (an online teacher), its architecture found from its layers' names and shapes."""
     layers = {layer.name: layer for layer in _keras_layers(keras_model) if layer.get_weights()}
     weights = {name: [np.asarray(w) for w in layer.get_weights()] for name, layer in layers.items()}
     found = {name: ([w.shape for w in ws], tuple(getattr(layers[name], "strides", ()))) for name, ws in weights.items()}
     for arch in RESNETS:  # the same shapes may differ in strides (resnet_m and resnet_m_fullres)
-        twin = ResNetTwin(arch, int(keras_model.output_shape[-1]), dropout)
+        twin = ResNetTwin(arch, int(keras_model.output_shape[-1]))
         expected = {name: ([w.shape for w in ws], tuple(getattr(twin.layers[name], "stride", ()) or ()))
                     for name, ws in keras_weights(twin).items()}
         if expected == found:

@@ -109,25 +109,25 @@ if [[ -n $TEACHER_SEEDS ]]; then
   [[ -f $JOB/teacher_probs.npz ]] || { log "no teacher targets: students skipped"; exit 1; }
 fi
 [[ -n $STUDENT_ARCHS ]] || { log "done (teachers only: STUDENT_ARCHS is empty)"; exit 0; }
-STORED=0
+seed_of() { [[ $1 == *:* ]] && echo "${1#*:}" || echo 0; }   # ARCH[:SEED]
+# online SEED: that student's options (STUDENT_ARGS, STUDENT_ARGS_<seed>) name teachers to run online, which
+# replace the stored targets
+online() { local own="STUDENT_ARGS_$1"; [[ "$STUDENT_ARGS ${!own:-}" == *--teacher-model* ]]; }
 for spec in $STUDENT_ARCHS; do
-  own="STUDENT_ARGS_$([[ $spec == *:* ]] && echo "${spec#*:}" || echo 0)"
-  [[ "$STUDENT_ARGS ${!own:-}" == *--teacher-model* ]] || STORED=1
+  online "$(seed_of "$spec")" || [[ -f $STUDENT_TARGETS ]] \
+    || { log "no distillation targets at $STUDENT_TARGETS: run the teachers first, on this same machine"; exit 1; }
 done
-(( STORED == 0 )) || [[ -f $STUDENT_TARGETS ]] \
-  || { log "no distillation targets at $STUDENT_TARGETS: run the teachers first, on this same machine"; exit 1; }
-
 LEFT_MIN=$(python3 -c "print(round(min($STUDENT_MIN, ($DEADLINE_S - $(( $(date +%s) - T0 )) - 25) / 60), 2))")
 log "students: ${LEFT_MIN} min each"
 (( $(python3 -c "print(int($LEFT_MIN >= 0.25))") )) || { log "no time left for students"; exit 1; }
 STUDENTS=()
 SPECS=()
 for spec in $STUDENT_ARCHS; do
-  arch=${spec%%:*}; seed=$([[ $spec == *:* ]] && echo "${spec#*:}" || echo 0)
+  arch=${spec%%:*}; seed=$(seed_of "$spec")
   name=${arch}_distilled$([[ $seed == 0 ]] || echo "_seed$seed")
   own="STUDENT_ARGS_$seed"   # options for this seed only, e.g. STUDENT_ARGS_1="--teacher-model runs/gpu/resnet18_fer2013.keras"
   teacher="--teacher $STUDENT_TARGETS"
-  [[ "$STUDENT_ARGS ${!own:-}" == *--teacher-model* ]] && teacher=""   # online teachers replace the stored targets
+  online "$seed" && teacher=""
   STUDENTS+=("$name")
   SPECS+=("$name:--recipe fast --arch $arch $DATA --seed $seed $teacher --epochs 300 --time-budget $LEFT_MIN $STUDENT_ARGS ${!own:-}")
 done
