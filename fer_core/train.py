@@ -63,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup-epochs", type=int, default=d.warmup_epochs)
     p.add_argument("--patience", type=int, default=d.patience, help="early-stopping patience in epochs (0: off)")
     p.add_argument("--keep", choices=("best", "last"), default=d.keep, help="the epoch kept: best on validation, or last")
+    p.add_argument("--ema", type=float, default=d.ema, metavar="DECAY",
+                   help="keep an exponential moving average of the weights, updated every step (e.g. 0.999): "
+                        "validated every epoch and kept instead of the last weights (0: off)")
     p.add_argument("--label-smoothing", type=float, default=d.label_smoothing)
     p.add_argument("--soft-labels", metavar="FERPLUS_CSV", help="blend FER+ vote distributions into the labels")
     p.add_argument("--soft-weight", type=float, default=d.soft_weight)

@@ -210,3 +210,57 @@ def test_finetune_starts_from_pretrained_weights_and_beats_chance(tmp_path):
     assert spec.input_size == 64
     assert json.loads((spec.directory / "model.json").read_text())["metrics"]["input_size"] == 64
     assert _tflite_accuracy(spec, load_folder(FER_MINI)) > 2 / 7  # chance is 1/7
+
+
+# ------------------------------------------------------------------------------------------------ --ema
+def test_weight_average_follows_the_weights_and_swaps_them_in_and_out(tmp_path):
+    import keras
+
+    from fer_core.training.weight_average import WeightAverage
+
+    net = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2), keras.layers.BatchNormalization()])
+    first = [np.full_like(w, 1.0) for w in net.get_weights()]
+    second = [np.full_like(w, 3.0) for w in net.get_weights()]
+    average = WeightAverage(net, decay=0.75)
+    net.set_weights(first)
+    average.update()  # the first update copies, batch-norm statistics included
+    assert all(np.allclose(a, 1.0) for a in average.values())
+    net.set_weights(second)
+    average.update()
+    assert all(np.allclose(a, 0.75 * 1.0 + 0.25 * 3.0) for a in average.values())
+    with average.applied() as inside:
+        assert all(np.allclose(w, 1.5) for w in inside.get_weights())
+    assert all(np.allclose(w, 3.0) for w in net.get_weights())  # the running weights are back
+
+    average.save(tmp_path / "average.npz")
+    again = WeightAverage(net, decay=0.75)
+    again.load(tmp_path / "average.npz")
+    assert again.updates == 2 and all(np.allclose(a, 1.5) for a in again.values())
+
+
+def test_ema_run_validates_and_keeps_the_average_and_resumes_it(tmp_path):
+    import keras
+
+    ckpt = tmp_path / "ckpt"
+    argv = ["--data", str(FER_MINI), "--val-split", "0.2", "--arch", "resnet_s", "--epochs", "1", "--batch-size", "16",
+            "--lr", "0.05", "--optimizer", "sgd", "--ema", "0.8", "--keep", "last", "--augment", "light", "--out", str(tmp_path / "m"),
+            "--checkpoint-dir", str(ckpt), "--quiet"]
+    assert main(argv) == 0
+    updates_after_one = int(np.load(ckpt / "average.npz")["updates"])
+    assert main([a if a != "1" else "2" for a in argv] + ["--resume"]) == 0
+    saved = np.load(ckpt / "average.npz")
+    assert int(saved["updates"]) == 2 * updates_after_one > 0  # the average went on from the checkpoint
+
+    record = json.loads((tmp_path / "m" / "training.json").read_text())
+    assert [sorted(h) for h in record["history"]] == [sorted(record["history"][0])] * 2
+    assert all(0 <= h["raw_val_accuracy"] <= 1 for h in record["history"])
+    kept = keras.models.load_model(str(tmp_path / "m" / "model.keras"), compile=False)
+    running = keras.models.load_model(str(ckpt / "last.keras"), compile=False).get_layer(kept.name)
+    average = [saved[f"w{i}"] for i in range(len(saved.files) - 1)]
+    assert all(np.allclose(k, a, atol=1e-6) for k, a in zip(kept.get_weights(), average))
+    assert not all(np.allclose(k, r, atol=1e-6) for k, r in zip(kept.get_weights(), running.get_weights()))
+
+
+def test_ema_decay_out_of_range_is_one_line_and_a_non_zero_exit(capsys):
+    assert main(["--data", str(FER_MINI), "--ema", "1.0"]) == 2
+    assert capsys.readouterr().err.strip() == "error: --ema must be at least 0 and below 1 (0.999 averages about 1,000 steps)."

@@ -8,6 +8,7 @@
     backend.py             the Keras backend, device and precision, chosen before Keras is imported
     distillation.py        the distillation loss, online teachers, the export of a teacher's probabilities
     loop.py                train(): fit, checkpoint every epoch, resume, time budget, the kept model
+    weight_average.py      `--ema`: a moving average of the weights, validated and kept instead of the last ones
     torch_engine.py        `--engine torch`: the ResNets trained in plain PyTorch on a GPU, saved through Keras
     reports.py             accuracy per class, confusion, cost per face, training.json and the model card
     conversion.py          Keras -> TFLite registry folder (publish; int8 or float16 weights), float16 weights

@@ -45,6 +45,7 @@ class TrainConfig:
     warmup_epochs: int = 2
     patience: int = 12                    # early stopping on val accuracy (0 = never)
     keep: str = "best"                    # best (highest validation accuracy) | last epoch
+    ema: float = 0.0                      # per-step decay of an average of the weights (0: off); it is kept
     label_smoothing: float = 0.0
     soft_labels: str | None = None        # FER+ votes CSV blended into the label targets
     soft_weight: float = 0.3
@@ -94,6 +95,7 @@ class TrainConfig:
             (self.epochs >= 1, "--epochs must be at least 1."),
             (self.batch_size >= 1, "--batch-size must be at least 1."),
             (self.lr > 0, "--lr must be positive."),
+            (0.0 <= self.ema < 1.0, "--ema must be at least 0 and below 1 (0.999 averages about 1,000 steps)."),
             (0.0 <= self.distill_weight <= 1.0, "--distill-weight must be between 0 and 1."),
             (self.temperature > 0, "--temperature must be positive."),
             (not (self.teacher and self.teacher_models), "Give --teacher (stored targets) or --teacher-model, not both."),

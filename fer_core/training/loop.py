@@ -5,7 +5,8 @@ distillation loss (plain cross-entropy when there is no teacher). After every ep
 (weights and optimizer state) is saved to `CHECKPOINT_DIR/last.keras` with the history in `state.json`, so
 `--resume` continues a run that was cut off, e.g. at the end of a GPU slot. `time_budget` fits the run to a
 slot: after the second epoch the epoch count (and with it the cosine schedule) is set to what fits, and it is
-shortened again whenever the run falls behind.
+shortened again whenever the run falls behind. With `--ema`, a moving average of the weights
+(`weight_average.py`, saved beside the checkpoint as `average.npz`) is what is validated and kept.
 
 At the end the kept epoch's network is rebuilt in float32 (whatever the training precision), saved as
 `model.keras` with `training.json` (configuration, history, hardware, validation accuracy), and, where
@@ -18,6 +19,7 @@ import json
 import math
 import sys
 import time
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -31,7 +33,8 @@ from .config import TrainConfig, TrainingError
 from .data import ONLINE_TEACHER_MARK, FaceDataset, combine_targets, ferplus_soft_labels, load_dataset, \
     load_soft_targets, split_validation
 from .mixing import batch_rng, mix_plan
-from .reports import TrainingRecord, accuracy_report, predict, to_model_input, write_log
+from .reports import TrainingRecord, accuracy_report, predict, raw_note, to_model_input, write_log
+from .weight_average import WeightAverage, keras_callback
 
 EpochCallback = Callable[[dict[str, float], list[dict[str, float]]], None]
 
@@ -349,6 +352,10 @@ def train(cfg: TrainConfig, on_epoch_end: EpochCallback | None = None,
     state["base_name"] = base.name
     history: list[dict[str, float]] = state["history"]
     start_epoch = len(history)
+    average = WeightAverage(base, cfg.ema) if cfg.ema else None
+    average_path = ckpt_dir / "average.npz"
+    if average is not None and start_epoch and average_path.exists():
+        average.load(average_path)
     params = base.count_params()
     batch_size = min(cfg.batch_size, len(train_ds))
     weights = class_weight_vector(train_ds.y) if cfg.class_weights else None
@@ -382,13 +389,16 @@ def train(cfg: TrainConfig, on_epoch_end: EpochCallback | None = None,
                       "val_loss": float(logs.get("val_loss", np.nan)),
                       "val_accuracy": float(logs.get("val_accuracy", np.nan)), "lr": lr,
                       "seconds": round(time.time() - self.t0, 2)}
+            if average is not None:  # the averaged weights are what is validated and kept
+                record |= validate_average(average, val_ds, record["val_accuracy"])
             history.append(record)
             improved = record["val_accuracy"] > state["best_val"]
             if improved:
                 state["best_val"], state["best_epoch"] = record["val_accuracy"], epoch + 1
                 self.wait = self.plateau_wait = 0
                 if cfg.keep == "best":
-                    base.save(str(ckpt_dir / "best.keras"))
+                    with average.applied() if average is not None else nullcontext():
+                        base.save(str(ckpt_dir / "best.keras"))
             else:
                 self.wait += 1
                 self.plateau_wait += 1
@@ -396,6 +406,8 @@ def train(cfg: TrainConfig, on_epoch_end: EpochCallback | None = None,
                 self.model.optimizer.learning_rate = max(lr * 0.5, cfg.lr * 1e-3)
                 self.plateau_wait = 0
             self.model.save(str(ckpt_dir / "last.keras"))
+            if average is not None:
+                average.save(average_path)
             epoch_seconds = time.time() - self.last_end  # training, validation and checkpoint together
             self.last_end = time.time()
             self._fit_budget(epoch, epoch_seconds)
@@ -405,7 +417,7 @@ def train(cfg: TrainConfig, on_epoch_end: EpochCallback | None = None,
             if cfg.verbose:
                 print(f"epoch {epoch + 1}/{state['planned_epochs']}: loss {record['loss']:.4f} acc "
                       f"{record['accuracy']:.4f} val_loss {record['val_loss']:.4f} val_acc {record['val_accuracy']:.4f} "
-                      f"lr {lr:.2e} {record['seconds']:.1f}s{' *best*' if improved else ''}", flush=True)
+                      f"lr {lr:.2e} {record['seconds']:.1f}s{raw_note(record)}{' *best*' if improved else ''}", flush=True)
             if on_epoch_end:
                 on_epoch_end(record, history)
             done = epoch + 1 >= state["planned_epochs"]
@@ -420,7 +432,7 @@ def train(cfg: TrainConfig, on_epoch_end: EpochCallback | None = None,
 
     if start_epoch < state["planned_epochs"]:
         model.fit(batches, validation_data=(x_val, y_val), epochs=cfg.epochs, initial_epoch=start_epoch,
-                  callbacks=[Driver()], verbose=1 if cfg.verbose and sys.stdout.isatty() else 0)
+                  callbacks=[Driver()] + ([keras_callback(average)] if average is not None else []), verbose=1 if cfg.verbose and sys.stdout.isatty() else 0)
     seconds = seconds_before + time.time() - t_start
 
     if cfg.keep == "best" and (ckpt_dir / "best.keras").exists():
@@ -428,12 +440,23 @@ def train(cfg: TrainConfig, on_epoch_end: EpochCallback | None = None,
         kept = keras.models.load_model(str(ckpt_dir / "best.keras"), compile=False)
     else:
         kept_epoch, kept = len(history), base
+        if average is not None:
+            base.set_weights(average.values())
     final = _float32_copy(kept, cfg, input_size)
     for layer in final.layers:
         layer.trainable = True
     return save_run(cfg, final, RunSummary(history, state["best_epoch"], kept_epoch, seconds, params, backend,
                                            precision, hardware, stopped["early"]), input_size, train_ds, val_ds,
                     out_dir)
+
+
+def validate_average(average: WeightAverage, val_ds: FaceDataset, raw_accuracy: float) -> dict[str, float]:
+    """The averaged weights' validation figures, with the running weights' accuracy kept as `raw_val_accuracy`
+    (so one run shows what the average is worth)."""
+    with average.applied() as network:
+        probs = predict(network, val_ds.x)
+    return {"val_loss": float(-np.log(np.clip(probs[np.arange(len(val_ds)), val_ds.y], 1e-7, 1)).mean()),
+            "val_accuracy": float((probs.argmax(1) == val_ds.y).mean()), "raw_val_accuracy": raw_accuracy}
 
 
 @dataclass

@@ -86,14 +86,21 @@ def write_log(history: list[dict[str, float]], path: Path) -> None:
     pd.DataFrame(history).to_csv(path, index=False)
 
 
+def raw_note(record: dict[str, float]) -> str:
+    """For an epoch's printed line under `--ema`: the running weights' validation accuracy ("" otherwise)."""
+    return f" (running weights {record['raw_val_accuracy']:.4f})" if "raw_val_accuracy" in record else ""
+
+
 def learning_curves_figure(history: list[dict[str, float]], title: str = "") -> Any:
     import plotly.graph_objects as go  # noqa: F401  (plotly.subplots needs it loaded)
     from plotly.subplots import make_subplots
 
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Accuracy"))
     epochs = [h["epoch"] for h in history]
-    for key, col, dash in (("loss", 1, None), ("val_loss", 1, "dash"), ("accuracy", 2, None),
-                           ("val_accuracy", 2, "dash")):
+    curves = [("loss", 1, None), ("val_loss", 1, "dash"), ("accuracy", 2, None), ("val_accuracy", 2, "dash")]
+    if any("raw_val_accuracy" in h for h in history):  # --ema: the running weights, beside their average
+        curves.append(("raw_val_accuracy", 2, "dot"))
+    for key, col, dash in curves:
         fig.add_scatter(x=epochs, y=[h.get(key) for h in history], name=key, mode="lines+markers",
                         line={"dash": dash}, row=1, col=col)
     fig.update_xaxes(title_text="epoch", tickformat="d")

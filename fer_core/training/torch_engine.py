@@ -4,10 +4,11 @@ Why a second engine: Keras 3 on torch ran a ResNet-18 step at 48x48 in 60 ms on 
 takes about 12 ms (tools/gpu_job/README.md), so a 15-minute GPU slot trained 21 epochs instead of 100+.
 This engine keeps everything else of a run the same: the TrainConfig and its recipes, the data loading and
 checks, the distillation loss (stored or online teachers), the mixing plans, the augmentation preset,
-checkpoints every epoch with `--resume`, the time budget, and the output. At the end the PyTorch twin hands
-its weights, by layer name, to the Keras build of the same architecture (`architectures.resnet`), which is
-checked to give the same probabilities and is saved as `model.keras` with training.json, exactly as the Keras
-engine does. So conversion, the card and the runtime never know which engine trained a model.
+checkpoints every epoch with `--resume`, the time budget, `--ema` (here torch's own `AveragedModel`), and
+the output. At the end the PyTorch twin hands its weights, by layer name, to the Keras build of the same
+architecture (`architectures.resnet`), which is checked to give the same probabilities and is saved as
+`model.keras` with training.json, exactly as the Keras engine does. So conversion, the card and the runtime
+never know which engine trained a model.
 
 Online teachers (`--teacher-model`) run as frozen twins too (`from_keras`), in the same autocast as the student.
 
@@ -32,6 +33,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from ..emotions import EMOTIONS
 from .architectures import RESNETS, build, resnet_blocks, set_named_weights
@@ -39,6 +41,7 @@ from .augmentation import PRESETS, AugmentConfig
 from .config import TrainConfig, TrainingError
 from .data import FaceDataset
 from .mixing import batch_rng, mix_plan
+from .reports import raw_note as _raw_note
 
 NUM_CLASSES = len(EMOTIONS)
 BN_EPSILON, BN_MOMENTUM = 1e-5, 0.1  # Keras: epsilon 1e-5, momentum 0.9 (its momentum is 1 - PyTorch's)
@@ -338,6 +341,8 @@ def train_native(cfg: TrainConfig, train_ds: FaceDataset, val_ds: FaceDataset, t
                               weight_decay=cfg.weight_decay * (1 - cfg.momentum))
     else:
         opt = torch.optim.AdamW(twin.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    # --ema: the average of every weight, batch-norm statistics included (as weight_average.py in Keras)
+    average = AveragedModel(twin, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True) if cfg.ema else None
     augment_cfg = PRESETS[cfg.augment]
     teachers = online_teachers(cfg.teacher_models, val_ds.x[:256], dev) if cfg.teacher_models else []
     x_train = torch.from_numpy(train_ds.x).to(dev)
@@ -356,6 +361,8 @@ def train_native(cfg: TrainConfig, train_ds: FaceDataset, val_ds: FaceDataset, t
         twin.load_state_dict(saved["model"])
         opt.load_state_dict(saved["optimizer"])
         gen.set_state(saved["generator"].cpu())
+        if average is not None and "average" in saved:
+            average.load_state_dict(saved["average"])
         if cfg.epochs != state["config"]["epochs"]:
             state["planned_epochs"] = cfg.epochs
         if cfg.verbose:
@@ -401,34 +408,45 @@ def train_native(cfg: TrainConfig, train_ds: FaceDataset, val_ds: FaceDataset, t
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            if average is not None:
+                average.update_parameters(twin)
             loss_sum += loss.detach()
             correct += (logits.argmax(1) == y_train[idx]).sum()
-        probs = twin_probabilities(twin, val_ds.x, dev, bf16=bf16)
+        kept_net = average.module if average is not None else twin  # what is validated and kept
+        probs = twin_probabilities(kept_net, val_ds.x, dev, bf16=bf16)
         val_loss = float(-np.log(np.clip(probs[np.arange(len(val_ds)), val_ds.y], 1e-7, 1)).mean())
         record = {"epoch": epoch + 1, "loss": float(loss_sum) / steps, "accuracy": float(correct) / (steps * batch_size),
                   "val_loss": val_loss, "val_accuracy": float((probs.argmax(1) == val_ds.y).mean()),
                   "lr": opt.param_groups[0]["lr"], "seconds": round(time.time() - t0, 2)}
+        if average is not None:  # the running weights too, so one run shows what the average is worth
+            raw = twin_probabilities(twin, val_ds.x, dev, bf16=bf16)
+            record["raw_val_accuracy"] = float((raw.argmax(1) == val_ds.y).mean())
         history.append(record)
         improved = record["val_accuracy"] > state["best_val"]
         if improved:
             state["best_val"], state["best_epoch"] = record["val_accuracy"], epoch + 1
             if cfg.keep == "best":
-                torch.save(twin.state_dict(), best_path)
+                torch.save(kept_net.state_dict(), best_path)
         recent = (recent + [time.time() - last_end])[-3:] if epoch > 0 else []
         last_end = time.time()
         replan(cfg, state, epoch + 1, recent, elapsed())
         state["seconds"] = elapsed()
-        checkpoints.write({"model": twin.state_dict(), "optimizer": opt.state_dict(), "generator": gen.get_state()},
+        saved_state = {"model": twin.state_dict(), "optimizer": opt.state_dict(), "generator": gen.get_state()}
+        if average is not None:
+            saved_state["average"] = average.state_dict()
+        checkpoints.write(saved_state,
                           last_path, state_path, json.dumps(state | {"config": asdict(cfg), "engine": "torch"}, indent=1))
         write_log(history, ckpt_dir / "training_log.csv")
         if cfg.verbose:
             print(f"epoch {epoch + 1}/{state['planned_epochs']}: loss {record['loss']:.4f} acc {record['accuracy']:.4f} "
                   f"val_loss {val_loss:.4f} val_acc {record['val_accuracy']:.4f} lr {record['lr']:.2e} "
-                  f"{record['seconds']:.1f}s{' *best*' if improved else ''}", flush=True)
+                  f"{record['seconds']:.1f}s{_raw_note(record)}{' *best*' if improved else ''}", flush=True)
         epoch += 1
 
     checkpoints.wait()
     kept_epoch = len(history)
+    if average is not None:
+        twin = average.module
     if cfg.keep == "best" and best_path.exists():
         twin.load_state_dict(torch.load(best_path, map_location=dev))
         kept_epoch = state["best_epoch"]
