@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mix-alpha", type=float, help="Beta(alpha, alpha) share (default: mixup 0.8, cutmix 1.0)")
     p.add_argument("--mix-prob", type=float, default=d.mix_prob, help="the chance that a face is mixed")
     p.add_argument("--engine", choices=ENGINES, default=d.engine,
-                   help="keras (any backend), or torch: native PyTorch for the ResNets, 5x faster on a GPU")
+                   help="keras (any backend), or torch: native PyTorch for the ResNets and VGGs, 5x faster on a GPU")
     p.add_argument("--precision", choices=("auto", "float32", "mixed_bfloat16", "mixed_float16"), default=d.precision,
                    help="auto: mixed bfloat16 on a GPU, float32 on a CPU")
     p.add_argument("--time-budget", type=float, metavar="MINUTES", help="fit the run (and its schedule) into this time")

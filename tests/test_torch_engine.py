@@ -1,7 +1,7 @@
 """The native PyTorch engine (`--engine torch`, run on the GPU machine) against the Keras side, on the CPU.
 
-PyTorch is not installed here, so PyTorch's answers come from tests/fixtures/torch_twin_resnet_s.npz (written
-by tests/fixtures/make_torch_twin.py where torch is): the real TensorFlow build of the same architecture must
+PyTorch is not installed here, so PyTorch's answers come from tests/fixtures/torch_twin_{resnet_s,vgg_s}.npz
+(written by tests/fixtures/make_torch_twin.py where torch is): the real TensorFlow build of the same architecture must
 reproduce them once given the twin's weights by name, which is exactly how a GPU-trained model reaches the
 TFLite runtime. The time-budget planner both engines share is tested directly.
 """
@@ -33,15 +33,17 @@ def _twin_weights(data) -> dict[str, list[np.ndarray]]:
     return weights
 
 
-def test_keras_build_reproduces_the_pytorch_twin():
+@pytest.mark.parametrize("arch", ["resnet_s", "vgg_s"])
+def test_keras_build_reproduces_the_pytorch_twin(arch):
     from fer_core.training.architectures import build, set_named_weights
     from fer_core.training.reports import predict
 
-    with np.load(FIXTURE) as data:
-        model = set_named_weights(build("resnet_s", 48), _twin_weights(data))
+    with np.load(FIXTURE.with_name(f"torch_twin_{arch}.npz")) as data:
+        model = set_named_weights(build(arch, 48), _twin_weights(data))
         probs = predict(model, data["faces"])
         expected = data["probs"]
-    # TensorFlow's stride-2 "same" convolutions pad only bottom and right: the twin must do the same.
+    # TensorFlow's stride-2 "same" convolutions pad only bottom and right, and Keras flattens channels last:
+    # the twins must do the same.
     assert np.abs(probs - expected).max() < 1e-4
     assert np.abs(expected - expected.mean(0)).max() > 5e-3  # the answers depend on the face, not a constant
 
@@ -115,3 +117,15 @@ def test_resnet_m_fullres_has_resnet_m_parameters_at_twice_the_resolution():
     assert 1.2e6 < full.count_params() <= half.count_params() < 1.5e6  # the student's cap is 1.5M
     assert half.get_layer("stage4_block1_bn2").output.shape[1:3] == (3, 3)
     assert full.get_layer("stage4_block1_bn2").output.shape[1:3] == (6, 6)
+
+
+def test_vgg_is_a_teacher_sized_network_with_a_torch_twin_for_every_layer():
+    from fer_core.training.architectures import build
+
+    model = build("vgg", 48)
+    assert 5e6 <= model.count_params() <= 15e6  # issue 9's teacher size
+    assert model.get_layer("stage4_bn2").output.shape[1:] == (6, 6, 512)
+    assert model.get_layer("fc1").input.shape[1:] == (3 * 3 * 512,)
+    with np.load(FIXTURE.with_name("torch_twin_vgg_s.npz")) as data:  # written from the twin's own layers
+        twin_layers = {k.split("/")[0] for k in data.files if "/" in k}
+    assert twin_layers == {layer.name for layer in build("vgg_s", 48).layers if layer.weights}

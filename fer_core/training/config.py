@@ -14,7 +14,7 @@ from typing import Any
 from ..errors import FerError
 from .augmentation import PRESETS
 
-ENGINES = ("keras", "torch")  # torch: native PyTorch for the ResNets on a GPU (torch_engine.py)
+ENGINES = ("keras", "torch")  # torch: native PyTorch for the ResNets and VGGs on a GPU (torch_engine.py)
 
 
 class TrainingError(FerError):
@@ -58,7 +58,7 @@ class TrainConfig:
     mix: str = "none"                     # none | mixup | cutmix (mixing.py): blend pairs of faces and targets
     mix_alpha: float | None = None        # Beta(alpha, alpha) share; None: mixing.DEFAULT_ALPHA
     mix_prob: float = 0.5                 # the chance that a face is mixed
-    engine: str = "keras"                 # keras | torch (native PyTorch for the ResNets on a GPU: torch_engine.py)
+    engine: str = "keras"                 # keras | torch (native PyTorch for the ResNets and VGGs on a GPU: torch_engine.py)
     precision: str = "auto"               # auto (mixed bf16 on a GPU) | float32 | mixed_bfloat16 | mixed_float16
     time_budget: float | None = None      # minutes: fit the epoch count (and the schedule) into this time
     limit: int | None = None              # train on a random subset of this many faces (quick checks)

@@ -1,4 +1,4 @@
-"""Native PyTorch training of the ResNets, for a GPU machine: `python -m fer_core.train --engine torch`.
+"""Native PyTorch training of the ResNets and VGGs, for a GPU machine: `python -m fer_core.train --engine torch`.
 
 Why a second engine: Keras 3 on torch ran a ResNet-18 step at 48x48 in 60 ms on an H200, where plain PyTorch
 takes about 12 ms (tools/gpu_job/README.md), so a 15-minute GPU slot trained 21 epochs instead of 100+.
@@ -13,7 +13,8 @@ never know which engine trained a model.
 Online teachers (`--teacher-model`) run as frozen twins too (`from_keras`), in the same autocast as the student.
 
 The twin reproduces Keras's layers exactly: TensorFlow's "same" padding (a stride-2 3x3 convolution pads
-one pixel at the bottom and right only), batch norm with the same epsilon and momentum, inputs in [-1, 1].
+one pixel at the bottom and right only), batch norm with the same epsilon and momentum, inputs in [-1, 1],
+and (the VGGs) Keras's channels-last order where the features are flattened for the first dense layer.
 
 Importing this module imports torch; only `loop.train` does, and only for `--engine torch`.
 """
@@ -36,7 +37,7 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from ..emotions import EMOTIONS
-from .architectures import RESNETS, build, resnet_blocks, set_named_weights
+from .architectures import RESNETS, VGGS, build, resnet_blocks, set_named_weights
 from .augmentation import PRESETS, AugmentConfig
 from .config import TrainConfig, TrainingError
 from .data import FaceDataset
@@ -75,8 +76,6 @@ class ResNetTwin(nn.Module):
 
     def __init__(self, arch: str, num_classes: int = NUM_CLASSES, dropout: float = 0.0):
         super().__init__()
-        if arch not in RESNETS:
-            raise TrainingError(f"--engine torch trains the ResNets ({', '.join(RESNETS)}), not '{arch}'.")
         widths, blocks, first_stride = RESNETS[arch]
         self.plan = resnet_blocks(widths, blocks, first_stride)
         layers: dict[str, nn.Module] = {"stem_conv": SameConv2d(1, widths[0], 3, bias=False),
@@ -116,7 +115,59 @@ class ResNetTwin(nn.Module):
         return L["logits"](self.dropout(x.mean(dim=(2, 3))))
 
 
-def keras_weights(twin: ResNetTwin) -> dict[str, list[np.ndarray]]:
+class VGGTwin(nn.Module):
+    """The PyTorch twin of `architectures.vgg`: same layers, same names, logits out (no softmax)."""
+
+    def __init__(self, arch: str, num_classes: int = NUM_CLASSES, dropout: float = 0.3, input_size: int = 48):
+        super().__init__()
+        widths, self.convs, dense = VGGS[arch]
+        self.stages = len(widths)
+        layers: dict[str, nn.Module] = {}
+        channels = 1
+        for stage, width in enumerate(widths, 1):
+            for k in range(1, self.convs + 1):
+                layers[f"stage{stage}_conv{k}"] = SameConv2d(channels, width, 3, bias=False)
+                layers[f"stage{stage}_bn{k}"] = ResNetTwin._bn(width)
+                channels = width
+        features = channels * (input_size // 2 ** self.stages) ** 2  # what the Keras build's Flatten passes on
+        self.dense = len(dense)
+        for j, units in enumerate(dense, 1):
+            layers[f"fc{j}"] = nn.Linear(features, units)
+            features = units
+        layers["logits"] = nn.Linear(features, num_classes)
+        self.layers = nn.ModuleDict(layers)
+        self.dropout = nn.Dropout(dropout) if dropout else nn.Identity()
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 1, S, S) faces in [-1, 1] -> (N, classes) logits."""
+        L = self.layers
+        for stage in range(1, self.stages + 1):
+            for k in range(1, self.convs + 1):
+                x = F.relu(L[f"stage{stage}_bn{k}"](L[f"stage{stage}_conv{k}"](x)))
+            x = F.max_pool2d(x, 2)
+        x = x.permute(0, 2, 3, 1).flatten(1)  # channels last, as Keras's Flatten
+        for j in range(1, self.dense + 1):
+            x = self.dropout(F.relu(L[f"fc{j}"](x)))
+        return L["logits"](x)
+
+
+Twin = ResNetTwin | VGGTwin
+TWIN_ARCHS = (*RESNETS, *VGGS)
+
+
+def make_twin(arch: str, num_classes: int = NUM_CLASSES, dropout: float | None = None, input_size: int = 48) -> Twin:
+    """The PyTorch twin of architecture `arch` (a ResNet or a VGG); `dropout` None: the architecture's default."""
+    if arch in RESNETS:
+        return ResNetTwin(arch, num_classes, dropout or 0.0)
+    if arch in VGGS:
+        return VGGTwin(arch, num_classes, 0.3 if dropout is None else dropout, input_size)
+    raise TrainingError(f"--engine torch trains the ResNets and VGGs ({', '.join(TWIN_ARCHS)}), not '{arch}'.")
+
+
+def keras_weights(twin: Twin) -> dict[str, list[np.ndarray]]:
     """The twin's weights in Keras's layouts, by layer name (conv HWIO, dense (in, out), BN 4 vectors)."""
     out: dict[str, list[np.ndarray]] = {}
     for name, module in twin.layers.items():
@@ -130,20 +181,21 @@ def keras_weights(twin: ResNetTwin) -> dict[str, list[np.ndarray]]:
     return out
 
 
-def from_keras(keras_model: Any) -> ResNetTwin:
-    """The twin of a Keras ResNet (an online teacher), its architecture found from its layers' names and shapes."""
+def from_keras(keras_model: Any) -> Twin:
+    """The twin of a Keras ResNet or VGG (an online teacher), its architecture found from its layers' names and
+    shapes."""
     layers = {layer.name: layer for layer in _keras_layers(keras_model) if layer.get_weights()}
     weights = {name: [np.asarray(w) for w in layer.get_weights()] for name, layer in layers.items()}
     found = {name: ([w.shape for w in ws], tuple(getattr(layers[name], "strides", ()))) for name, ws in weights.items()}
-    for arch in RESNETS:  # the same shapes may differ in strides (resnet_m and resnet_m_fullres)
-        twin = ResNetTwin(arch, int(keras_model.output_shape[-1]))
+    for arch in TWIN_ARCHS:  # the same shapes may differ in strides (resnet_m and resnet_m_fullres)
+        twin = make_twin(arch, int(keras_model.output_shape[-1]), input_size=int(keras_model.input_shape[1]))
         expected = {name: ([w.shape for w in ws], tuple(getattr(twin.layers[name], "stride", ()) or ()))
                     for name, ws in keras_weights(twin).items()}
         if expected == found:
             break
     else:
-        raise TrainingError(f"The teacher '{keras_model.name}' is not one of the ResNets the torch engine runs "
-                            f"({', '.join(RESNETS)}).")
+        raise TrainingError(f"The teacher '{keras_model.name}' is not one of the networks the torch engine runs "
+                            f"({', '.join(TWIN_ARCHS)}).")
     with torch.no_grad():
         for name, module in twin.layers.items():
             w = [torch.from_numpy(a.astype(np.float32)) for a in weights[name]]
@@ -166,7 +218,7 @@ def _keras_layers(model: Any) -> list[Any]:
     return out
 
 
-def online_teachers(refs: list[str], faces: np.ndarray, device: torch.device) -> list[ResNetTwin]:
+def online_teachers(refs: list[str], faces: np.ndarray, device: torch.device) -> list[Twin]:
     """The teacher networks of `--teacher-model` as frozen twins on `device`, each checked against its Keras
     model on `faces` (TF32 is restored afterwards: check_twin switches it off)."""
     from .distillation import load_teacher_network
@@ -182,7 +234,7 @@ def online_teachers(refs: list[str], faces: np.ndarray, device: torch.device) ->
     return twins
 
 
-def to_keras(twin: ResNetTwin, arch: str, input_size: int, dropout: float = 0.0) -> Any:
+def to_keras(twin: Twin, arch: str, input_size: int, dropout: float | None = None) -> Any:
     """The float32 Keras build of `arch` holding the twin's weights (every weighted layer, matched by name)."""
     import keras
 
@@ -195,7 +247,7 @@ def to_keras(twin: ResNetTwin, arch: str, input_size: int, dropout: float = 0.0)
     return set_named_weights(model, keras_weights(twin))
 
 
-def twin_probabilities(twin: ResNetTwin, faces: np.ndarray, device: torch.device, batch: int = 1024,
+def twin_probabilities(twin: Twin, faces: np.ndarray, device: torch.device, batch: int = 1024,
                        bf16: bool = False) -> np.ndarray:
     """Softmax of the twin (evaluation mode; float32, or bfloat16 autocast for the per-epoch validation)."""
     twin.eval()
@@ -333,7 +385,7 @@ def train_native(cfg: TrainConfig, train_ds: FaceDataset, val_ds: FaceDataset, t
     bf16 = cfg.precision in ("auto", "mixed_bfloat16") and dev.type == "cuda"
     precision = "bfloat16 autocast (torch)" if bf16 else "float32"
 
-    twin = ResNetTwin(cfg.arch, dropout=cfg.dropout or 0.0).to(dev).to(memory_format=torch.channels_last)
+    twin = make_twin(cfg.arch, dropout=cfg.dropout, input_size=input_size).to(dev).to(memory_format=torch.channels_last)
     params = sum(p.numel() for p in twin.parameters())
     if cfg.optimizer == "sgd":  # the config's decay is decoupled (lr x wd per step): PyTorch's coupled one
         # goes through the momentum buffer, 1 / (1 - momentum) times stronger (see config.RECIPES)
@@ -451,7 +503,7 @@ def train_native(cfg: TrainConfig, train_ds: FaceDataset, val_ds: FaceDataset, t
         twin.load_state_dict(torch.load(best_path, map_location=dev))
         kept_epoch = state["best_epoch"]
     twin = twin.float().to(memory_format=torch.contiguous_format)
-    final = to_keras(twin, cfg.arch, input_size, cfg.dropout or 0.0)
+    final = to_keras(twin, cfg.arch, input_size, cfg.dropout)
     check_twin(twin, final, val_ds.x[:256], dev)
     if cfg.verbose:
         twin_acc = accuracy_report(val_ds.y, twin_probabilities(twin, val_ds.x, dev))["accuracy"]
@@ -461,7 +513,7 @@ def train_native(cfg: TrainConfig, train_ds: FaceDataset, val_ds: FaceDataset, t
     return save_run(cfg, final, run, input_size, train_ds, val_ds, out_dir)
 
 
-def check_twin(twin: ResNetTwin, keras_model: Any, faces: np.ndarray, device: torch.device,
+def check_twin(twin: Twin, keras_model: Any, faces: np.ndarray, device: torch.device,
                tolerance: float = 1e-3) -> float:
     """Largest difference between the twin's and the Keras model's probabilities; raises above `tolerance`.
 
