@@ -71,7 +71,23 @@ class SameConv2d(nn.Conv2d):
         return super().forward(x)
 
 
-class ResNetTwin(nn.Module):
+class _Twin(nn.Module):
+    """What the twins share: their weighted layers under the Keras build's names, dropout, He-initialised
+    convolutions."""
+
+    def _set_layers(self, layers: dict[str, nn.Module], dropout: float) -> None:
+        self.layers = nn.ModuleDict(layers)
+        self.dropout = nn.Dropout(dropout) if dropout else nn.Identity()
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+    @staticmethod
+    def _bn(width: int) -> nn.BatchNorm2d:
+        return nn.BatchNorm2d(width, eps=BN_EPSILON, momentum=BN_MOMENTUM)
+
+
+class ResNetTwin(_Twin):
     """The PyTorch twin of `architectures.resnet`: same layers, same names, logits out (no softmax)."""
 
     def __init__(self, arch: str, num_classes: int = NUM_CLASSES, dropout: float = 0.0):
@@ -92,15 +108,7 @@ class ResNetTwin(nn.Module):
                 layers[f"{prefix}_shortcut_bn"] = self._bn(width)
             channels = width
         layers["logits"] = nn.Linear(channels, num_classes)
-        self.layers = nn.ModuleDict(layers)
-        self.dropout = nn.Dropout(dropout) if dropout else nn.Identity()
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-
-    @staticmethod
-    def _bn(width: int) -> nn.BatchNorm2d:
-        return nn.BatchNorm2d(width, eps=BN_EPSILON, momentum=BN_MOMENTUM)
+        self._set_layers(layers, dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, 1, S, S) faces in [-1, 1] -> (N, classes) logits."""
@@ -115,7 +123,7 @@ class ResNetTwin(nn.Module):
         return L["logits"](self.dropout(x.mean(dim=(2, 3))))
 
 
-class VGGTwin(nn.Module):
+class VGGTwin(_Twin):
     """The PyTorch twin of `architectures.vgg`: same layers, same names, logits out (no softmax)."""
 
     def __init__(self, arch: str, num_classes: int = NUM_CLASSES, dropout: float = 0.3, input_size: int = 48):
@@ -127,7 +135,7 @@ class VGGTwin(nn.Module):
         for stage, width in enumerate(widths, 1):
             for k in range(1, self.convs + 1):
                 layers[f"stage{stage}_conv{k}"] = SameConv2d(channels, width, 3, bias=False)
-                layers[f"stage{stage}_bn{k}"] = ResNetTwin._bn(width)
+                layers[f"stage{stage}_bn{k}"] = self._bn(width)
                 channels = width
         features = channels * (input_size // 2 ** self.stages) ** 2  # what the Keras build's Flatten passes on
         self.dense = len(dense)
@@ -135,11 +143,7 @@ class VGGTwin(nn.Module):
             layers[f"fc{j}"] = nn.Linear(features, units)
             features = units
         layers["logits"] = nn.Linear(features, num_classes)
-        self.layers = nn.ModuleDict(layers)
-        self.dropout = nn.Dropout(dropout) if dropout else nn.Identity()
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        self._set_layers(layers, dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, 1, S, S) faces in [-1, 1] -> (N, classes) logits."""
