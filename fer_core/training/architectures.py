@@ -138,14 +138,15 @@ RESNETS: dict[str, tuple[tuple[int, ...], tuple[int, ...], int]] = {
 
 
 def vgg(input_size: int = 48, num_classes: int = 7, widths: tuple[int, ...] = (64, 128, 256, 512),
-        convs: int = 2, dense: tuple[int, ...] = (1024, 1024), dropout: float = 0.3, name: str = "vgg",
+        convs: int = 2, dense: tuple[int, ...] = (1024, 1024), dropout: float | None = None, name: str = "vgg",
         fused_batchnorm: bool = False) -> Any:
     """A VGG-style network: stages of `convs` 3x3 convolutions (batch norm, ReLU) closed by a 2x2 max-pool, then
-    `dense` fully connected layers (ReLU, dropout) and the classifier.
+    `dense` fully connected layers (ReLU, dropout; None: VGG_DROPOUT) and the classifier.
 
-    Layers are named `stage{s}_conv{k}`, `stage{s}_bn{k}`, `fc{j}` and `logits` (see `vgg_layers`), so that
-    torch_engine's twin can hand its weights over by name; batch norm as in `resnet`.
+    Layers are named `stage{s}_conv{k}`, `stage{s}_bn{k}`, `fc{j}` and `logits`, so that torch_engine's twin
+    can hand its weights over by name; batch norm as in `resnet`.
     """
+    dropout = VGG_DROPOUT if dropout is None else dropout
     keras, L = _keras()
     BatchNorm = _batch_norm(fused_batchnorm)
     inp = keras.Input((input_size, input_size, 1), name="face")
@@ -165,6 +166,7 @@ def vgg(input_size: int = 48, num_classes: int = 7, widths: tuple[int, ...] = (6
     return keras.Model(inp, out, name=name)
 
 
+VGG_DROPOUT = 0.3  # the VGGs' default dropout after each dense layer (both engines)
 # name -> (stage widths, convolutions per stage, fully connected widths): the VGGs, shared with torch_engine's twin
 VGGS: dict[str, tuple[tuple[int, ...], int, tuple[int, ...]]] = {
     "vgg": ((64, 128, 256, 512), 2, (1024, 1024)),
@@ -172,7 +174,7 @@ VGGS: dict[str, tuple[tuple[int, ...], int, tuple[int, ...]]] = {
 }
 
 
-def _named_vgg(arch: str, size: int, n: int, dropout: float = 0.3, **kw: Any) -> Any:
+def _named_vgg(arch: str, size: int, n: int, dropout: float | None = None, **kw: Any) -> Any:
     widths, convs, dense = VGGS[arch]
     return vgg(size, n, widths, convs, dense, dropout=dropout, name=arch, **kw)
 

@@ -431,8 +431,9 @@ def train(cfg: TrainConfig, on_epoch_end: EpochCallback | None = None,
             replan(cfg, state, epoch + 1, self.recent, self.elapsed())
 
     if start_epoch < state["planned_epochs"]:
+        callbacks = [Driver()] + ([keras_callback(average)] if average is not None else [])
         model.fit(batches, validation_data=(x_val, y_val), epochs=cfg.epochs, initial_epoch=start_epoch,
-                  callbacks=[Driver()] + ([keras_callback(average)] if average is not None else []), verbose=1 if cfg.verbose and sys.stdout.isatty() else 0)
+                  callbacks=callbacks, verbose=1 if cfg.verbose and sys.stdout.isatty() else 0)
     seconds = seconds_before + time.time() - t_start
 
     if cfg.keep == "best" and (ckpt_dir / "best.keras").exists():

@@ -37,7 +37,7 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from ..emotions import EMOTIONS
-from .architectures import RESNETS, VGGS, build, resnet_blocks, set_named_weights
+from .architectures import RESNETS, VGG_DROPOUT, VGGS, build, resnet_blocks, set_named_weights
 from .augmentation import PRESETS, AugmentConfig
 from .config import TrainConfig, TrainingError
 from .data import FaceDataset
@@ -71,7 +71,7 @@ class SameConv2d(nn.Conv2d):
         return super().forward(x)
 
 
-class _Twin(nn.Module):
+class Twin(nn.Module):
     """What the twins share: their weighted layers under the Keras build's names, dropout, He-initialised
     convolutions."""
 
@@ -87,7 +87,7 @@ class _Twin(nn.Module):
         return nn.BatchNorm2d(width, eps=BN_EPSILON, momentum=BN_MOMENTUM)
 
 
-class ResNetTwin(_Twin):
+class ResNetTwin(Twin):
     """The PyTorch twin of `architectures.resnet`: same layers, same names, logits out (no softmax)."""
 
     def __init__(self, arch: str, num_classes: int = NUM_CLASSES, dropout: float = 0.0):
@@ -123,10 +123,10 @@ class ResNetTwin(_Twin):
         return L["logits"](self.dropout(x.mean(dim=(2, 3))))
 
 
-class VGGTwin(_Twin):
+class VGGTwin(Twin):
     """The PyTorch twin of `architectures.vgg`: same layers, same names, logits out (no softmax)."""
 
-    def __init__(self, arch: str, num_classes: int = NUM_CLASSES, dropout: float = 0.3, input_size: int = 48):
+    def __init__(self, arch: str, num_classes: int = NUM_CLASSES, dropout: float = VGG_DROPOUT, input_size: int = 48):
         super().__init__()
         widths, self.convs, dense = VGGS[arch]
         self.stages = len(widths)
@@ -158,7 +158,6 @@ class VGGTwin(_Twin):
         return L["logits"](x)
 
 
-Twin = ResNetTwin | VGGTwin
 TWIN_ARCHS = (*RESNETS, *VGGS)
 
 
@@ -167,7 +166,7 @@ def make_twin(arch: str, num_classes: int = NUM_CLASSES, dropout: float | None =
     if arch in RESNETS:
         return ResNetTwin(arch, num_classes, dropout or 0.0)
     if arch in VGGS:
-        return VGGTwin(arch, num_classes, 0.3 if dropout is None else dropout, input_size)
+        return VGGTwin(arch, num_classes, VGG_DROPOUT if dropout is None else dropout, input_size)
     raise TrainingError(f"--engine torch trains the ResNets and VGGs ({', '.join(TWIN_ARCHS)}), not '{arch}'.")
 
 
