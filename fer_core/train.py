@@ -48,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--recipe", choices=tuple(RECIPES), help="named settings (see fer_core/training/config.py)")
     m = p.add_mutually_exclusive_group()
     m.add_argument("--from-scratch", action="store_true", help="build --arch from scratch (the default)")
-    m.add_argument("--finetune", metavar="MODEL", help="start from a registry model's Keras weights")
+    m.add_argument("--finetune", metavar="MODEL", help="start from a registry model's Keras weights, or a trained model folder "
+                   "(model.keras, or weights.f16.npz with training.json, as the GPU job returns them)")
     p.add_argument("--freeze-blocks", type=int, default=d.freeze_blocks, help="freeze the first N blocks (stem = 1)")
     p.add_argument("--arch", default=d.arch, choices=tuple(ARCHITECTURES))
     p.add_argument("--input-size", type=int, help="face side in pixels (default: the architecture's; fine-tuning: the model's)")

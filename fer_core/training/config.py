@@ -79,7 +79,7 @@ class TrainConfig:
             return self.name
         if self.out:
             return Path(self.out).name
-        return f"{self.finetune}_finetuned" if self.finetune else f"{self.arch}_trained"
+        return f"{Path(self.finetune).name}_finetuned" if self.finetune else f"{self.arch}_trained"
 
     def validate(self) -> None:
         """Raise TrainingError with one sentence for options that cannot work (before any data is read)."""

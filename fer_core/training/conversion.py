@@ -71,6 +71,27 @@ def load_registry_keras(name: str, purpose: str) -> tuple[ModelSpec, Any]:
     return spec, load_keras(spec.keras_path)
 
 
+def finetune_input_size(ref: str) -> int:
+    """The face size of the network `--finetune` names, read without importing Keras: a trained model folder's
+    training.json (or model.json), else the registry's."""
+    folder = Path(ref)
+    if not folder.is_dir():
+        return get_model(ref).input_size
+    for record in (RECORD_FILE, "model.json"):
+        if (folder / record).exists():
+            return int(json.loads((folder / record).read_text(encoding="utf-8"))["input_size"])
+    raise TrainingError(f"{folder} is not a trained model folder (it has neither {RECORD_FILE} nor model.json).")
+
+
+def load_finetune_network(ref: str) -> Any:
+    """The network `--finetune` starts from: a trained model folder (model.keras, or weights.f16.npz with
+    training.json, as the GPU job returns its teachers, whose shipped folders keep TFLite only) or a registry
+    model with Keras weights."""
+    if Path(ref).is_dir():
+        return load_trained(Path(ref))
+    return load_registry_keras(ref, "fine-tune from")[1]
+
+
 def save_f16_weights(model: Any, path: Path) -> Path:
     """The weights alone, in float16: half the bytes of a .keras file, for carrying a large model home."""
     np.savez(path, *[np.asarray(w, np.float32).astype(np.float16) for w in model.get_weights()])

@@ -27,7 +27,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..emotions import EMOTIONS
-from ..models import MODELS_DIR, REPO_ROOT, get_model
+from ..models import MODELS_DIR, REPO_ROOT
 from .backend import accelerator, configure_tensorflow, select_backend, set_precision
 from .config import TrainConfig, TrainingError
 from .data import ONLINE_TEACHER_MARK, FaceDataset, combine_targets, ferplus_soft_labels, load_dataset, \
@@ -169,7 +169,9 @@ def resolve_input_size(cfg: TrainConfig) -> int:
     from .architectures import DEFAULT_INPUT_SIZE
 
     if cfg.finetune:
-        size = get_model(cfg.finetune).input_size
+        from .conversion import finetune_input_size
+
+        size = finetune_input_size(cfg.finetune)
         if cfg.input_size and cfg.input_size != size:
             raise TrainingError(f"Model '{cfg.finetune}' takes {size}x{size} faces; --input-size "
                                 f"{cfg.input_size} cannot be used to fine-tune it.")
@@ -184,11 +186,11 @@ def build_model(cfg: TrainConfig, input_size: int, fused_batchnorm: bool = False
     from .architectures import build
 
     if cfg.finetune:
-        from .conversion import load_registry_keras
+        from .conversion import load_finetune_network
 
-        spec, model = load_registry_keras(cfg.finetune, "fine-tune from")
-        if int(model.input_shape[1]) != spec.input_size or model.output_shape[-1] != len(EMOTIONS):
-            raise TrainingError(f"Model '{spec.name}' does not take {spec.input_size}px faces to 7 emotions.")
+        model = load_finetune_network(cfg.finetune)
+        if int(model.input_shape[1]) != input_size or model.output_shape[-1] != len(EMOTIONS):
+            raise TrainingError(f"Model '{cfg.finetune}' does not take {input_size}px faces to 7 emotions.")
     else:
         model = build(cfg.arch, input_size, len(EMOTIONS), dropout=cfg.dropout, fused_batchnorm=fused_batchnorm)
     freeze_blocks(model, cfg.freeze_blocks)
@@ -480,7 +482,7 @@ def save_run(cfg: TrainConfig, final: Any, run: RunSummary, input_size: int, tra
     """Write the kept float32 Keras network as `model.keras` with training.json and the log; publish it where
     TensorFlow is present."""
     name = cfg.resolved_name()
-    title = cfg.title or (f"{cfg.finetune} fine-tuned" if cfg.finetune else f"{cfg.arch} {input_size}px (trained here)")
+    title = cfg.title or (f"{Path(cfg.finetune).name} fine-tuned" if cfg.finetune else f"{cfg.arch} {input_size}px (trained here)")
     record = TrainingRecord(
         name=name, title=title, config=asdict(cfg), history=run.history, best_epoch=run.best_epoch,
         kept_epoch=run.kept_epoch, seconds=round(run.seconds, 1), params=run.params, input_size=input_size,
