@@ -83,13 +83,13 @@ def finetune_input_size(ref: str) -> int:
     raise TrainingError(f"{folder} is not a trained model folder (it has neither {RECORD_FILE} nor model.json).")
 
 
-def load_finetune_network(ref: str) -> Any:
-    """The network `--finetune` starts from: a trained model folder (model.keras, or weights.f16.npz with
-    training.json, as the GPU job returns its teachers, whose shipped folders keep TFLite only) or a registry
-    model with Keras weights."""
+def load_network(ref: str, purpose: str) -> Any:
+    """The Keras network `ref` names, to `purpose` ("fine-tune from", "teach with"): a trained model folder
+    (model.keras, or weights.f16.npz with training.json, as the GPU job returns its teachers, whose shipped
+    folders keep TFLite only) or a registry model with Keras weights."""
     if Path(ref).is_dir():
         return load_trained(Path(ref))
-    return load_registry_keras(ref, "fine-tune from")[1]
+    return load_registry_keras(ref, purpose)[1]
 
 
 def save_f16_weights(model: Any, path: Path) -> Path:

@@ -96,20 +96,18 @@ def load_teacher_network(ref: str) -> Any:
     """A teacher network for online distillation: a Keras file, a trained model folder (model.keras or
     weights.f16.npz with training.json, as the GPU job leaves them) or a registry model with Keras weights."""
     from ..errors import FerError
-    from .conversion import load_keras, load_registry_keras, load_trained
+    from .conversion import load_keras, load_network
 
     path = Path(ref)
-    if path.is_dir():
-        return load_trained(path)
-    if path.suffix.lower() in (".keras", ".h5", ".hdf5"):
+    if not path.is_dir() and path.suffix.lower() in (".keras", ".h5", ".hdf5"):
         if not path.exists():
             raise TrainingError(f"The teacher model {path} does not exist.")
         return load_keras(path)
     try:
-        return load_registry_keras(ref, "teach with")[1]
-    except TrainingError:
-        raise
-    except FerError:
+        return load_network(ref, "teach with")
+    except FerError as error:
+        if path.is_dir() or isinstance(error, TrainingError):
+            raise
         raise TrainingError(f"The teacher '{ref}' is neither a Keras file, a model folder nor a registry model.") from None
 
 

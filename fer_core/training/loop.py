@@ -186,9 +186,9 @@ def build_model(cfg: TrainConfig, input_size: int, fused_batchnorm: bool = False
     from .architectures import build
 
     if cfg.finetune:
-        from .conversion import load_finetune_network
+        from .conversion import load_network
 
-        model = load_finetune_network(cfg.finetune)
+        model = load_network(cfg.finetune, "fine-tune from")
         if int(model.input_shape[1]) != input_size or model.output_shape[-1] != len(EMOTIONS):
             raise TrainingError(f"Model '{cfg.finetune}' does not take {input_size}px faces to 7 emotions.")
     else:
