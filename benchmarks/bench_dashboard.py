@@ -27,7 +27,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from benchmarks.common import PROJECT_PYTHON, RESULTS_DIR, ROOT, load, stop_process, write_result
+from benchmarks.common import PROJECT_PYTHON, ROOT, load, stop_process, write_result
 
 CHROMIUM = next((p for p in (os.environ.get("FER_CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser")
                  if p and Path(p).exists()), None)

@@ -6,9 +6,9 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
-from fractions import Fraction
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
@@ -207,8 +207,6 @@ def make_looped_video(path: Path, seconds: float, source: Path = SINGLE_FACE) ->
 
 def run_json(cmd: Sequence[str], timeout: float = 1800, env: dict[str, str] | None = None) -> dict[str, Any]:
     """Run a worker that prints one JSON object as its last stdout line."""
-    import subprocess
-
     proc = subprocess.run(list(map(str, cmd)), capture_output=True, text=True, timeout=timeout, cwd=ROOT,
                           env={**os.environ, **(env or {})})
     if proc.returncode != 0:
@@ -217,10 +215,8 @@ def run_json(cmd: Sequence[str], timeout: float = 1800, env: dict[str, str] | No
     return json.loads(lines[-1])
 
 
-def stop_process(proc: "subprocess.Popen", timeout: float = 10) -> None:
+def stop_process(proc: subprocess.Popen, timeout: float = 10) -> None:
     """Ask a child process to end (SIGTERM), and kill it if it has not within `timeout` seconds."""
-    import subprocess
-
     proc.terminate()
     try:
         proc.wait(timeout=timeout)

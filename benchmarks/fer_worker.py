@@ -14,7 +14,6 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import cv2  # noqa: E402
-import numpy as np  # noqa: E402
 
 
 def labels_of(faces):

@@ -84,7 +84,8 @@ def test_augmentation_layer_is_identity_at_inference_and_batched_in_training():
     np.testing.assert_allclose(np.asarray(FaceAugmentation(still)(x, training=True)), x, atol=1e-6)
     mirror = FaceAugmentation(dict(still, flip=1.0))(x, training=True)
     np.testing.assert_allclose(np.asarray(mirror), x[:, :, ::-1], atol=1e-6)
-    layer = FaceAugmentation(AugmentConfig().to_json(), seed=1)
+    layer = FaceAugmentation(seed=1)  # no config: the `standard` preset
+    assert layer.config == AugmentConfig().to_json()
     assert np.array_equal(np.asarray(layer(x, training=False)), x)
     out = np.asarray(layer(x, training=True))
     assert out.shape == x.shape and out.min() >= -1 and out.max() <= 1

@@ -124,7 +124,6 @@ def test_a_brief_false_detection_is_marked_not_counted(tmp_path):
     import pandas as pd
 
     from fer_core import EmotionRecognizer
-    from fer_core.cli import main
     from fer_core.detectors import default_params
     from fer_core.results import MIN_TRACK_FRAMES, MIN_TRACK_SECONDS, write_table
 

@@ -16,7 +16,7 @@ from typing import Any
 import keras
 from keras import ops
 
-from .augmentation import PRESETS
+from .augmentation import PRESETS, AugmentConfig
 
 
 def _reflect(index: Any, size: int) -> Any:

@@ -181,8 +181,6 @@ def resolve_input_size(cfg: TrainConfig) -> int:
 
 def build_model(cfg: TrainConfig, input_size: int, fused_batchnorm: bool = False) -> Any:
     """The network to train: built from `cfg.arch`, or a registry model's Keras weights to fine-tune."""
-    import keras
-
     from .architectures import build
 
     if cfg.finetune:
@@ -226,8 +224,9 @@ def _optimizer(cfg: TrainConfig) -> Any:
     return keras.optimizers.AdamW(cfg.lr, weight_decay=cfg.weight_decay)
 
 
-def lr_at(cfg: TrainConfig, epoch: int, total_epochs: int | None = None) -> float:
-    """Cosine decay with a linear warm-up, per epoch (epoch counted from 0) over `total_epochs`."""
+def lr_at(cfg: TrainConfig, epoch: float, total_epochs: int | None = None) -> float:
+    """Cosine decay with a linear warm-up over `total_epochs`; `epoch` counts from 0 and may be fractional
+    (the torch engine sets the rate every step)."""
     if cfg.schedule != "cosine":
         return cfg.lr
     total = total_epochs or cfg.epochs
