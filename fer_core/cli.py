@@ -1,7 +1,8 @@
 """`python emotion_recognition.py --input PATH`: emotions in an image, a video or a folder of both.
 
 Every failure the user can fix ends in one line on stderr and a non-zero exit (1 for bad input, 2 for bad
-options, 130 when interrupted); set FER_DEBUG=1 to see a traceback instead.
+options, 130 when interrupted); set FER_DEBUG=1 to see a traceback instead. A first Ctrl-C does not lose the
+run: the video or folder stops at the next frame or file and what was analysed is written (`interrupt.py`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any, TextIO
 from .detectors import available_detectors
 from .emotions import EMOTIONS, display_name
 from .errors import FerError, InputNotFoundError, UnsupportedInputError
+from .interrupt import StopOnCtrlC
 from .io import is_image_path, is_video_path, load_image
 from .results import face_rows, row_dicts
 from .settings import PRESETS, Settings
@@ -117,21 +119,22 @@ def _labels(rows: list[tuple]) -> list[str]:
 
 
 def analyze_video_file(path: Path, recognizer: Any, args: argparse.Namespace, output: Path | None,
-                       show_progress: bool, source: str) -> Any:
+                       show_progress: bool, source: str, stop: StopOnCtrlC) -> Any:
+    """The video's `VideoAnalysis`; it ends early (`stopped`) at the frame after a Ctrl-C."""
     from .video import analyze_video
 
     bar = None
-    progress = None
     if show_progress:
         from tqdm import tqdm
 
         bar = tqdm(total=0, unit="frame", desc=path.name, file=sys.stderr, leave=False)
 
-        def progress(done: int, total: int) -> bool:
+    def progress(done: int, total: int) -> bool:
+        if bar is not None:
             bar.total = total
             bar.n = done
             bar.refresh()
-            return True
+        return not stop.requested
 
     try:
         return analyze_video(path, recognizer, every=args.every, target_fps=args.fps, output_path=output,
@@ -160,7 +163,13 @@ def _face_lines(summary: Any) -> list[str]:
     return lines
 
 
-def run_single(path: Path, recognizer: Any, args: argparse.Namespace, out: TextIO) -> int:
+def _stopped_at(analysis: Any) -> str:
+    """Where a video run stopped, for the message after a Ctrl-C."""
+    last = float(analysis.table["time"].max()) if len(analysis.table) else 0.0
+    return f"{analysis.frames_decoded} of {analysis.info.frame_count or '?'} frames, at {last:.1f} s"
+
+
+def run_single(path: Path, recognizer: Any, args: argparse.Namespace, out: TextIO, stop: StopOnCtrlC) -> int:
     settings = recognizer.settings.to_dict()
     if is_image_path(path):
         rows = analyze_image_file(path, recognizer, args.output, path.name)
@@ -177,11 +186,12 @@ def run_single(path: Path, recognizer: Any, args: argparse.Namespace, out: TextI
                 print(f"Detected Emotion: {display_name(label)}", file=out)
             if not labels:
                 print("No faces detected", file=out)
-        return EXIT_OK
+        return EXIT_INTERRUPTED if stop.requested else EXIT_OK
     if is_video_path(path):
         from .results import summarize, write_table
 
-        analysis = analyze_video_file(path, recognizer, args, _video_output(args.output), sys.stderr.isatty(), path.name)
+        analysis = analyze_video_file(path, recognizer, args, _video_output(args.output), sys.stderr.isatty(),
+                                      path.name, stop)
         if args.results:
             write_table(analysis.table, args.results)
         if args.json:
@@ -192,12 +202,17 @@ def run_single(path: Path, recognizer: Any, args: argparse.Namespace, out: TextI
                   "analysed", file=out)
             lines = _face_lines(summarize(analysis.table))
             print("\n".join(lines) if lines else "No faces detected", file=out)
+        if analysis.stopped:
+            kept = f"; results so far in {args.results}" if args.results else ""
+            print(f"stopped by Ctrl-C after {_stopped_at(analysis)}{kept}", file=sys.stderr)
+            return EXIT_INTERRUPTED
         return EXIT_OK
     raise UnsupportedInputError(f"{path.name} is neither an image nor a video this tool reads (by its extension).")
 
 
-def run_folder(folder: Path, recognizer: Any, args: argparse.Namespace, out: TextIO) -> int:
-    """Every image and video in the folder into one results table; a bad file is reported and skipped."""
+def run_folder(folder: Path, recognizer: Any, args: argparse.Namespace, out: TextIO, stop: StopOnCtrlC) -> int:
+    """Every image and video in the folder into one results table; a bad file is reported and skipped.
+    After a Ctrl-C the table holds the files done so far (and the part of the video being analysed)."""
     from tqdm import tqdm
 
     from .results import TableBuilder, records, summarize, write_table
@@ -209,7 +224,12 @@ def run_folder(folder: Path, recognizer: Any, args: argparse.Namespace, out: Tex
         args.output.mkdir(parents=True, exist_ok=True)
     builder = TableBuilder()
     errors: list[dict[str, str]] = []
+    done = 0
+    part_way: tuple[str, str] | None = None  # the video a Ctrl-C stopped part-way: (source, where)
     for path in tqdm(files, unit="file", desc="analysing", file=sys.stderr, disable=not sys.stderr.isatty()):
+        if stop.requested:
+            break
+        done += 1
         relative = path.relative_to(folder)
         source = relative.as_posix()
         try:
@@ -220,8 +240,10 @@ def run_folder(folder: Path, recognizer: Any, args: argparse.Namespace, out: Tex
                 labels = ", ".join(display_name(label) for label in _labels(rows)) or "No faces detected"
             else:
                 target = args.output / relative.with_suffix(".mp4") if args.output else None
-                analysis = analyze_video_file(path, recognizer, args, target, False, source)
+                analysis = analyze_video_file(path, recognizer, args, target, False, source, stop)
                 builder.extend(analysis.table)
+                if analysis.stopped:
+                    part_way = (source, _stopped_at(analysis))
                 summary = summarize(analysis.table)
                 labels = ", ".join(f"face {r.face_id}: {display_name(r.dominant)}"
                                    for r in summary.itertuples()) or "No faces detected"
@@ -232,13 +254,21 @@ def run_folder(folder: Path, recognizer: Any, args: argparse.Namespace, out: Tex
             print(f"skipped {source}: {error}", file=sys.stderr)
     table = builder.table()
     results_path = write_table(table, args.results or Path(f"{folder.resolve().name}_emotions.csv"))
+    analysed = done - len(errors)
     if args.json:
         print(json.dumps({"input": str(folder), "type": "folder", "results_file": str(results_path),
-                          "files": len(files), "analysed": len(files) - len(errors), "errors": errors,
+                          "files": len(files), "analysed": analysed, "errors": errors,
+                          "interrupted": stop.requested, "stopped_part_way": part_way[0] if part_way else None,
                           "settings": recognizer.settings.to_dict(), "summary": records(summarize(table))},
                          indent=2), file=out)
+    elif stop.requested:
+        print(f"stopped by Ctrl-C: {analysed} of {len(files)} files analysed"
+              f"{f' ({part_way[0]} stopped after {part_way[1]})' if part_way else ''}; results so far in {results_path}",
+              file=out)
     else:
-        print(f"{len(files) - len(errors)} of {len(files)} files analysed; results in {results_path}", file=out)
+        print(f"{analysed} of {len(files)} files analysed; results in {results_path}", file=out)
+    if stop.requested:
+        return EXIT_INTERRUPTED
     return EXIT_OK if len(errors) < len(files) else EXIT_ERROR
 
 
@@ -283,9 +313,10 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
         if not args.input.exists():
             raise InputNotFoundError(f"{args.input} does not exist.")
         recognizer = EmotionRecognizer(settings_from(args))
-        if args.input.is_dir():
-            return run_folder(args.input, recognizer, args, out)
-        return run_single(args.input, recognizer, args, out)
+        with StopOnCtrlC() as stop:
+            if args.input.is_dir():
+                return run_folder(args.input, recognizer, args, out, stop)
+            return run_single(args.input, recognizer, args, out, stop)
     except FerError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_ERROR

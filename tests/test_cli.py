@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import io
 import json
+import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import av
 import cv2
@@ -207,6 +210,75 @@ def test_whole_process_prints_json_only(tmp_path):
                              str(PHOTOS / "happy_astronaut.png"), "--json"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0
     assert json.loads(result.stdout)["results"][0]["label"] == "happy"
+
+
+# --- Ctrl-C keeps the work done so far -------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def five_minute_video(tmp_path_factory):
+    """single_face.mp4 looped for 5 minutes (9,000 frames): far more than a test waits for."""
+    from benchmarks.common import make_looped_video
+
+    return make_looped_video(tmp_path_factory.mktemp("long") / "five_minutes.mp4", 300)
+
+
+def _ctrl_c_once_writing(argv: list[str], started: Path, cwd: Path) -> subprocess.CompletedProcess:
+    """Run the CLI, press Ctrl-C (SIGINT) once `started` has grown past its first frames, and wait for the end."""
+    proc = subprocess.Popen([sys.executable, str(ROOT / "emotion_recognition.py"), *argv], cwd=cwd, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (started.exists() and started.stat().st_size > 20_000):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=120)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+
+
+def _frames_in(path: Path) -> int:
+    with av.open(str(path)) as container:
+        return sum(1 for _ in container.decode(video=0))
+
+
+def test_ctrl_c_on_a_long_video_keeps_the_results_so_far(tmp_path, five_minute_video):
+    """The first Ctrl-C ends the analysis at the next frame: the table, the summary and a playable annotated
+    copy of what was analysed, exit status 130, one line on stderr and no traceback."""
+    import re
+
+    table, annotated = tmp_path / "faces.csv", tmp_path / "annotated.mp4"
+    result = _ctrl_c_once_writing(["--input", str(five_minute_video), "--results", str(table), "--output",
+                                   str(annotated)], annotated, tmp_path)
+    assert result.returncode == 130, result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    stopped = re.fullmatch(r"stopped by Ctrl-C after (\d+) of 9000 frames, at ([\d.]+) s; results so far in (.+)\n",
+                           result.stderr)
+    assert stopped and stopped.group(3) == str(table), result.stderr
+    frames = int(stopped.group(1))
+    assert 0 < frames < 9000
+    assert result.stdout.startswith(f"Video: 300.0 s, {frames} of {frames} frames analysed\n")
+    assert "Face 1 (0.0-" in result.stdout and "Detected Emotion: Happy" in result.stdout
+    faces = pd.read_csv(table)
+    assert faces.frame.max() == frames - 1 and faces.time.max() == pytest.approx(float(stopped.group(2)), abs=0.05)
+    assert _frames_in(annotated) == frames  # the copy was closed properly, not cut off mid-file
+
+
+def test_ctrl_c_in_a_folder_run_writes_the_files_done_so_far(tmp_path, five_minute_video):
+    folder = tmp_path / "media"
+    folder.mkdir()
+    for name, source in (("a_happy.jpg", PHOTOS / "happy_posed.jpg"), ("b_surprise.jpg", PHOTOS / "surprise_posed.jpg"),
+                         ("c_long.mp4", five_minute_video), ("d_never.jpg", PHOTOS / "angry_posed.jpg")):
+        (folder / name).write_bytes(source.read_bytes())
+    table = tmp_path / "all.csv"
+    result = _ctrl_c_once_writing(["--input", str(folder), "--results", str(table), "--output",
+                                   str(tmp_path / "annotated")], tmp_path / "annotated" / "c_long.mp4", tmp_path)
+    assert result.returncode == 130, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[:2] == ["a_happy.jpg: Happy", "b_surprise.jpg: Surprise"]
+    assert lines[-1].startswith("stopped by Ctrl-C: 3 of 4 files analysed (c_long.mp4 stopped after ")
+    assert lines[-1].endswith(f"; results so far in {table}")
+    faces = pd.read_csv(table)
+    assert set(faces.source) == {"a_happy.jpg", "b_surprise.jpg", "c_long.mp4"}  # d_never.jpg was not started
+    assert 0 < (faces.source == "c_long.mp4").sum() < 9000
 
 
 # --- unusual but valid images ----------------------------------------------------------------------------
