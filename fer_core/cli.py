@@ -18,7 +18,7 @@ from .detectors import available_detectors
 from .emotions import EMOTIONS, display_name
 from .errors import FerError, InputNotFoundError, UnsupportedInputError
 from .interrupt import StopOnCtrlC
-from .io import is_image_path, is_video_path, load_image
+from .io import is_image_path, is_stream_url, is_video_path, load_image, stream_name
 from .results import face_rows, row_dicts
 from .settings import PRESETS, Settings
 
@@ -32,7 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
         "Neutral) in an image, a video, or every image and video in a folder. For whole archives on "
         "several cores or a Dask cluster: %(prog)s batch INPUT... --out DIR (see %(prog)s batch --help).",
     )
-    parser.add_argument("--input", "-i", type=Path, help="image, video or folder (required unless --list-models)")
+    parser.add_argument("--input", "-i", help="image, video or folder, or a network stream's URL (rtsp://, http://, "
+                        "udp://, ...; read until it ends or Ctrl-C) (required unless --list-models)")
     parser.add_argument("--output", "-o", type=Path,
                         help="annotated copy: an image or video file (.mp4/.webm); for a folder, a folder")
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
@@ -118,7 +119,7 @@ def _labels(rows: list[tuple]) -> list[str]:
     return [record["smoothed_label"] for record in row_dicts(rows)]
 
 
-def analyze_video_file(path: Path, recognizer: Any, args: argparse.Namespace, output: Path | None,
+def analyze_video_file(path: Path | str, recognizer: Any, args: argparse.Namespace, output: Path | None,
                        show_progress: bool, source: str, stop: StopOnCtrlC) -> Any:
     """The video's `VideoAnalysis`; it ends early (`stopped`) at the frame after a Ctrl-C."""
     from .video import analyze_video
@@ -127,7 +128,7 @@ def analyze_video_file(path: Path, recognizer: Any, args: argparse.Namespace, ou
     if show_progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=0, unit="frame", desc=path.name, file=sys.stderr, leave=False)
+        bar = tqdm(total=0, unit="frame", desc=source, file=sys.stderr, leave=False)
 
     def progress(done: int, total: int) -> bool:
         if bar is not None:
@@ -163,14 +164,23 @@ def _face_lines(summary: Any) -> list[str]:
     return lines
 
 
+def _broke_off_note(source: str, analysis: Any) -> str:
+    return (f"note: {source} broke off after {analysis.frames_decoded} frames (damaged, or a stream silent for too "
+            "long); the results cover those frames")
+
+
 def _stopped_at(analysis: Any) -> str:
     """Where a video run stopped, for the message after a Ctrl-C."""
     last = float(analysis.table["time"].max()) if len(analysis.table) else 0.0
-    return f"{analysis.frames_decoded} of {analysis.info.frame_count or '?'} frames, at {last:.1f} s"
+    of = f" of {analysis.info.frame_count}" if analysis.info.frame_count else ""  # a live stream has no end
+    return f"{analysis.frames_decoded}{of} frames, at {last:.1f} s"
 
 
-def run_single(path: Path, recognizer: Any, args: argparse.Namespace, out: TextIO, stop: StopOnCtrlC) -> int:
+def run_single(path: Path | str, recognizer: Any, args: argparse.Namespace, out: TextIO, stop: StopOnCtrlC) -> int:
+    """One image, video file or stream URL (a str): its lines or JSON, and the table when asked."""
     settings = recognizer.settings.to_dict()
+    if isinstance(path, str):
+        return run_video(path, stream_name(path), recognizer, args, out, stop)
     if is_image_path(path):
         rows = analyze_image_file(path, recognizer, args.output, path.name)
         if args.results:
@@ -188,26 +198,36 @@ def run_single(path: Path, recognizer: Any, args: argparse.Namespace, out: TextI
                 print("No faces detected", file=out)
         return EXIT_INTERRUPTED if stop.requested else EXIT_OK
     if is_video_path(path):
-        from .results import summarize, write_table
-
-        analysis = analyze_video_file(path, recognizer, args, _video_output(args.output), sys.stderr.isatty(),
-                                      path.name, stop)
-        if args.results:
-            write_table(analysis.table, args.results)
-        if args.json:
-            print(json.dumps({"input": str(path), "type": "video", **analysis.to_dict()}, indent=2), file=out)
-        else:
-            info = analysis.info
-            print(f"Video: {info.duration:.1f} s, {analysis.frames_analysed} of {analysis.frames_decoded} frames "
-                  "analysed", file=out)
-            lines = _face_lines(summarize(analysis.table))
-            print("\n".join(lines) if lines else "No faces detected", file=out)
-        if analysis.stopped:
-            kept = f"; results so far in {args.results}" if args.results else ""
-            print(f"stopped by Ctrl-C after {_stopped_at(analysis)}{kept}", file=sys.stderr)
-            return EXIT_INTERRUPTED
-        return EXIT_OK
+        return run_video(path, path.name, recognizer, args, out, stop)
     raise UnsupportedInputError(f"{path.name} is neither an image nor a video this tool reads (by its extension).")
+
+
+def run_video(video: Path | str, source: str, recognizer: Any, args: argparse.Namespace, out: TextIO,
+              stop: StopOnCtrlC) -> int:
+    """A video file or a stream URL: a line per face (or JSON), the table when asked; exit 130 after Ctrl-C."""
+    from .results import summarize, write_table
+
+    analysis = analyze_video_file(video, recognizer, args, _video_output(args.output), sys.stderr.isatty(), source,
+                                  stop)
+    if args.results:
+        write_table(analysis.table, args.results)
+    if analysis.broke_off:
+        print(_broke_off_note(source, analysis), file=sys.stderr)
+    kind = "stream" if isinstance(video, str) else "video"
+    if args.json:
+        print(json.dumps({"input": source if kind == "stream" else str(video), "type": kind, **analysis.to_dict()},
+                         indent=2), file=out)
+    else:
+        seconds = analysis.info.duration or (float(analysis.table["time"].max()) if len(analysis.table) else 0.0)
+        print(f"{kind.capitalize()}: {seconds:.1f} s, {analysis.frames_analysed} of {analysis.frames_decoded} "
+              "frames analysed", file=out)
+        lines = _face_lines(summarize(analysis.table))
+        print("\n".join(lines) if lines else "No faces detected", file=out)
+    if analysis.stopped:
+        kept = f"; results so far in {args.results}" if args.results else ""
+        print(f"stopped by Ctrl-C after {_stopped_at(analysis)}{kept}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return EXIT_OK
 
 
 def run_folder(folder: Path, recognizer: Any, args: argparse.Namespace, out: TextIO, stop: StopOnCtrlC) -> int:
@@ -244,6 +264,8 @@ def run_folder(folder: Path, recognizer: Any, args: argparse.Namespace, out: Tex
                 builder.extend(analysis.table)
                 if analysis.stopped:
                     part_way = (source, _stopped_at(analysis))
+                if analysis.broke_off:
+                    print(_broke_off_note(source, analysis), file=sys.stderr)
                 summary = summarize(analysis.table)
                 labels = ", ".join(f"face {r.face_id}: {display_name(r.dominant)}"
                                    for r in summary.itertuples()) or "No faces detected"
@@ -310,13 +332,14 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
         if args.list_models:
             print_models(out)
             return EXIT_OK
-        if not args.input.exists():
-            raise InputNotFoundError(f"{args.input} does not exist.")
+        source: Path | str = args.input if is_stream_url(args.input) else Path(args.input)
+        if isinstance(source, Path) and not source.exists():
+            raise InputNotFoundError(f"{source} does not exist.")
         recognizer = EmotionRecognizer(settings_from(args))
         with StopOnCtrlC() as stop:
-            if args.input.is_dir():
-                return run_folder(args.input, recognizer, args, out, stop)
-            return run_single(args.input, recognizer, args, out, stop)
+            if isinstance(source, Path) and source.is_dir():
+                return run_folder(source, recognizer, args, out, stop)
+            return run_single(source, recognizer, args, out, stop)
     except FerError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_ERROR

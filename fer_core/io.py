@@ -20,7 +20,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from .errors import InputNotFoundError, InvalidImageError
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
-VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".avi", ".webm", ".mkv", ".m4v", ".mpg", ".mpeg"})
+VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".avi", ".webm", ".mkv", ".m4v", ".mpg", ".mpeg", ".ts"})
+STREAM_SCHEMES = frozenset({"rtsp", "rtsps", "rtmp", "rtmps", "http", "https", "udp", "tcp", "srt"})
+"""URL schemes read as a network video stream (an IP camera's rtsp://, an MPEG-TS or HLS http:// URL, udp://)."""
 
 MAX_PIXELS = 50_000_000
 """Largest image accepted (50 megapixels): enough for any camera photo, small enough to stay in memory."""
@@ -59,6 +61,27 @@ def is_image_path(path: str | Path) -> bool:
 
 def is_video_path(path: str | Path) -> bool:
     return Path(path).suffix.lower() in VIDEO_EXTENSIONS
+
+
+def is_stream_url(source: str | Path) -> bool:
+    """Whether `source` is a network stream's URL (a string `scheme://...` with a scheme of STREAM_SCHEMES).
+    A Path never is: `Path("rtsp://host")` has already folded the URL's double slash."""
+    if not isinstance(source, str):
+        return False
+    scheme, separator, rest = source.partition("://")
+    return bool(separator and rest) and scheme.lower() in STREAM_SCHEMES
+
+
+def stream_name(url: str) -> str:
+    """The URL as tables, messages and progress bars show it: a password in it (an IP camera's
+    rtsp://user:password@host/...) becomes ***, so it is not written into results files or logs."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
 
 
 def _to_bgr(image: Image.Image) -> np.ndarray:

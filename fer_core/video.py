@@ -1,4 +1,5 @@
-"""Video files: opened once, decoded one frame at a time, every Nth frame through the frame path.
+"""Video files and network streams: opened once, decoded one frame at a time, every Nth frame through the
+frame path.
 
 Nothing holds more than a few decoded frames: a ten-minute video costs the same memory as a ten-second one,
 apart from the results table's rows. Each analysed frame goes through `fer_core.stream.FrameProcessor`
@@ -23,10 +24,14 @@ import numpy as np
 
 from .annotate import draw_faces
 from .errors import InputNotFoundError, InvalidVideoError
+from .io import is_stream_url, stream_name
 from .pipeline import EmotionRecognizer
 from .results import FaceResult, TableBuilder, records, summarize
 from .settings import Settings
 from .stream import FrameProcessor
+
+STREAM_TIMEOUT = 10.0
+"""Seconds a network stream may stay silent (to open, then between packets) before it counts as ended."""
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -81,23 +86,21 @@ class VideoReader:
     at N frames and stopping early stops the thread. A stream damaged part-way ends at the damage.
     """
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        if not self.path.exists():
-            raise InputNotFoundError(f"{self.path} does not exist.")
-        if self.path.stat().st_size == 0:
-            raise InvalidVideoError(f"{self.path.name} is empty (0 bytes).")
-        try:
-            self._container = av.open(str(self.path), metadata_errors="ignore")
-        except (av.FFmpegError, OSError, ValueError, UnicodeDecodeError):
-            raise InvalidVideoError(
-                f"{self.path.name} is not a video this tool can decode (damaged or unknown format).") from None
+    def __init__(self, path: str | Path, stream_timeout: float | None = None) -> None:
+        self.is_stream = is_stream_url(path)  # a URL (`io.is_stream_url`): read live, times from its first frame
+        self.path: str | Path = str(path) if self.is_stream else Path(path)
+        self.name = stream_name(str(path)) if self.is_stream else Path(path).name  # in messages and tables
+        if self.is_stream:
+            self._container = _open_stream(str(path), STREAM_TIMEOUT if stream_timeout is None else stream_timeout)
+        else:
+            self._container = _open_file(Path(path))
         if not self._container.streams.video:
             self._container.close()
-            raise InvalidVideoError(f"{self.path.name} has no video stream, so no frames to analyse.")
+            raise InvalidVideoError(f"{self.name} has no video stream, so no frames to analyse.")
         self._stream = self._container.streams.video[0]
         self.info = self._read_info()
         self._used = False
+        self.broke_off = False  # set when decoding failed after some frames: a damaged tail, a silent stream
 
     def _read_info(self) -> VideoInfo:
         stream = self._stream
@@ -128,17 +131,22 @@ class VideoReader:
             try:  # lands on the keyframe at or before start_pts; the frames before it are skipped below
                 self._container.seek(start_pts, stream=self._stream, backward=True, any_frame=False)
             except (av.FFmpegError, OSError, ValueError):
-                raise InvalidVideoError(f"{self.path.name} could not be read from {start_pts} (seek failed).") from None
+                raise InvalidVideoError(f"{self.name} could not be read from {start_pts} (seek failed).") from None
+        first_time: float | None = None  # a stream's clock starts anywhere: its times count from its first frame
         try:
             for frame in self._container.decode(self._stream):
                 if start_pts is not None and frame.pts is not None and frame.pts < start_pts:
                     continue
                 t = float(frame.time) if frame.time is not None else index / fps
+                if self.is_stream:
+                    first_time = t if first_time is None else first_time
+                    t -= first_time
                 yield VideoFrame(index, t, frame.to_ndarray(format="bgr24"), frame.pts)
                 index += 1
         except (av.FFmpegError, OSError, ValueError):
             if index == first_index:
-                raise InvalidVideoError(f"{self.path.name} could not be decoded (damaged video).") from None
+                raise InvalidVideoError(f"{self.name} could not be decoded (damaged video).") from None
+            self.broke_off = True
 
     def frames(self, prefetch: int = 0, start_pts: int | None = None, first_index: int = 0) -> Iterator[VideoFrame]:
         """Every frame as BGR, lazily (decoded `prefetch` frames ahead in a thread when above 0).
@@ -182,6 +190,27 @@ class VideoReader:
         if not pts or not keyframes or keyframes[0] != 0:
             complete = False
         return FrameIndex(pts, keyframes, time_base, complete)
+
+
+def _open_file(path: Path) -> Any:
+    if not path.exists():
+        raise InputNotFoundError(f"{path} does not exist.")
+    if path.stat().st_size == 0:
+        raise InvalidVideoError(f"{path.name} is empty (0 bytes).")
+    try:
+        return av.open(str(path), metadata_errors="ignore")
+    except (av.FFmpegError, OSError, ValueError, UnicodeDecodeError):
+        raise InvalidVideoError(f"{path.name} is not a video this tool can decode (damaged or unknown format).") from None
+
+
+def _open_stream(url: str, timeout: float) -> Any:
+    """FFmpeg opens the URL; `timeout` seconds without data (to open, then between reads) end the wait."""
+    try:
+        return av.open(url, metadata_errors="ignore", timeout=(timeout, timeout))
+    except (av.FFmpegError, OSError, ValueError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or "no answer or not a video stream"
+        raise InvalidVideoError(f"The stream {stream_name(url)} could not be opened "
+                                f"({reason.rstrip('.').lower()}).") from None
 
 
 def probe_video(path: str | Path) -> VideoInfo:
@@ -284,6 +313,7 @@ class VideoAnalysis:
     frames_analysed: int
     seconds: float
     stopped: bool = False
+    broke_off: bool = False  # decoding failed part-way (a damaged tail, a stream silent for STREAM_TIMEOUT)
     output_path: Path | None = None
     settings: dict[str, Any] = field(default_factory=dict)
 
@@ -310,6 +340,7 @@ class VideoAnalysis:
             "frames_analysed": self.frames_analysed,
             "processing_seconds": round(self.seconds, 3),
             "stopped_early": self.stopped,
+            "broke_off": self.broke_off,
             "settings": self.settings,
             "summary": records(summarize(self.table)),
         }
@@ -329,7 +360,8 @@ def analyze_video(
     prefetch: int = 8,
     source: str | None = None,
 ) -> VideoAnalysis:
-    """Analyse every `every`-th frame (or about `target_fps` frames a second) of a video file.
+    """Analyse every `every`-th frame (or about `target_fps` frames a second) of a video file, or of a network
+    stream given as a URL string (`io.is_stream_url`), which is read until it ends or `progress` stops it.
 
     The video is opened once. Each analysed frame goes through a `FrameProcessor` with `settings` (default:
     the recognizer's; `detect_every`, `detect_width`, `smoothing`). With `output_path`, every frame is
@@ -339,7 +371,6 @@ def analyze_video(
     """
     settings = settings or recognizer.settings
     builder = TableBuilder()
-    name = source or Path(path).name
     writer: AnnotatedVideoWriter | None = None
     faces: list[FaceResult] = []
     decoded = analysed = 0
@@ -347,6 +378,7 @@ def analyze_video(
     start = time.perf_counter()
     with VideoReader(path) as reader:
         info = reader.info
+        name = source or reader.name
         if target_fps:
             every = max(1, int(round(info.fps / target_fps)))
         every = max(1, int(every))
@@ -374,7 +406,7 @@ def analyze_video(
             if writer is not None:
                 writer.close()
     if decoded == 0:
-        raise InvalidVideoError(f"{Path(path).name} has no frames to analyse.")
+        raise InvalidVideoError(f"{name} has no frames to analyse.")
     return VideoAnalysis(
         info=info,
         table=builder.table(),
@@ -383,6 +415,7 @@ def analyze_video(
         frames_analysed=analysed,
         seconds=time.perf_counter() - start,
         stopped=stopped,
+        broke_off=reader.broke_off,
         output_path=Path(output_path) if output_path and writer is not None else None,
         settings={
             "detector": recognizer.detector_name, "model": recognizer.model.name,

@@ -281,6 +281,97 @@ def test_ctrl_c_in_a_folder_run_writes_the_files_done_so_far(tmp_path, five_minu
     assert 0 < (faces.source == "c_long.mp4").sum() < 9000
 
 
+# --- network streams ---------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def stream_server(tmp_path_factory):
+    """single_face.mp4 as an MPEG-TS stream (what HLS and many cameras send) on a local HTTP server: the
+    base URL. FFmpeg reads it as it reads any stream, without seeking. `/stalled.ts` sends the first half of
+    the stream, then nothing for 5 seconds, as a camera that drops off the network."""
+    import threading
+    from fractions import Fraction
+    from functools import partial
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    folder = tmp_path_factory.mktemp("served")
+    with av.open(str(VIDEOS / "single_face.mp4")) as source, \
+            av.open(str(folder / "single_face.ts"), "w", format="mpegts") as target:
+        rate = source.streams.video[0].average_rate
+        stream = target.add_stream("libx264", rate=rate)
+        stream.width, stream.height, stream.pix_fmt = source.streams.video[0].width, source.streams.video[0].height, "yuv420p"
+        for i, decoded in enumerate(source.decode(video=0)):
+            frame = av.VideoFrame.from_ndarray(decoded.to_ndarray(format="bgr24"), format="bgr24")
+            frame.pts, frame.time_base = i, Fraction(1, int(rate))
+            target.mux(stream.encode(frame))
+        target.mux(stream.encode())
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def do_GET(self):
+            if self.path != "/stalled.ts":
+                return super().do_GET()
+            data = (folder / "single_face.ts").read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Type", "video/mp2t")
+            self.end_headers()
+            self.wfile.write(data[: len(data) // 2 // 188 * 188])  # whole 188-byte MPEG-TS packets
+            self.wfile.flush()
+            time.sleep(5)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(Quiet, directory=str(folder)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_a_stream_url_is_read_to_its_end(stream_server, tmp_path):
+    url = f"{stream_server}/single_face.ts"
+    table = tmp_path / "stream.csv"
+    code, out = run("--input", url, "--results", str(table))
+    assert code == 0
+    assert out.startswith("Stream: 2.4 s, 72 of 72 frames analysed\nFace 1 (0.0-2.4 s): Detected Emotion: Happy")
+    faces = pd.read_csv(table)
+    assert set(faces.source) == {url} and faces.frame.tolist() == list(range(72))
+    assert faces.time.iloc[0] == 0 and faces.time.is_monotonic_increasing  # the stream's clock, from its first frame
+
+
+def test_a_password_in_a_stream_url_is_not_written_anywhere(stream_server, tmp_path):
+    url = stream_server.replace("http://", "http://viewer:s3cret@") + "/single_face.ts"
+    table = tmp_path / "stream.json"
+    code, out = run("--input", url, "--json", "--every", "12", "--results", str(table))
+    shown = stream_server.replace("http://", "http://viewer:***@") + "/single_face.ts"
+    assert code == 0 and json.loads(out)["input"] == shown and json.loads(out)["type"] == "stream"
+    assert "s3cret" not in out and "s3cret" not in table.read_text()
+    assert set(pd.read_json(table).source) == {shown}
+
+
+def test_a_stream_that_goes_silent_ends_with_what_it_sent(stream_server, monkeypatch, capsys):
+    monkeypatch.setattr("fer_core.video.STREAM_TIMEOUT", 1.0)
+    url = f"{stream_server}/stalled.ts"
+    started = time.time()
+    code, out = run("--input", url)
+    assert code == 0 and time.time() - started < 4.5  # the 1 s timeout ended it, not the server
+    frames = int(out.split(" of ")[1].split()[0])
+    assert 0 < frames < 72 and "Detected Emotion:" in out
+    assert capsys.readouterr().err == (f"note: {url} broke off after {frames} frames (damaged, or a stream silent "
+                                       "for too long); the results cover those frames\n")
+
+
+def test_a_stream_that_cannot_be_opened_is_one_line(stream_server, capsys):
+    import socket
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{sock.getsockname()[1]}/live.ts"
+    assert run("--input", closed)[0] == 1
+    assert capsys.readouterr().err == f"error: The stream {closed} could not be opened (connection refused).\n"
+    assert run("--input", f"{stream_server}/missing.ts")[0] == 1
+    assert capsys.readouterr().err == (f"error: The stream {stream_server}/missing.ts could not be opened "
+                                       "(server returned 404 not found).\n")
+
+
 # --- unusual but valid images ----------------------------------------------------------------------------
 
 def _happy_face_variants(tmp_path):
