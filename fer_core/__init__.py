@@ -6,6 +6,8 @@
     print(faces_table(faces, source="photo.jpg"))      # the results table every output is made from
 """
 
+__version__ = "0.11.0"  # the one place the version is written: pyproject.toml reads it (tool.hatch.version)
+
 from .detectors import DEFAULT_DETECTOR, FaceDetector, available_detectors, create_detector, register_detector
 from .emotions import COLORS_BGR, COLORS_HEX, DISPLAY_NAMES, EMOTIONS
 from .errors import (
@@ -29,5 +31,5 @@ __all__ = [
     "COLORS_BGR", "COLORS_HEX", "DISPLAY_NAMES", "EMOTIONS",
     "DatasetError", "FerError", "InputNotFoundError", "InvalidImageError", "InvalidVideoError",
     "ModelNotFoundError", "UnsupportedInputError",
-    "load_image", "EmotionRecognizer", "ModelSpec", "get_model", "list_models",
+    "load_image", "EmotionRecognizer", "ModelSpec", "get_model", "list_models", "__version__",
 ]

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from . import __version__
 from .detectors import available_detectors
 from .emotions import EMOTIONS, display_name
 from .errors import FerError, InputNotFoundError, UnsupportedInputError
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="write the results table (one row per face per analysed frame) to a .csv, .json or "
                         ".parquet file (a folder run writes <folder>_emotions.csv unless given)")
     parser.add_argument("--list-models", action="store_true", help="list the models and exit")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     add_settings_arguments(parser)
     parser.add_argument("--every", type=int, default=1, metavar="N", help="video: analyse every Nth frame (default: 1)")
     parser.add_argument("--fps", type=float, default=None, help="video: analyse about this many frames a second")

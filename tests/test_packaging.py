@@ -47,6 +47,18 @@ def test_wheel_holds_the_package_its_models_and_the_command(installed):
     assert not any(n.startswith(("tests/", "pages/", "dashboard/", "samples/")) for n in names)
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "emotion-recognition = fer_core.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "emotion_recognition_fer/fer_core/py.typed" in names  # type checkers read fer_core's hints
+
+
+def test_one_version_in_the_wheel_and_the_command(installed):
+    """fer_core.__version__ is the one place the version is written; the wheel and --version both show it."""
+    from fer_core import __version__
+
+    wheel, env_dir, work = installed
+    assert wheel.name.startswith(f"emotion_recognition_fer-{__version__}-")
+    shown = subprocess.run([str(env_dir / "bin" / "emotion-recognition"), "--version"], capture_output=True,
+                           text=True, cwd=work, timeout=120)
+    assert shown.returncode == 0 and shown.stdout == f"emotion-recognition {__version__}\n"
 
 
 def test_installed_command_matches_the_script(installed):
