@@ -19,7 +19,7 @@ from .detectors import available_detectors
 from .emotions import EMOTIONS, display_name
 from .errors import FerError, InputNotFoundError, UnsupportedInputError
 from .interrupt import StopOnCtrlC
-from .io import is_image_path, is_stream_url, is_video_path, load_image, stream_name
+from .io import check_stream_url, is_image_path, is_stream_url, is_video_path, load_image, stream_name, url_scheme
 from .results import face_rows, row_dicts
 from .settings import PRESETS, Settings
 
@@ -173,9 +173,8 @@ def _broke_off_note(source: str, analysis: Any) -> str:
 
 def _stopped_at(analysis: Any) -> str:
     """Where a video run stopped, for the message after a Ctrl-C."""
-    last = float(analysis.table["time"].max()) if len(analysis.table) else 0.0
     of = f" of {analysis.info.frame_count}" if analysis.info.frame_count else ""  # a live stream has no end
-    return f"{analysis.frames_decoded}{of} frames, at {last:.1f} s"
+    return f"{analysis.frames_decoded}{of} frames, at {analysis.last_time:.1f} s"
 
 
 def run_single(path: Path | str, recognizer: Any, args: argparse.Namespace, out: TextIO, stop: StopOnCtrlC) -> int:
@@ -220,12 +219,12 @@ def run_video(video: Path | str, source: str, recognizer: Any, args: argparse.Na
         print(json.dumps({"input": source if kind == "stream" else str(video), "type": kind, **analysis.to_dict()},
                          indent=2), file=out)
     else:
-        seconds = analysis.info.duration or (float(analysis.table["time"].max()) if len(analysis.table) else 0.0)
+        seconds = analysis.info.duration or analysis.last_time + 1 / analysis.info.fps  # a live stream: as read
         print(f"{kind.capitalize()}: {seconds:.1f} s, {analysis.frames_analysed} of {analysis.frames_decoded} "
               "frames analysed", file=out)
         lines = _face_lines(summarize(analysis.table))
         print("\n".join(lines) if lines else "No faces detected", file=out)
-    if analysis.stopped:
+    if analysis.stopped or stop.requested:  # a Ctrl-C while a stream was silent ends it at its timeout
         kept = f"; results so far in {args.results}" if args.results else ""
         print(f"stopped by Ctrl-C after {_stopped_at(analysis)}{kept}", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -328,21 +327,27 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     if args.every < 1 or (args.fps is not None and args.fps <= 0) or not settings_arguments_valid(args):
         parser.error("--every, --detect-every and --smoothing must be at least 1, --fps above 0, and "
                      "--detect-width 0 (full size) or at least 32")
+    stop = StopOnCtrlC()
     try:
         from .pipeline import EmotionRecognizer
 
         if args.list_models:
             print_models(out)
             return EXIT_OK
+        if url_scheme(args.input):
+            check_stream_url(args.input)  # one sentence for an address this tool cannot read
         source: Path | str = args.input if is_stream_url(args.input) else Path(args.input)
         if isinstance(source, Path) and not source.exists():
             raise InputNotFoundError(f"{source} does not exist.")
         recognizer = EmotionRecognizer(settings_from(args))
-        with StopOnCtrlC() as stop:
+        with stop:
             if isinstance(source, Path) and source.is_dir():
                 return run_folder(source, recognizer, args, out, stop)
             return run_single(source, recognizer, args, out, stop)
     except FerError as error:
+        if stop.requested:  # e.g. a stream stopped before its first frame: nothing to keep
+            print("interrupted", file=sys.stderr)
+            return EXIT_INTERRUPTED
         print(f"error: {error}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:

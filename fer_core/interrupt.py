@@ -23,9 +23,12 @@ class StopOnCtrlC:
         self._installed = False
 
     def __enter__(self) -> "StopOnCtrlC":
-        # Signal handlers can only be set from the main thread; elsewhere Ctrl-C keeps its usual meaning.
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._on_sigint)
+        # Signal handlers can only be set from the main thread; elsewhere Ctrl-C keeps its usual meaning. A
+        # process started with Ctrl-C ignored (`command &` in a script) keeps ignoring it.
+        if threading.current_thread() is threading.main_thread() and \
+                signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+            previous = signal.signal(signal.SIGINT, self._on_sigint)
+            self._previous = signal.SIG_DFL if previous is None else previous  # None: set outside Python
             self._installed = True
         return self
 

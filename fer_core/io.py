@@ -9,6 +9,7 @@ grey, applies EXIF orientation (phone photos), and understands 16-bit, palette, 
 from __future__ import annotations
 
 import io
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,12 +18,15 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import InputNotFoundError, InvalidImageError
+from .errors import InputNotFoundError, InvalidImageError, UnsupportedInputError
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
-VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".avi", ".webm", ".mkv", ".m4v", ".mpg", ".mpeg", ".ts"})
-STREAM_SCHEMES = frozenset({"rtsp", "rtsps", "rtmp", "rtmps", "http", "https", "udp", "tcp", "srt"})
-"""URL schemes read as a network video stream (an IP camera's rtsp://, an MPEG-TS or HLS http:// URL, udp://)."""
+VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".avi", ".webm", ".mkv", ".m4v", ".mpg", ".mpeg"})
+STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "http", "https", "udp", "tcp", "rtp")
+"""URL schemes read as a network video stream (an IP camera's rtsp://, an MPEG-TS or HLS http:// URL, udp://):
+the protocols the FFmpeg inside PyAV's wheels has."""
+SECRET_QUERY_KEYS = frozenset({"password", "passwd", "pass", "pwd", "token", "access_token", "key", "secret", "auth"})
+"""Query parameters that `stream_name` masks, as in the camera URLs `...?user=admin&pwd=...`."""
 
 MAX_PIXELS = 50_000_000
 """Largest image accepted (50 megapixels): enough for any camera photo, small enough to stay in memory."""
@@ -63,25 +67,54 @@ def is_video_path(path: str | Path) -> bool:
     return Path(path).suffix.lower() in VIDEO_EXTENSIONS
 
 
-def is_stream_url(source: str | Path) -> bool:
-    """Whether `source` is a network stream's URL (a string `scheme://...` with a scheme of STREAM_SCHEMES).
-    A Path never is: `Path("rtsp://host")` has already folded the URL's double slash."""
+def url_scheme(source: str | Path) -> str | None:
+    """The scheme of a URL (`rtsp` for `rtsp://...`), lower-case; None for a path. A Path is never a URL:
+    `Path("rtsp://host")` has already folded the URL's double slash."""
     if not isinstance(source, str):
-        return False
-    scheme, separator, rest = source.partition("://")
-    return bool(separator and rest) and scheme.lower() in STREAM_SCHEMES
+        return None
+    match = re.match(r"([A-Za-z][A-Za-z0-9+.-]*)://.", source)
+    return match.group(1).lower() if match else None
+
+
+def is_stream_url(source: str | Path) -> bool:
+    """Whether `source` is a URL of a network stream this tool reads (a scheme of STREAM_SCHEMES)."""
+    return url_scheme(source) in STREAM_SCHEMES
 
 
 def stream_name(url: str) -> str:
-    """The URL as tables, messages and progress bars show it: a password in it (an IP camera's
-    rtsp://user:password@host/...) becomes ***, so it is not written into results files or logs."""
-    from urllib.parse import urlsplit, urlunsplit
+    """The URL as tables, messages and progress bars show it, with its secrets as ***: the password of
+    `rtsp://user:password@host/...` and the values of query parameters such as `pwd=` (SECRET_QUERY_KEYS),
+    so that neither is written into results files or logs."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+    try:
+        parts = urlsplit(url)
+        if parts.password is not None:
+            parts = parts._replace(netloc=f"{parts.username}:***@{parts.netloc.rpartition('@')[2]}")
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        if any(key.lower() in SECRET_QUERY_KEYS for key, _ in query):
+            masked = [(key, "***" if key.lower() in SECRET_QUERY_KEYS else value) for key, value in query]
+            parts = parts._replace(query=urlencode(masked, safe="*"))
+        return urlunsplit(parts)
+    except ValueError:  # not a well-formed URL (e.g. an unclosed [IPv6]): show its scheme only
+        return f"{url_scheme(url)}://(not a well-formed URL)"
+
+
+def check_stream_url(url: str) -> None:
+    """Raise UnsupportedInputError, in one sentence, for a URL that this tool cannot read as a video stream."""
+    from urllib.parse import urlsplit
+
+    scheme, name = url_scheme(url), stream_name(url)
+    if scheme not in STREAM_SCHEMES:
+        raise UnsupportedInputError(f"{name} is not a stream this tool reads: use {', '.join(STREAM_SCHEMES[:-1])} "
+                                    f"or {STREAM_SCHEMES[-1]} (://) addresses, or give a file.")
+    try:
+        path = urlsplit(url).path
+    except ValueError:
+        raise UnsupportedInputError(f"The {scheme}:// address given is not a well-formed URL; check it.") from None
+    if is_image_path(path):
+        raise UnsupportedInputError(f"{name} is the address of a photo, and addresses are read as video streams: "
+                                    "save the photo and give its file.")
 
 
 def _to_bgr(image: Image.Image) -> np.ndarray:

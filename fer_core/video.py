@@ -24,7 +24,7 @@ import numpy as np
 
 from .annotate import draw_faces
 from .errors import InputNotFoundError, InvalidVideoError
-from .io import is_stream_url, stream_name
+from .io import check_stream_url, is_stream_url, stream_name
 from .pipeline import EmotionRecognizer
 from .results import FaceResult, TableBuilder, records, summarize
 from .settings import Settings
@@ -90,8 +90,11 @@ class VideoReader:
         self.is_stream = is_stream_url(path)  # a URL (`io.is_stream_url`): read live, times from its first frame
         self.path: str | Path = str(path) if self.is_stream else Path(path)
         self.name = stream_name(str(path)) if self.is_stream else Path(path).name  # in messages and tables
+        self._timeout = STREAM_TIMEOUT if stream_timeout is None else stream_timeout
+        self._decoders: list[threading.Thread] = []  # prefetching threads (`frames(prefetch=...)`)
         if self.is_stream:
-            self._container = _open_stream(str(path), STREAM_TIMEOUT if stream_timeout is None else stream_timeout)
+            check_stream_url(str(path))
+            self._container = _open_stream(str(path), self._timeout)
         else:
             self._container = _open_file(Path(path))
         if not self._container.streams.video:
@@ -118,6 +121,10 @@ class VideoReader:
         self.close()
 
     def close(self) -> None:
+        if any(thread.is_alive() for thread in self._decoders):
+            # Still inside a read (a stream gone silent, left at a second Ctrl-C): closing the container under
+            # it crashes FFmpeg. The read ends at its timeout, and the container goes with the thread.
+            return
         self._container.close()
 
     def _decode(self, start_pts: int | None = None, first_index: int = 0) -> Iterator[VideoFrame]:
@@ -144,20 +151,24 @@ class VideoReader:
                 yield VideoFrame(index, t, frame.to_ndarray(format="bgr24"), frame.pts)
                 index += 1
         except (av.FFmpegError, OSError, ValueError):
+            if index == first_index and self.is_stream:
+                raise InvalidVideoError(f"The stream {self.name} sent no frame within {self._timeout:g} s.") from None
             if index == first_index:
                 raise InvalidVideoError(f"{self.name} could not be decoded (damaged video).") from None
             self.broke_off = True
 
-    def frames(self, prefetch: int = 0, start_pts: int | None = None, first_index: int = 0) -> Iterator[VideoFrame]:
+    def frames(self, prefetch: int = 0, start_pts: int | None = None, first_index: int = 0,
+               should_stop: Callable[[], bool] | None = None) -> Iterator[VideoFrame]:
         """Every frame as BGR, lazily (decoded `prefetch` frames ahead in a thread when above 0).
 
         `start_pts` seeks first and starts at the first frame shown at or after that time (in the stream's
         time base, e.g. a position from `index()`), numbering frames from `first_index`: how a batch job
-        decodes one time chunk of a long video without decoding what comes before it.
+        decodes one time chunk of a long video without decoding what comes before it. With prefetching,
+        `should_stop()` is asked while no frame is ready (a stream gone quiet): True ends the frames there.
         """
         frames = self._decode(start_pts, first_index)
         if prefetch and prefetch > 0:
-            return _prefetched(frames, int(prefetch))
+            return _prefetched(frames, int(prefetch), self._decoders.append, should_stop)
         return frames
 
     def index(self) -> FrameIndex:
@@ -205,12 +216,15 @@ def _open_file(path: Path) -> Any:
 
 def _open_stream(url: str, timeout: float) -> Any:
     """FFmpeg opens the URL; `timeout` seconds without data (to open, then between reads) end the wait."""
+    start = time.perf_counter()
     try:
         return av.open(url, metadata_errors="ignore", timeout=(timeout, timeout))
     except (av.FFmpegError, OSError, ValueError, UnicodeDecodeError) as error:
-        reason = getattr(error, "strerror", None) or "no answer or not a video stream"
-        raise InvalidVideoError(f"The stream {stream_name(url)} could not be opened "
-                                f"({reason.rstrip('.').lower()}).") from None
+        if isinstance(error, av.error.ExitError) or time.perf_counter() - start >= timeout:
+            reason = f"nothing arrived within {timeout:g} s"
+        else:
+            reason = (getattr(error, "strerror", None) or "not a video stream").rstrip(".").lower()
+        raise InvalidVideoError(f"The stream {stream_name(url)} could not be opened ({reason}).") from None
 
 
 def probe_video(path: str | Path) -> VideoInfo:
@@ -236,7 +250,10 @@ def _closing(reader: VideoReader, frames: Iterator[VideoFrame]) -> Iterator[Vide
 _END = object()
 
 
-def _prefetched(source: Iterator[VideoFrame], size: int) -> Iterator[VideoFrame]:
+def _prefetched(source: Iterator[VideoFrame], size: int, on_thread: Callable[[threading.Thread], None],
+                should_stop: Callable[[], bool] | None = None) -> Iterator[VideoFrame]:
+    """`source` decoded in a thread (handed to `on_thread`), at most `size` frames ahead; `should_stop()` is
+    asked every quarter second while no frame is ready."""
     frames: queue.Queue[Any] = queue.Queue(maxsize=size)
     stop = threading.Event()
 
@@ -261,10 +278,16 @@ def _prefetched(source: Iterator[VideoFrame], size: int) -> Iterator[VideoFrame]
             source.close()  # type: ignore[attr-defined]
 
     thread = threading.Thread(target=work, name="fer-decode", daemon=True)
+    on_thread(thread)
     thread.start()
     try:
         while True:
-            item = frames.get()
+            try:
+                item = frames.get(timeout=0.25)
+            except queue.Empty:
+                if should_stop is not None and should_stop():
+                    return
+                continue
             if item is _END:
                 return
             if isinstance(item, BaseException):
@@ -272,7 +295,7 @@ def _prefetched(source: Iterator[VideoFrame], size: int) -> Iterator[VideoFrame]
             yield item
     finally:
         stop.set()
-        thread.join(timeout=5)
+        thread.join(timeout=1)  # a decoder ends within a frame; a read of a silent stream, at its timeout
 
 
 class AnnotatedVideoWriter:
@@ -314,6 +337,7 @@ class VideoAnalysis:
     seconds: float
     stopped: bool = False
     broke_off: bool = False  # decoding failed part-way (a damaged tail, a stream silent for STREAM_TIMEOUT)
+    last_time: float = 0.0  # time of the last decoded frame, in seconds: where a stopped or live run ended
     output_path: Path | None = None
     settings: dict[str, Any] = field(default_factory=dict)
 
@@ -340,6 +364,7 @@ class VideoAnalysis:
             "frames_analysed": self.frames_analysed,
             "processing_seconds": round(self.seconds, 3),
             "stopped_early": self.stopped,
+            "last_frame_time": round(self.last_time, 3),
             "broke_off": self.broke_off,
             "settings": self.settings,
             "summary": records(summarize(self.table)),
@@ -374,6 +399,7 @@ def analyze_video(
     writer: AnnotatedVideoWriter | None = None
     faces: list[FaceResult] = []
     decoded = analysed = 0
+    last_time = 0.0
     stopped = False
     start = time.perf_counter()
     with VideoReader(path) as reader:
@@ -385,10 +411,18 @@ def analyze_video(
         # Tracks may be missing for a second before they end: count that in analysed frames.
         processor = FrameProcessor(recognizer, settings, max_missed=max(2, math.ceil(info.fps / every)))
         total = max(info.frame_count, 1)
-        frames = reader.frames(prefetch=prefetch)
+        asked_to_stop = False
+
+        def stop_while_waiting() -> bool:  # a stream gone quiet: the progress callback may still stop the run
+            nonlocal asked_to_stop
+            asked_to_stop = progress is not None and progress(decoded, max(total, decoded)) is False
+            return asked_to_stop
+
+        frames = reader.frames(prefetch=prefetch, should_stop=stop_while_waiting)
         try:
             for frame in frames:
                 decoded += 1
+                last_time = frame.time
                 if frame.index % every == 0:
                     faces = processor.process(frame.image)
                     builder.add(faces, name, frame.index, frame.time)
@@ -401,6 +435,7 @@ def analyze_video(
                 if progress is not None and progress(decoded, max(total, decoded)) is False:
                     stopped = True
                     break
+            stopped = stopped or asked_to_stop
         finally:
             frames.close()  # type: ignore[attr-defined]
             if writer is not None:
@@ -416,6 +451,7 @@ def analyze_video(
         seconds=time.perf_counter() - start,
         stopped=stopped,
         broke_off=reader.broke_off,
+        last_time=last_time,
         output_path=Path(output_path) if output_path and writer is not None else None,
         settings={
             "detector": recognizer.detector_name, "model": recognizer.model.name,

@@ -7,6 +7,7 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -222,10 +223,15 @@ def five_minute_video(tmp_path_factory):
     return make_looped_video(tmp_path_factory.mktemp("long") / "five_minutes.mp4", 300)
 
 
+def _default_ctrl_c() -> None:
+    """In the child: Ctrl-C as a terminal delivers it, even where this test run was started with it ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _ctrl_c_once_writing(argv: list[str], started: Path, cwd: Path) -> subprocess.CompletedProcess:
     """Run the CLI, press Ctrl-C (SIGINT) once `started` has grown past its first frames, and wait for the end."""
     proc = subprocess.Popen([sys.executable, str(ROOT / "emotion_recognition.py"), *argv], cwd=cwd, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_default_ctrl_c)
     deadline = time.time() + 120
     while time.time() < deadline and not (started.exists() and started.stat().st_size > 20_000):
         time.sleep(0.05)
@@ -283,12 +289,16 @@ def test_ctrl_c_in_a_folder_run_writes_the_files_done_so_far(tmp_path, five_minu
 
 # --- network streams ---------------------------------------------------------------------------------------
 
+STALL_SECONDS = 30
+STALLED = threading.Event()  # set once /stalled.ts has sent all it will send
+
+
 @pytest.fixture(scope="module")
 def stream_server(tmp_path_factory):
     """single_face.mp4 as an MPEG-TS stream (what HLS and many cameras send) on a local HTTP server: the
-    base URL. FFmpeg reads it as it reads any stream, without seeking. `/stalled.ts` sends the first half of
-    the stream, then nothing for 5 seconds, as a camera that drops off the network."""
-    import threading
+    base URL. FFmpeg reads it as it reads any stream, without seeking. Its clock starts at 10 s, as a live
+    stream's clock starts wherever it is. `/stalled.ts` sends the first half of the stream, then nothing for
+    STALL_SECONDS, as a camera that drops off the network."""
     from fractions import Fraction
     from functools import partial
     from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -301,7 +311,7 @@ def stream_server(tmp_path_factory):
         stream.width, stream.height, stream.pix_fmt = source.streams.video[0].width, source.streams.video[0].height, "yuv420p"
         for i, decoded in enumerate(source.decode(video=0)):
             frame = av.VideoFrame.from_ndarray(decoded.to_ndarray(format="bgr24"), format="bgr24")
-            frame.pts, frame.time_base = i, Fraction(1, int(rate))
+            frame.pts, frame.time_base = 10 * int(rate) + i, Fraction(1, int(rate))
             target.mux(stream.encode(frame))
         target.mux(stream.encode())
 
@@ -315,7 +325,8 @@ def stream_server(tmp_path_factory):
             self.end_headers()
             self.wfile.write(data[: len(data) // 2 // 188 * 188])  # whole 188-byte MPEG-TS packets
             self.wfile.flush()
-            time.sleep(5)
+            STALLED.set()
+            time.sleep(STALL_SECONDS)
 
         def log_message(self, *args):
             pass
@@ -334,17 +345,24 @@ def test_a_stream_url_is_read_to_its_end(stream_server, tmp_path):
     assert out.startswith("Stream: 2.4 s, 72 of 72 frames analysed\nFace 1 (0.0-2.4 s): Detected Emotion: Happy")
     faces = pd.read_csv(table)
     assert set(faces.source) == {url} and faces.frame.tolist() == list(range(72))
-    assert faces.time.iloc[0] == 0 and faces.time.is_monotonic_increasing  # the stream's clock, from its first frame
+    assert faces.time.iloc[0] == 0 and faces.time.iloc[-1] == pytest.approx(71 / 30, abs=0.01)  # from its first frame
 
 
-def test_a_password_in_a_stream_url_is_not_written_anywhere(stream_server, tmp_path):
-    url = stream_server.replace("http://", "http://viewer:s3cret@") + "/single_face.ts"
+def test_a_password_in_a_stream_url_is_not_written_anywhere(stream_server, tmp_path, capsys):
+    secret = stream_server.replace("http://", "http://viewer:s3cret@")
+    shown = stream_server.replace("http://", "http://viewer:***@")
     table = tmp_path / "stream.json"
-    code, out = run("--input", url, "--json", "--every", "12", "--results", str(table))
-    shown = stream_server.replace("http://", "http://viewer:***@") + "/single_face.ts"
-    assert code == 0 and json.loads(out)["input"] == shown and json.loads(out)["type"] == "stream"
-    assert "s3cret" not in out and "s3cret" not in table.read_text()
-    assert set(pd.read_json(table).source) == {shown}
+    code, out = run("--input", f"{secret}/single_face.ts?token=t0ken", "--json", "--every", "12", "--results", str(table))
+    assert code == 0 and json.loads(out)["type"] == "stream"
+    assert json.loads(out)["input"] == f"{shown}/single_face.ts?token=***"
+    assert set(pd.read_json(table).source) == {f"{shown}/single_face.ts?token=***"}
+    assert run("--input", f"{secret}/missing.ts")[0] == 1
+    assert run("batch", f"{secret}/single_face.ts", "--out", str(tmp_path / "batch"))[0] == 1
+    err = capsys.readouterr().err
+    assert f"error: The stream {shown}/missing.ts could not be opened (server returned 404 not found).\n" in err
+    assert f"error: Batch jobs read files, folders and patterns, not addresses such as {shown}/single_face.ts" in err
+    for text in (out, table.read_text(), err):
+        assert "s3cret" not in text and "t0ken" not in text
 
 
 def test_a_stream_that_goes_silent_ends_with_what_it_sent(stream_server, monkeypatch, capsys):
@@ -352,14 +370,50 @@ def test_a_stream_that_goes_silent_ends_with_what_it_sent(stream_server, monkeyp
     url = f"{stream_server}/stalled.ts"
     started = time.time()
     code, out = run("--input", url)
-    assert code == 0 and time.time() - started < 4.5  # the 1 s timeout ended it, not the server
+    assert code == 0 and time.time() - started < STALL_SECONDS / 2  # the 1 s timeout ended it, not the server
     frames = int(out.split(" of ")[1].split()[0])
     assert 0 < frames < 72 and "Detected Emotion:" in out
     assert capsys.readouterr().err == (f"note: {url} broke off after {frames} frames (damaged, or a stream silent "
                                        "for too long); the results cover those frames\n")
 
 
-def test_a_stream_that_cannot_be_opened_is_one_line(stream_server, capsys):
+def test_ctrl_c_while_a_stream_is_silent_stops_it_at_once_with_its_results(stream_server, tmp_path):
+    """The first Ctrl-C does not wait for the stream's 10 s timeout: the run ends within about a second,
+    keeps what arrived, and exits 130 (and does not crash with the stream's read still under way)."""
+    STALLED.clear()
+    table = tmp_path / "faces.csv"
+    proc = subprocess.Popen([sys.executable, str(ROOT / "emotion_recognition.py"), "--input",
+                             f"{stream_server}/stalled.ts", "--results", str(table)], cwd=tmp_path, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_default_ctrl_c)
+    assert STALLED.wait(60)
+    time.sleep(1.5)  # the CLI decodes and analyses what arrived, then waits for more
+    pressed = time.time()
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and time.time() - pressed < 5, stderr
+    assert stderr.startswith("stopped by Ctrl-C after ") and stderr.endswith(f"; results so far in {table}\n")
+    assert stdout.startswith("Stream: ") and len(pd.read_csv(table)) > 0
+
+
+BAD_ADDRESSES = {
+    "unsupported scheme": ("ftp://viewer:s3cret@10.0.0.5/clip.mp4", "ftp://viewer:***@10.0.0.5/clip.mp4 is not a "
+                           "stream this tool reads: use rtsp, rtsps, rtmp, rtmps, http, https, udp, tcp or rtp (://) "
+                           "addresses, or give a file."),
+    "a photo's address": ("https://example.org/faces/happy.JPG?size=big", "https://example.org/faces/happy.JPG?size=big "
+                          "is the address of a photo, and addresses are read as video streams: save the photo and give "
+                          "its file."),
+    "not a well-formed URL": ("rtsp://[::1/stream", "The rtsp:// address given is not a well-formed URL; check it."),
+}
+
+
+@pytest.mark.parametrize("case", BAD_ADDRESSES, ids=list(BAD_ADDRESSES))
+def test_an_address_this_tool_cannot_read_is_one_line(case, capsys):
+    address, message = BAD_ADDRESSES[case]
+    assert run("--input", address)[0] == 1
+    assert capsys.readouterr().err == f"error: {message}\n"
+
+
+def test_a_stream_that_cannot_be_opened_is_one_line(capsys):
     import socket
 
     with socket.socket() as sock:  # a port nobody listens on
@@ -367,9 +421,6 @@ def test_a_stream_that_cannot_be_opened_is_one_line(stream_server, capsys):
         closed = f"http://127.0.0.1:{sock.getsockname()[1]}/live.ts"
     assert run("--input", closed)[0] == 1
     assert capsys.readouterr().err == f"error: The stream {closed} could not be opened (connection refused).\n"
-    assert run("--input", f"{stream_server}/missing.ts")[0] == 1
-    assert capsys.readouterr().err == (f"error: The stream {stream_server}/missing.ts could not be opened "
-                                       "(server returned 404 not found).\n")
 
 
 # --- unusual but valid images ----------------------------------------------------------------------------

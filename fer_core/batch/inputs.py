@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from ..errors import FerError, InputNotFoundError
-from ..io import is_image_path, is_video_path
+from ..errors import FerError, InputNotFoundError, UnsupportedInputError
+from ..io import is_image_path, is_video_path, stream_name, url_scheme
 
 KEY_LENGTH = 60
 
@@ -100,6 +100,9 @@ def collect_inputs(inputs: Iterable[str | os.PathLike[str]]) -> list[InputFile]:
         found[entry.path] = InputFile(entry.path, source, entry.kind, entry.size, entry.mtime_ns)
 
     for item in items:
+        if url_scheme(item):  # before the pattern test: a URL's "?" is not a wildcard
+            raise UnsupportedInputError(f"Batch jobs read files, folders and patterns, not addresses such as "
+                                        f"{stream_name(item)}: give a stream to the command without batch.")
         if _is_pattern(item):
             matches = sorted(Path(p) for p in glob.glob(item, recursive=True))
             files = [p for p in matches if p.is_file() and _kind(p)]
