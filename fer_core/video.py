@@ -66,16 +66,18 @@ class FrameIndex:
     `pts[i]` is frame i (packets the container marks as discarded, such as an edit list's lead-in, are left
     out, as the decoder leaves them out). `keyframes` are the positions in `pts` where decoding can start
     after a seek. `complete` is False when the container gave no usable times (then seeking by time is
-    not possible and the video is read from the start).
+    not possible and the video is read from the start). `origin` is the stream's start (`pts` of time 0):
+    `time()` counts from it, as `VideoReader.frames` does.
     """
 
     pts: tuple[int, ...]
     keyframes: tuple[int, ...]
     time_base: Fraction
     complete: bool = True
+    origin: int = 0
 
     def time(self, position: int) -> float:
-        return float(self.pts[position] * self.time_base)
+        return float((self.pts[position] - self.origin) * self.time_base)
 
 
 class VideoReader:
@@ -134,20 +136,19 @@ class VideoReader:
         self._stream.thread_type = "AUTO"
         fps = self.info.fps or 25.0
         index = first_index
-        if start_pts is not None:
-            try:  # lands on the keyframe at or before start_pts; the frames before it are skipped below
-                self._container.seek(start_pts, stream=self._stream, backward=True, any_frame=False)
-            except (av.FFmpegError, OSError, ValueError):
-                raise InvalidVideoError(f"{self.name} could not be read from {start_pts} (seek failed).") from None
-        first_time: float | None = None  # a stream's clock starts anywhere: its times count from its first frame
+        # Times count from the start: a file's start time (MPEG program streams start at about 0.5 s), a
+        # stream's first frame (its clock starts anywhere).
+        first_time = None if self.is_stream else float(self._origin() * (self._stream.time_base or 0))
         try:
-            for frame in self._container.decode(self._stream):
+            decoded = self._container.decode(self._stream) if start_pts is None else self._decoded_from(start_pts)
+            for frame in decoded:  # after a seek, the frames before start_pts are skipped
                 if start_pts is not None and frame.pts is not None and frame.pts < start_pts:
                     continue
-                t = float(frame.time) if frame.time is not None else index / fps
-                if self.is_stream:
-                    first_time = t if first_time is None else first_time
-                    t -= first_time
+                if frame.time is None:
+                    t = index / fps
+                else:
+                    first_time = float(frame.time) if first_time is None else first_time
+                    t = float(frame.time) - first_time
                 yield VideoFrame(index, t, frame.to_ndarray(format="bgr24"), frame.pts)
                 index += 1
         except (av.FFmpegError, OSError, ValueError):
@@ -156,6 +157,33 @@ class VideoReader:
             if index == first_index:
                 raise InvalidVideoError(f"{self.name} could not be decoded (damaged video).") from None
             self.broke_off = True
+
+    def _decoded_from(self, start_pts: int) -> Iterator[Any]:
+        """Decoded frames from the keyframe at or before `start_pts`. Some demuxers (MPEG program and
+        transport streams: .mpg, .ts) land on the keyframe after the target instead, which would lose the
+        frames in between; then the seek is repeated from further back, twice as far each time."""
+        stream = self._stream
+        floor = self._origin()
+        back = max(1, round(1 / stream.time_base)) if stream.time_base else 1  # one second, to begin with
+        target = start_pts
+        while True:
+            at_start = target <= floor
+            try:
+                if at_start:  # the container's own start (its time base): seeking there by the stream can miss too
+                    self._container.seek(0, backward=True, any_frame=False)
+                else:
+                    self._container.seek(target, stream=stream, backward=True, any_frame=False)
+            except (av.FFmpegError, OSError, ValueError):
+                raise InvalidVideoError(f"{self.name} could not be read from {start_pts} (seek failed).") from None
+            frames = self._container.decode(stream)
+            first = next(frames, None)
+            if at_start or (first is not None and (first.pts is None or first.pts <= start_pts)):
+                if first is not None:
+                    yield first
+                for frame in frames:  # not `yield from`: PyAV's generator may end by raising StopIteration
+                    yield frame
+                return
+            target, back = max(floor, target - back), back * 2
 
     def frames(self, prefetch: int = 0, start_pts: int | None = None, first_index: int = 0,
                should_stop: Callable[[], bool] | None = None) -> Iterator[VideoFrame]:
@@ -200,7 +228,11 @@ class VideoReader:
         time_base = Fraction(stream.time_base) if stream.time_base else Fraction(1, 1000)
         if not pts or not keyframes or keyframes[0] != 0:
             complete = False
-        return FrameIndex(pts, keyframes, time_base, complete)
+        return FrameIndex(pts, keyframes, time_base, complete, self._origin())
+
+    def _origin(self) -> int:
+        """The stream's start time in its time base (0 when the container does not say)."""
+        return int(self._stream.start_time or 0)
 
 
 def _open_file(path: Path) -> Any:
