@@ -231,6 +231,17 @@ def run_video(video: Path | str, source: str, recognizer: Any, args: argparse.Na
     return EXIT_OK
 
 
+def annotated_names(files: list[Path]) -> dict[Path, Path]:
+    """Where each file's annotated copy goes in the output folder: the same name as a .png (photos) or .mp4
+    (videos); where two files would share it (clip.mov and clip.mp4), each keeps its own suffix in front
+    (clip.mov.mp4, clip.mp4.mp4), so no copy overwrites another."""
+    plain = {f: f.with_suffix(".png" if is_image_path(f) else ".mp4") for f in files}
+    taken: dict[Path, int] = {}
+    for name in plain.values():
+        taken[name] = taken.get(name, 0) + 1
+    return {f: name if taken[name] == 1 else f.with_name(f.name + name.suffix) for f, name in plain.items()}
+
+
 def run_folder(folder: Path, recognizer: Any, args: argparse.Namespace, out: TextIO, stop: StopOnCtrlC) -> int:
     """Every image and video in the folder into one results table; a bad file is reported and skipped.
     After a Ctrl-C the table holds the files done so far (and the part of the video being analysed)."""
@@ -243,6 +254,7 @@ def run_folder(folder: Path, recognizer: Any, args: argparse.Namespace, out: Tex
         raise FerError(f"{folder} has no images or videos in it.")
     if args.output is not None:
         args.output.mkdir(parents=True, exist_ok=True)
+    copies = annotated_names([p.relative_to(folder) for p in files])
     builder = TableBuilder()
     errors: list[dict[str, str]] = []
     done = 0
@@ -255,12 +267,12 @@ def run_folder(folder: Path, recognizer: Any, args: argparse.Namespace, out: Tex
         source = relative.as_posix()
         try:
             if is_image_path(path):
-                target = args.output / relative.with_suffix(".png") if args.output else None
+                target = args.output / copies[relative] if args.output else None
                 rows = analyze_image_file(path, recognizer, target, source)
                 builder.rows.extend(rows)
                 labels = ", ".join(display_name(label) for label in _labels(rows)) or "No faces detected"
             else:
-                target = args.output / relative.with_suffix(".mp4") if args.output else None
+                target = args.output / copies[relative] if args.output else None
                 analysis = analyze_video_file(path, recognizer, args, target, False, source, stop)
                 builder.extend(analysis.table)
                 if analysis.stopped:

@@ -130,6 +130,24 @@ def test_folder_run_skips_a_bad_file_and_writes_a_csv(tmp_path, capsys):
     assert (tmp_path / "annotated" / "happy_astronaut.png").exists()
 
 
+def test_folder_run_keeps_an_annotated_copy_of_each_file_when_names_meet(tmp_path):
+    """clip.mov and clip.mp4 would both be annotated as clip.mp4, face.jpg and face.png as face.png."""
+    folder = tmp_path / "media"
+    folder.mkdir()
+    (folder / "face.jpg").write_bytes((PHOTOS / "happy_posed.jpg").read_bytes())
+    (folder / "face.png").write_bytes((PHOTOS / "happy_astronaut.png").read_bytes())
+    (folder / "solo.jpg").write_bytes((PHOTOS / "surprise_posed.jpg").read_bytes())
+    (folder / "clip.mov").write_bytes((VIDEOS / "face_noface.mov").read_bytes())
+    (folder / "clip.mp4").write_bytes((VIDEOS / "single_face.mp4").read_bytes())
+    out = tmp_path / "annotated"
+    code, _ = run("--input", str(folder), "--results", str(tmp_path / "all.csv"), "--every", "12", "--output", str(out))
+    assert code == 0
+    assert sorted(p.name for p in out.iterdir()) == ["clip.mov.mp4", "clip.mp4.mp4", "face.jpg.png", "face.png.png",
+                                                     "solo.png"]
+    assert _frames_in(out / "clip.mov.mp4") == _frames_in(folder / "clip.mov")
+    assert _frames_in(out / "clip.mp4.mp4") == 72
+
+
 # --- bad input: one line, non-zero exit, no traceback ----------------------------------------------------
 
 def _truncated_jpeg(path):
