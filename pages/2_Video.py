@@ -1,4 +1,5 @@
-"""Video page: analyse a video file frame by frame; emotion over time per face, an annotated copy."""
+"""Video page: analyse a video file, or a network stream for a set time, frame by frame; emotion over time per
+face, an annotated copy."""
 
 from __future__ import annotations
 
@@ -11,24 +12,44 @@ import streamlit as st
 
 from dashboard import charts, files, resources, ui
 from fer_core.emotions import EMOTIONS, display_name
-from fer_core.errors import InvalidVideoError
+from fer_core.errors import FerError, InvalidVideoError
+from fer_core.io import check_stream_url, stream_name
 from fer_core.results import MIN_TRACK_FRAMES, MIN_TRACK_SECONDS, counted, shares, summarize
 
 settings = ui.setup_page(
     "Video", ":material/movie:",
-    "Upload a video or pick a sample: every face is followed through the video, and you get its emotions "
-    "over time, the share of time per emotion and an annotated copy to play or download.",
+    "Upload a video, pick a sample or record a network stream: every face is followed through the video, and "
+    "you get its emotions over time, the share of time per emotion and an annotated copy to play or download.",
 )
 ui.legend()
 
 RESULT_KEY = "video_result"
 
-source = st.radio("Source", ["Upload a video", "Sample video"], horizontal=True, key="video_source",
-                  label_visibility="collapsed")
+source = st.radio("Source", ["Upload a video", "Sample video", "Network stream"], horizontal=True,
+                  key="video_source", label_visibility="collapsed")
 name: str | None = None
 data: bytes | None = None
 sample_path: Path | None = None
-if source == "Upload a video":
+url: str | None = None  # a network stream's address, recorded for up to `seconds`
+seconds = 0
+ACTION = "Record stream" if source == "Network stream" else "Analyse video"
+if source == "Network stream":
+    u1, u2 = st.columns([3, 1])
+    address = u1.text_input("Stream address", key="video_url", placeholder="rtsp://user:password@camera/stream1",
+                            help="An IP camera's rtsp://, an MPEG-TS or HLS http(s):// address, rtmp://, udp://, "
+                                 "tcp:// or rtp://. A password in it is shown and saved as ***.").strip()
+    seconds = int(u2.number_input("Seconds to record", min_value=5, max_value=3600, value=30, step=5,
+                                  key="video_seconds", help="The stream is read for this long (or until it ends)."))
+    if not address:
+        st.info("Type the address of a live stream, such as an IP camera's.", icon=":material/videocam:")
+    else:
+        try:
+            check_stream_url(address)
+        except FerError as error:
+            ui.show_error(error)
+        else:
+            url, name = address, stream_name(address)
+elif source == "Upload a video":
     upload = st.file_uploader(f"Video (MP4, MOV, AVI or WebM, up to {files.upload_limit_mb()} MB)",
                               type=files.VIDEO_TYPES, key="video_upload")
     if upload is not None:
@@ -54,7 +75,8 @@ annotate = c2.toggle("Make an annotated video", value=True, key="video_annotate"
 def input_key() -> str | None:
     if name is None:
         return None
-    digest = hashlib.sha1(data if data is not None else str(sample_path).encode()).hexdigest()[:16]
+    key = data if data is not None else f"{url}|{seconds}".encode() if url else str(sample_path).encode()
+    digest = hashlib.sha1(key).hexdigest()[:16]
     return f"{name}:{digest}"
 
 
@@ -83,12 +105,17 @@ def _analyse(bar: Any) -> None:
             elapsed = now - state["start"]
             left = elapsed / done * max(total - done, 0) if done else 0.0
             # Every update is also where Streamlit interrupts this run when the user presses Stop or leaves.
-            bar.progress(min(done / max(total, 1), 1.0),
-                         text=f"Frame {done} of {total} · {elapsed:.0f} s elapsed · about {left:.0f} s left")
-        return True
+            if url:
+                bar.progress(min(elapsed / seconds, 1.0), text=f"Frame {done} · {elapsed:.0f} of {seconds} s recorded")
+            else:
+                bar.progress(min(done / max(total, 1), 1.0),
+                             text=f"Frame {done} of {total} · {elapsed:.0f} s elapsed · about {left:.0f} s left")
+        return not url or now - state["start"] < seconds
 
     with files.temporary_path(".mp4") as out_path:
-        if data is not None:
+        if url:
+            result = _run(url, recognizer, out_path, progress)
+        elif data is not None:
             with files.temporary_file(data, name or "upload.mp4") as in_path:
                 result = _run(in_path, recognizer, out_path, progress)
         else:
@@ -98,7 +125,7 @@ def _analyse(bar: Any) -> None:
     st.session_state[RESULT_KEY] = {"key": run_key(), "name": name, "analysis": result, "video": video_bytes}
 
 
-def _run(path: Path, recognizer: Any, out_path: Path, progress: Callable[[int, int], bool]) -> Any:
+def _run(path: Path | str, recognizer: Any, out_path: Path, progress: Callable[[int, int], bool]) -> Any:
     """The one frame path over the video (the sidebar's settings are the recognizer's)."""
     from fer_core.video import analyze_video
 
@@ -108,12 +135,11 @@ def _run(path: Path, recognizer: Any, out_path: Path, progress: Callable[[int, i
 
 with c3:
     st.write("")
-    start = st.button("Analyse video", type="primary", icon=":material/play_arrow:", key="video_go",
-                      disabled=name is None)
+    start = st.button(ACTION, type="primary", icon=":material/play_arrow:", key="video_go", disabled=name is None)
     st.caption("A run can be stopped at any time, or cancelled by leaving the page.")
 
 if st.session_state.get("video_stop"):
-    st.info("Analysis stopped. Nothing was kept; press **Analyse video** to start again.", icon=":material/stop_circle:")
+    st.info(f"Analysis stopped. Nothing was kept; press **{ACTION}** to start again.", icon=":material/stop_circle:")
 if start and name is not None:
     st.session_state.pop(RESULT_KEY, None)
     # Pressing Stop reruns the page, which interrupts this run at its next progress update.
@@ -131,12 +157,12 @@ stored = st.session_state.get(RESULT_KEY)
 if stored and stored["key"][0] == input_key():
     analysis = stored["analysis"]
     if stored["key"] != run_key():
-        st.caption("Settings changed since this run: press **Analyse video** to apply them.")
+        st.caption(f"Settings changed since this run: press **{ACTION}** to apply them.")
     info = analysis.info
     st.divider()
     st.subheader(f"Results: {stored['name']}")
     m = st.columns(5)
-    m[0].metric("Length", f"{info.duration:.1f} s")
+    m[0].metric("Length", f"{info.duration or analysis.last_time + 1 / info.fps:.1f} s")  # a live stream: as recorded
     m[1].metric("Frames analysed", f"{analysis.frames_analysed} / {analysis.frames_decoded}")
     brief = analysis.short_track_ids
     m[2].metric("Faces followed", len(analysis.face_ids),

@@ -19,6 +19,16 @@ except ImportError:
 
 
 @pytest.fixture(scope="session")
+def stream_server(tmp_path_factory):
+    """A live MPEG-TS stream of single_face.mp4 on a local HTTP server (`sample_media.serve_stream`)."""
+    from sample_media import serve_stream
+
+    served = serve_stream(tmp_path_factory.mktemp("served"))
+    yield served
+    served.server.shutdown()
+
+
+@pytest.fixture(scope="session")
 def haar_recognizer():
     from fer_core import EmotionRecognizer
 

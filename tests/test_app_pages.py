@@ -7,6 +7,7 @@ import glob
 import io
 import os
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -194,6 +195,45 @@ def test_video_upload_of_a_real_file():
     assert not at.error
     assert "Results: clip.mov" in [s.value for s in at.subheader]
     assert at.session_state["video_result"]["video"] is None
+
+
+def test_video_page_records_a_network_stream(stream_server):
+    """A stream's address (with a password, shown as ***) is read to its end or for the seconds set, through
+    the same results as a file; a stream gone quiet stops at the seconds set; bad addresses get one sentence."""
+    at = open_app("pages/2_Video.py")
+    at.radio(key="video_source").set_value("Network stream").run()
+    assert at.button(key="video_go").disabled and at.button(key="video_go").label == "Record stream"
+    secret = stream_server.url.replace("http://", "http://viewer:s3cret@")
+    at.text_input(key="video_url").set_value(f"{secret}/single_face.ts").run()
+    at.number_input(key="video_every").set_value(3).run()
+    at.button(key="video_go").click().run()
+    ok(at)
+    assert not at.error, [e.value for e in at.error]
+    shown = stream_server.url.replace("http://", "http://viewer:***@") + "/single_face.ts"
+    assert f"Results: {shown}" in [s.value for s in at.subheader]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Length"] == "2.4 s" and metrics["Frames analysed"] == "24 / 72" and metrics["Faces followed"] == "1"
+    table = at.session_state["video_result"]["analysis"].table
+    assert set(table["source"]) == {shown} and table["time"].iloc[0] == 0
+    assert any("Happy" in c for c in chips(at))
+
+    stream_server.stalled.clear()  # half a stream, then silence: the recording ends at the seconds set
+    at.text_input(key="video_url").set_value(f"{stream_server.url}/stalled.ts").run()
+    at.number_input(key="video_seconds").set_value(5).run()
+    started = time.time()
+    at.button(key="video_go").click().run(timeout=60)
+    ok(at)
+    assert not at.error and 5 <= time.time() - started < 9  # not the 10 s a silent stream is waited for
+    recorded = at.session_state["video_result"]["analysis"]
+    assert recorded.stopped and 0 < recorded.frames_decoded < 72
+
+    for address, message in (("ftp://cam/clip.mp4", "is not a stream this tool reads"),
+                             (f"{stream_server.url}/missing.ts", "could not be opened (server returned 404 not found)")):
+        at.text_input(key="video_url").set_value(address).run()
+        if not at.error:
+            at.button(key="video_go").click().run()
+        ok(at)
+        assert len(at.error) == 1 and message in at.error[0].value
 
 
 # --- Webcam page -----------------------------------------------------------------------------------------

@@ -7,7 +7,6 @@ import json
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from sample_media import PHOTOS, ROOT, VIDEOS
+from sample_media import PHOTOS, ROOT, STALL_SECONDS, VIDEOS
 from fer_core.cli import main
 from fer_core.errors import InvalidImageError, InvalidVideoError
 from fer_core.io import load_image
@@ -307,56 +306,8 @@ def test_ctrl_c_in_a_folder_run_writes_the_files_done_so_far(tmp_path, five_minu
 
 # --- network streams ---------------------------------------------------------------------------------------
 
-STALL_SECONDS = 30
-STALLED = threading.Event()  # set once /stalled.ts has sent all it will send
-
-
-@pytest.fixture(scope="module")
-def stream_server(tmp_path_factory):
-    """single_face.mp4 as an MPEG-TS stream (what HLS and many cameras send) on a local HTTP server: the
-    base URL. FFmpeg reads it as it reads any stream, without seeking. Its clock starts at 10 s, as a live
-    stream's clock starts wherever it is. `/stalled.ts` sends the first half of the stream, then nothing for
-    STALL_SECONDS, as a camera that drops off the network."""
-    from fractions import Fraction
-    from functools import partial
-    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-
-    folder = tmp_path_factory.mktemp("served")
-    with av.open(str(VIDEOS / "single_face.mp4")) as source, \
-            av.open(str(folder / "single_face.ts"), "w", format="mpegts") as target:
-        rate = source.streams.video[0].average_rate
-        stream = target.add_stream("libx264", rate=rate)
-        stream.width, stream.height, stream.pix_fmt = source.streams.video[0].width, source.streams.video[0].height, "yuv420p"
-        for i, decoded in enumerate(source.decode(video=0)):
-            frame = av.VideoFrame.from_ndarray(decoded.to_ndarray(format="bgr24"), format="bgr24")
-            frame.pts, frame.time_base = 10 * int(rate) + i, Fraction(1, int(rate))
-            target.mux(stream.encode(frame))
-        target.mux(stream.encode())
-
-    class Quiet(SimpleHTTPRequestHandler):
-        def do_GET(self):
-            if self.path != "/stalled.ts":
-                return super().do_GET()
-            data = (folder / "single_face.ts").read_bytes()
-            self.send_response(200)
-            self.send_header("Content-Type", "video/mp2t")
-            self.end_headers()
-            self.wfile.write(data[: len(data) // 2 // 188 * 188])  # whole 188-byte MPEG-TS packets
-            self.wfile.flush()
-            STALLED.set()
-            time.sleep(STALL_SECONDS)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(Quiet, directory=str(folder)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-
-
 def test_a_stream_url_is_read_to_its_end(stream_server, tmp_path):
-    url = f"{stream_server}/single_face.ts"
+    url = f"{stream_server.url}/single_face.ts"
     table = tmp_path / "stream.csv"
     code, out = run("--input", url, "--results", str(table))
     assert code == 0
@@ -367,8 +318,8 @@ def test_a_stream_url_is_read_to_its_end(stream_server, tmp_path):
 
 
 def test_a_password_in_a_stream_url_is_not_written_anywhere(stream_server, tmp_path, capsys):
-    secret = stream_server.replace("http://", "http://viewer:s3cret@")
-    shown = stream_server.replace("http://", "http://viewer:***@")
+    secret = stream_server.url.replace("http://", "http://viewer:s3cret@")
+    shown = stream_server.url.replace("http://", "http://viewer:***@")
     table = tmp_path / "stream.json"
     code, out = run("--input", f"{secret}/single_face.ts?token=t0ken", "--json", "--every", "12", "--results", str(table))
     assert code == 0 and json.loads(out)["type"] == "stream"
@@ -385,7 +336,7 @@ def test_a_password_in_a_stream_url_is_not_written_anywhere(stream_server, tmp_p
 
 def test_a_stream_that_goes_silent_ends_with_what_it_sent(stream_server, monkeypatch, capsys):
     monkeypatch.setattr("fer_core.video.STREAM_TIMEOUT", 1.0)
-    url = f"{stream_server}/stalled.ts"
+    url = f"{stream_server.url}/stalled.ts"
     started = time.time()
     code, out = run("--input", url)
     assert code == 0 and time.time() - started < STALL_SECONDS / 2  # the 1 s timeout ended it, not the server
@@ -398,12 +349,12 @@ def test_a_stream_that_goes_silent_ends_with_what_it_sent(stream_server, monkeyp
 def test_ctrl_c_while_a_stream_is_silent_stops_it_at_once_with_its_results(stream_server, tmp_path):
     """The first Ctrl-C does not wait for the stream's 10 s timeout: the run ends within about a second,
     keeps what arrived, and exits 130 (and does not crash with the stream's read still under way)."""
-    STALLED.clear()
+    stream_server.stalled.clear()
     table = tmp_path / "faces.csv"
     proc = subprocess.Popen([sys.executable, str(ROOT / "emotion_recognition.py"), "--input",
-                             f"{stream_server}/stalled.ts", "--results", str(table)], cwd=tmp_path, text=True,
+                             f"{stream_server.url}/stalled.ts", "--results", str(table)], cwd=tmp_path, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_default_ctrl_c)
-    assert STALLED.wait(60)
+    assert stream_server.stalled.wait(60)
     time.sleep(1.5)  # the CLI decodes and analyses what arrived, then waits for more
     pressed = time.time()
     proc.send_signal(signal.SIGINT)
