@@ -37,7 +37,7 @@ if source == "Network stream":
     u1, u2 = st.columns([3, 1])
     address = u1.text_input("Stream address", key="video_url", placeholder="rtsp://user:password@camera/stream1",
                             help="An IP camera's rtsp://, an MPEG-TS or HLS http(s):// address, rtmp://, udp://, "
-                                 "tcp:// or rtp://. A password in it is shown and saved as ***.").strip()
+                                 "tcp:// or rtp://. In the results, a password in it is shown and saved as ***.").strip()
     seconds = int(u2.number_input("Seconds to record", min_value=5, max_value=3600, value=30, step=5,
                                   key="video_seconds", help="The stream is read for this long (or until it ends)."))
     if not address:

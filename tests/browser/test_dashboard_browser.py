@@ -74,6 +74,27 @@ def test_video_sample_runs(page, screenshots):
     snap(page, screenshots / "video_results.png")
 
 
+def test_video_page_records_a_stream(page, screenshots, stream_server):
+    """An MPEG-TS stream from a local HTTP server, typed in as a camera's address would be."""
+    open_page(page, "Video", "Video")
+    page.get_by_test_id("stRadioGroup").get_by_text("Network stream").click()
+    wait_idle(page)
+    address = page.get_by_label("Stream address", exact=True).and_(page.get_by_role("textbox"))
+    address.fill(stream_server.url.replace("http://", "http://viewer:s3cret@") + "/single_face.ts")
+    address.press("Enter")
+    wait_idle(page)
+    page.get_by_role("button", name="Record stream").click()
+    shown = stream_server.url.replace("http://", "http://viewer:***@") + "/single_face.ts"
+    page.get_by_text(f"Results: {shown}", exact=True).wait_for(timeout=60_000)
+    wait_idle(page, 60)
+    page.locator("video").first.wait_for()
+    page.locator(".js-plotly-plot").first.wait_for()
+    page.wait_for_timeout(800)
+    assert_no_errors(page)
+    assert "s3cret" not in page.locator('[data-testid="stMain"]').inner_text()
+    snap(page, screenshots / "video_stream_results.png")
+
+
 def _start_stream(page) -> bool:
     """Press START in the streamlit-webrtc iframe; True once a detected face's label shows beside it."""
     frame = page.frame_locator('iframe[title*="webrtc"]')
