@@ -134,7 +134,7 @@ def analyze_video_file(path: Path | str, recognizer: Any, args: argparse.Namespa
 
     def progress(done: int, total: int) -> bool:
         if bar is not None:
-            bar.total = total
+            bar.total = None if isinstance(path, str) else total  # a stream: frames and rate, no end
             bar.n = done
             bar.refresh()
         return not stop.requested
