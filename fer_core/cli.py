@@ -224,7 +224,7 @@ def run_video(video: Path | str, source: str, recognizer: Any, args: argparse.Na
               "frames analysed", file=out)
         lines = _face_lines(summarize(analysis.table))
         print("\n".join(lines) if lines else "No faces detected", file=out)
-    if analysis.stopped or stop.requested:  # a Ctrl-C while a stream was silent ends it at its timeout
+    if analysis.stopped or stop.requested:  # stop.requested alone: a Ctrl-C after the last frame was read
         kept = f"; results so far in {args.results}" if args.results else ""
         print(f"stopped by Ctrl-C after {_stopped_at(analysis)}{kept}", file=sys.stderr)
         return EXIT_INTERRUPTED
