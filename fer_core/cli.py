@@ -19,7 +19,7 @@ from .detectors import available_detectors
 from .emotions import EMOTIONS, display_name
 from .errors import FerError, InputNotFoundError, UnsupportedInputError
 from .interrupt import StopOnCtrlC
-from .io import check_stream_url, is_image_path, is_stream_url, is_video_path, load_image, stream_name, url_scheme
+from .io import is_image_path, is_video_path, load_image, stream_name, url_scheme
 from .results import face_rows, row_dicts
 from .settings import PRESETS, Settings
 
@@ -346,9 +346,8 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
         if args.list_models:
             print_models(out)
             return EXIT_OK
-        if url_scheme(args.input):
-            check_stream_url(args.input)  # one sentence for an address this tool cannot read
-        source: Path | str = args.input if is_stream_url(args.input) else Path(args.input)
+        # An address stays a str: VideoReader reads it as a stream, or says in one sentence why it cannot.
+        source: Path | str = args.input if url_scheme(args.input) else Path(args.input)
         if isinstance(source, Path) and not source.exists():
             raise InputNotFoundError(f"{source} does not exist.")
         recognizer = EmotionRecognizer(settings_from(args))

@@ -76,11 +76,6 @@ def url_scheme(source: str | Path) -> str | None:
     return match.group(1).lower() if match else None
 
 
-def is_stream_url(source: str | Path) -> bool:
-    """Whether `source` is a URL of a network stream this tool reads (a scheme of STREAM_SCHEMES)."""
-    return url_scheme(source) in STREAM_SCHEMES
-
-
 def stream_name(url: str) -> str:
     """The URL as tables, messages and progress bars show it, with its secrets as ***: the password of
     `rtsp://user:password@host/...` and the values of query parameters such as `pwd=` (SECRET_QUERY_KEYS),

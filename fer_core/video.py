@@ -24,7 +24,7 @@ import numpy as np
 
 from .annotate import draw_faces
 from .errors import InputNotFoundError, InvalidVideoError
-from .io import check_stream_url, is_stream_url, stream_name
+from .io import check_stream_url, stream_name, url_scheme
 from .pipeline import EmotionRecognizer
 from .results import FaceResult, TableBuilder, records, summarize
 from .settings import Settings
@@ -89,13 +89,13 @@ class VideoReader:
     """
 
     def __init__(self, path: str | Path, stream_timeout: float | None = None) -> None:
-        self.is_stream = is_stream_url(path)  # a URL (`io.is_stream_url`): read live, times from its first frame
+        self.is_stream = url_scheme(path) is not None  # an address: read live, times from its first frame
         self.path: str | Path = str(path) if self.is_stream else Path(path)
         self.name = stream_name(str(path)) if self.is_stream else Path(path).name  # in messages and tables
         self._timeout = STREAM_TIMEOUT if stream_timeout is None else stream_timeout
         self._decoders: list[threading.Thread] = []  # prefetching threads (`frames(prefetch=...)`)
         if self.is_stream:
-            check_stream_url(str(path))
+            check_stream_url(str(path))  # one sentence for an address of a kind this tool cannot read
             self._container = _open_stream(str(path), self._timeout)
         else:
             self._container = _open_file(Path(path))
@@ -418,7 +418,7 @@ def analyze_video(
     source: str | None = None,
 ) -> VideoAnalysis:
     """Analyse every `every`-th frame (or about `target_fps` frames a second) of a video file, or of a network
-    stream given as a URL string (`io.is_stream_url`), which is read until it ends or `progress` stops it.
+    stream given as a URL string (`io.STREAM_SCHEMES`), which is read until it ends or `progress` stops it.
 
     The video is opened once. Each analysed frame goes through a `FrameProcessor` with `settings` (default:
     the recognizer's; `detect_every`, `detect_width`, `smoothing`). With `output_path`, every frame is
