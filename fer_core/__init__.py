@@ -23,10 +23,11 @@ from .io import load_image
 from .pipeline import EmotionRecognizer
 from .models import ModelSpec, get_model, list_models
 from .results import COLUMNS, Box, FaceResult, faces_table, summarize
+from .results_csv import LiveResultsCsv
 from .settings import REALTIME, THOROUGH, Settings
 
 __all__ = [
-    "Box", "FaceResult", "COLUMNS", "faces_table", "summarize", "Settings", "REALTIME", "THOROUGH",
+    "Box", "FaceResult", "COLUMNS", "faces_table", "summarize", "LiveResultsCsv", "Settings", "REALTIME", "THOROUGH",
     "DEFAULT_DETECTOR", "FaceDetector", "available_detectors", "create_detector", "register_detector",
     "COLORS_BGR", "COLORS_HEX", "DISPLAY_NAMES", "EMOTIONS",
     "DatasetError", "FerError", "InputNotFoundError", "InvalidImageError", "InvalidVideoError",

@@ -20,7 +20,7 @@ from .emotions import EMOTIONS, display_name
 from .errors import FerError, InputNotFoundError, UnsupportedInputError
 from .interrupt import StopOnCtrlC
 from .io import is_image_path, is_video_path, load_image, stream_name, url_scheme
-from .results import face_rows, row_dicts
+from .results import face_rows, results_format, row_dicts
 from .settings import PRESETS, Settings
 
 EXIT_OK, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 130  # bad options: argparse exits with 2
@@ -121,9 +121,32 @@ def _labels(rows: list[tuple]) -> list[str]:
     return [record["smoothed_label"] for record in row_dicts(rows)]
 
 
+def growing_results(path: Path | None) -> Any:
+    """A context giving the `LiveResultsCsv` that a .csv results file is written through while the run goes
+    (so a crash or a kill keeps the rows), or None: no file, or a .json or .parquet one, written at the end."""
+    from contextlib import nullcontext
+
+    if path is None or results_format(path) != "csv":
+        return nullcontext()
+    from .results_csv import LiveResultsCsv
+
+    return LiveResultsCsv(path)
+
+
+def check_results_path(path: Path | None) -> None:
+    """Refuse a results file that could not be written before the run, not after it (one sentence)."""
+    if path is None:
+        return
+    folder = path.parent
+    if path.is_dir() or (folder.exists() and not os.access(folder, os.W_OK)):
+        raise FerError(f"Could not write the results to {path}; name a file in a folder you can write to.")
+    results_format(path)
+
+
 def analyze_video_file(path: Path | str, recognizer: Any, args: argparse.Namespace, output: Path | None,
-                       show_progress: bool, source: str, stop: StopOnCtrlC) -> Any:
-    """The video's `VideoAnalysis`; it ends early (`stopped`) at the frame after a Ctrl-C."""
+                       show_progress: bool, source: str, stop: StopOnCtrlC, live: Any = None) -> Any:
+    """The video's `VideoAnalysis`; it ends early (`stopped`) at the frame after a Ctrl-C. Its rows also go
+    to `live` (a `LiveResultsCsv`) as they are settled."""
     from .video import analyze_video
 
     bar = None
@@ -141,7 +164,7 @@ def analyze_video_file(path: Path | str, recognizer: Any, args: argparse.Namespa
 
     try:
         return analyze_video(path, recognizer, every=args.every, target_fps=args.fps, output_path=output,
-                             progress=progress, source=source)
+                             progress=progress, source=source, results_csv=live)
     finally:
         if bar is not None:
             bar.close()
@@ -208,9 +231,10 @@ def run_video(video: Path | str, source: str, recognizer: Any, args: argparse.Na
     """A video file or a stream URL: a line per face (or JSON), the table when asked; exit 130 after Ctrl-C."""
     from .results import summarize, write_table
 
-    analysis = analyze_video_file(video, recognizer, args, _video_output(args.output), sys.stderr.isatty(), source,
-                                  stop)
-    if args.results:
+    output = _video_output(args.output)
+    with growing_results(args.results) as live:
+        analysis = analyze_video_file(video, recognizer, args, output, sys.stderr.isatty(), source, stop, live)
+    if args.results and live is None:
         write_table(analysis.table, args.results)
     if analysis.broke_off:
         print(_broke_off_note(source, analysis), file=sys.stderr)
@@ -244,7 +268,8 @@ def annotated_names(files: list[Path]) -> dict[Path, Path]:
 
 def run_folder(folder: Path, recognizer: Any, args: argparse.Namespace, out: TextIO, stop: StopOnCtrlC) -> int:
     """Every image and video in the folder into one results table; a bad file is reported and skipped.
-    After a Ctrl-C the table holds the files done so far (and the part of the video being analysed)."""
+    After a Ctrl-C the table holds the files done so far (and the part of the video being analysed); a .csv
+    table grows file by file (and frame by frame in a video), so even a killed run keeps what was done."""
     from tqdm import tqdm
 
     from .results import TableBuilder, records, summarize, write_table
@@ -252,6 +277,8 @@ def run_folder(folder: Path, recognizer: Any, args: argparse.Namespace, out: Tex
     files = sorted(p for p in folder.rglob("*") if p.is_file() and (is_image_path(p) or is_video_path(p)))
     if not files:
         raise FerError(f"{folder} has no images or videos in it.")
+    results_path = args.results or Path(f"{folder.resolve().name}_emotions.csv")
+    check_results_path(results_path)
     if args.output is not None:
         args.output.mkdir(parents=True, exist_ok=True)
     copies = annotated_names([p.relative_to(folder) for p in files])
@@ -259,36 +286,39 @@ def run_folder(folder: Path, recognizer: Any, args: argparse.Namespace, out: Tex
     errors: list[dict[str, str]] = []
     done = 0
     part_way: tuple[str, str] | None = None  # the video a Ctrl-C stopped part-way: (source, where)
-    for path in tqdm(files, unit="file", desc="analysing", file=sys.stderr, disable=not sys.stderr.isatty()):
-        if stop.requested:
-            break
-        done += 1
-        relative = path.relative_to(folder)
-        source = relative.as_posix()
-        try:
-            if is_image_path(path):
-                target = args.output / copies[relative] if args.output else None
-                rows = analyze_image_file(path, recognizer, target, source)
-                builder.rows.extend(rows)
-                labels = ", ".join(display_name(label) for label in _labels(rows)) or "No faces detected"
-            else:
-                target = args.output / copies[relative] if args.output else None
-                analysis = analyze_video_file(path, recognizer, args, target, False, source, stop)
-                builder.extend(analysis.table)
-                if analysis.stopped:
-                    part_way = (source, _stopped_at(analysis))
-                if analysis.broke_off:
-                    print(_broke_off_note(source, analysis), file=sys.stderr)
-                summary = summarize(analysis.table)
-                labels = ", ".join(f"face {r.face_id}: {display_name(r.dominant)}"
-                                   for r in summary.itertuples()) or "No faces detected"
-            if not args.json:
-                print(f"{source}: {labels}", file=out)
-        except FerError as error:
-            errors.append({"source": source, "error": str(error)})
-            print(f"skipped {source}: {error}", file=sys.stderr)
+    with growing_results(results_path) as live:
+        for path in tqdm(files, unit="file", desc="analysing", file=sys.stderr, disable=not sys.stderr.isatty()):
+            if stop.requested:
+                break
+            done += 1
+            relative = path.relative_to(folder)
+            source = relative.as_posix()
+            target = args.output / copies[relative] if args.output else None
+            try:
+                if is_image_path(path):
+                    rows = analyze_image_file(path, recognizer, target, source)
+                    builder.rows.extend(rows)
+                    if live is not None:
+                        live.add(rows, source)
+                    labels = ", ".join(display_name(label) for label in _labels(rows)) or "No faces detected"
+                else:
+                    analysis = analyze_video_file(path, recognizer, args, target, False, source, stop, live)
+                    builder.extend(analysis.table)
+                    if analysis.stopped:
+                        part_way = (source, _stopped_at(analysis))
+                    if analysis.broke_off:
+                        print(_broke_off_note(source, analysis), file=sys.stderr)
+                    summary = summarize(analysis.table)
+                    labels = ", ".join(f"face {r.face_id}: {display_name(r.dominant)}"
+                                       for r in summary.itertuples()) or "No faces detected"
+                if not args.json:
+                    print(f"{source}: {labels}", file=out)
+            except FerError as error:
+                errors.append({"source": source, "error": str(error)})
+                print(f"skipped {source}: {error}", file=sys.stderr)
     table = builder.table()
-    results_path = write_table(table, args.results or Path(f"{folder.resolve().name}_emotions.csv"))
+    if live is None:
+        write_table(table, results_path)
     analysed = done - len(errors)
     if args.json:
         print(json.dumps({"input": str(folder), "type": "folder", "results_file": str(results_path),
@@ -350,6 +380,7 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
         source: Path | str = args.input if url_scheme(args.input) else Path(args.input)
         if isinstance(source, Path) and not source.exists():
             raise InputNotFoundError(f"{source} does not exist.")
+        check_results_path(args.results)
         recognizer = EmotionRecognizer(settings_from(args))
         with stop:
             if isinstance(source, Path) and source.is_dir():

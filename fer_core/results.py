@@ -189,13 +189,14 @@ def face_rows(faces: Sequence[FaceResult], source: str, frame: int = 0, time: fl
     return rows
 
 
-def results_table(rows: Iterable[Row] = ()) -> "pd.DataFrame":
+def results_table(rows: Iterable[Row] = (), mark_short: bool = True) -> "pd.DataFrame":
     """The results table from rows made by `face_rows` (an empty table, with its columns, from none), with
-    `short_track` set from the whole of each track."""
+    `short_track` set from the whole of each track (`mark_short=False`: as the rows give it, for a writer
+    that knows more tracks than these rows hold, `results_csv.LiveResultsCsv`)."""
     import pandas as pd
 
-    table = pd.DataFrame(list(rows), columns=list(COLUMNS))
-    return mark_short_tracks(table.astype(_DTYPES))
+    table = pd.DataFrame(list(rows), columns=list(COLUMNS)).astype(_DTYPES)
+    return mark_short_tracks(table) if mark_short else table
 
 
 def mark_short_tracks(table: "pd.DataFrame", min_frames: int = MIN_TRACK_FRAMES,
@@ -350,10 +351,15 @@ def records(frame: "pd.DataFrame") -> list[dict[str, Any]]:
     return json.loads(frame.to_json(orient="records", double_precision=6))
 
 
+def csv_text(table: "pd.DataFrame", header: bool = True) -> str:
+    """The table as CSV text: the one CSV format, whether written at once or a few rows at a time."""
+    return table.to_csv(index=False, header=header)
+
+
 def export_bytes(table: "pd.DataFrame", fmt: str) -> bytes:
     """The table as a CSV, JSON (records) or Parquet file's bytes: what downloads and `--csv` write."""
     if fmt == "csv":
-        return table.to_csv(index=False).encode("utf-8")
+        return csv_text(table).encode("utf-8")
     if fmt == "json":
         return json.dumps(records(table), indent=1).encode("utf-8")
     if fmt == "parquet":
@@ -363,14 +369,21 @@ def export_bytes(table: "pd.DataFrame", fmt: str) -> bytes:
     raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(EXPORT_FORMATS)}")
 
 
-def write_table(table: "pd.DataFrame", path: str | Path) -> Path:
-    """Write the table in the format its file name ends with (.csv, .json or .parquet)."""
+def results_format(path: str | Path) -> str:
+    """The export format a results file's name asks for; one sentence (FerError) for any other name, so a
+    long run can be refused before it starts rather than after."""
     from .errors import FerError
 
-    path = Path(path)
-    fmt = path.suffix.lower().lstrip(".")
+    fmt = Path(path).suffix.lower().lstrip(".")
     if fmt not in EXPORT_FORMATS:
-        raise FerError(f"Results can be written as .csv, .json or .parquet, not {path.name}.")
+        raise FerError(f"Results can be written as .csv, .json or .parquet, not {Path(path).name}.")
+    return fmt
+
+
+def write_table(table: "pd.DataFrame", path: str | Path) -> Path:
+    """Write the table in the format its file name ends with (.csv, .json or .parquet)."""
+    path = Path(path)
+    fmt = results_format(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(export_bytes(table, fmt))
     return path

@@ -26,7 +26,8 @@ from .annotate import draw_faces
 from .errors import InputNotFoundError, InvalidVideoError
 from .io import check_stream_url, stream_name, url_scheme
 from .pipeline import EmotionRecognizer
-from .results import FaceResult, TableBuilder, records, summarize
+from .results import FaceResult, TableBuilder, face_rows, records, summarize
+from .results_csv import LiveResultsCsv
 from .settings import Settings
 from .stream import FrameProcessor
 
@@ -416,6 +417,7 @@ def analyze_video(
     progress: ProgressCallback | None = None,
     prefetch: int = 8,
     source: str | None = None,
+    results_csv: LiveResultsCsv | None = None,
 ) -> VideoAnalysis:
     """Analyse every `every`-th frame (or about `target_fps` frames a second) of a video file, or of a network
     stream given as a URL string (`io.STREAM_SCHEMES`), which is read until it ends or `progress` stops it.
@@ -424,7 +426,8 @@ def analyze_video(
     the recognizer's; `detect_every`, `detect_width`, `smoothing`). With `output_path`, every frame is
     written annotated with the latest results, so the copy plays at the original rate even when only some
     frames are analysed. Frames are decoded `prefetch` ahead in a background thread (0: in this thread).
-    `source` names the video in the table (default: the file name).
+    `source` names the video in the table (default: the file name). With `results_csv`, the rows also go to
+    that file as they are settled, so a run that crashes or is killed keeps them (the caller closes it).
     """
     settings = settings or recognizer.settings
     builder = TableBuilder()
@@ -447,6 +450,8 @@ def analyze_video(
 
         def stop_while_waiting() -> bool:  # a stream gone quiet: the progress callback may still stop the run
             nonlocal asked_to_stop
+            if results_csv is not None:  # and the rows that arrived before the quiet reach the file
+                results_csv.add([], name, processor.tracker.tracks.keys())
             asked_to_stop = progress is not None and progress(decoded, max(total, decoded)) is False
             return asked_to_stop
 
@@ -457,7 +462,10 @@ def analyze_video(
                 last_time = frame.time
                 if frame.index % every == 0:
                     faces = processor.process(frame.image)
-                    builder.add(faces, name, frame.index, frame.time)
+                    rows = face_rows(faces, name, frame.index, frame.time)
+                    builder.rows.extend(rows)
+                    if results_csv is not None:
+                        results_csv.add(rows, name, processor.tracker.tracks.keys())
                     analysed += 1
                 if output_path is not None:
                     if writer is None:
@@ -472,6 +480,8 @@ def analyze_video(
             frames.close()  # type: ignore[attr-defined]
             if writer is not None:
                 writer.close()
+            if results_csv is not None:
+                results_csv.add([], name)  # the video is over, and so are its tracks
     if decoded == 0:
         raise InvalidVideoError(f"{name} has no frames to analyse.")
     return VideoAnalysis(

@@ -193,6 +193,22 @@ def test_missing_path_and_empty_folder(tmp_path, capsys):
     assert capsys.readouterr().err == f"error: {tmp_path} has no images or videos in it.\n"
 
 
+def test_a_results_file_that_cannot_be_written_is_refused_before_the_run(tmp_path, capsys):
+    """Not after an hour of analysis: nothing is analysed and nothing is written."""
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    (folder / "a.mp4").write_bytes((VIDEOS / "single_face.mp4").read_bytes())
+    annotated = tmp_path / "annotated"
+    for results, message in ((tmp_path / "faces.xlsx", "Results can be written as .csv, .json or .parquet, not "
+                              "faces.xlsx."),
+                             (tmp_path, f"Could not write the results to {tmp_path}; name a file in a folder you "
+                              "can write to.")):
+        for given in (folder, folder / "a.mp4"):
+            code, out = run("--input", str(given), "--results", str(results), "--output", str(annotated))
+            assert (code, out) == (1, "") and capsys.readouterr().err == f"error: {message}\n"
+            assert not annotated.exists()
+
+
 def test_bad_options_exit_2(capsys):
     with pytest.raises(SystemExit) as stop:
         main(["--input", str(PHOTOS / "happy_posed.jpg"), "--every", "0"])
@@ -362,6 +378,30 @@ def test_ctrl_c_while_a_stream_is_silent_stops_it_at_once_with_its_results(strea
     assert proc.returncode == 130 and time.time() - pressed < 5, stderr
     assert stderr.startswith("stopped by Ctrl-C after ") and stderr.endswith(f"; results so far in {table}\n")
     assert stdout.startswith("Stream: ") and len(pd.read_csv(table)) > 0
+
+
+def test_a_stream_run_killed_outright_keeps_the_faces_it_had_seen(stream_server, tmp_path):
+    """A .csv results file grows while the stream is read: a run killed with no chance to clean up (SIGKILL,
+    as a crash or a power cut would end it) during the stream's silence still leaves a valid table with a
+    row for every frame that arrived, written within about a second of it."""
+    from fer_core.results import COLUMNS
+
+    stream_server.stalled.clear()
+    table = tmp_path / "faces.csv"
+    proc = subprocess.Popen([sys.executable, str(ROOT / "emotion_recognition.py"), "--input",
+                             f"{stream_server.url}/stalled.ts", "--results", str(table)], cwd=tmp_path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert stream_server.stalled.wait(60)
+    deadline = time.time() + 6  # the CLI waits 10 s for more before it ends by itself
+    while time.time() < deadline and (not table.exists() or table.read_text().count("\n") < 2):
+        time.sleep(0.1)
+    time.sleep(1.5)  # the rest of what arrived, analysed, and its next write a second later
+    assert proc.poll() is None  # still waiting for the stream
+    proc.kill()
+    assert proc.wait(timeout=30) == -signal.SIGKILL
+    faces = pd.read_csv(table)
+    assert list(faces.columns) == list(COLUMNS) and not faces.short_track.any()
+    assert len(faces) > 10 and faces.frame.tolist() == list(range(len(faces)))
 
 
 BAD_ADDRESSES = {

@@ -117,6 +117,37 @@ def test_a_reader_gives_its_frames_once():
             next(reader.frames())
 
 
+def test_a_results_csv_grows_during_the_run_and_ends_as_the_table_written_at_once(tmp_path):
+    """`LiveResultsCsv`: rows reach the file while the video is still being analysed, each with its final
+    `short_track` verdict (the file is only appended to), and the closed file is byte for byte what
+    `write_table` writes at the end, the brief false track of the test below included."""
+    from fer_core import EmotionRecognizer
+    from fer_core.detectors import default_params
+    from fer_core.results import export_bytes
+    from fer_core.results_csv import LiveResultsCsv
+
+    loose = EmotionRecognizer(detector="haar", detector_params={**default_params("haar"), "min_neighbors": 1})
+    path = tmp_path / "live.csv"
+    written: dict[int, int] = {}  # frames decoded: rows in the file then
+
+    def progress(done: int, total: int) -> None:
+        written[done] = path.read_text().count("\n") - 1
+
+    with LiveResultsCsv(path, flush_seconds=0) as live:
+        analysis = analyze_video(VIDEOS / "noface_face.mov", loose, every=2, progress=progress, results_csv=live)
+    table = analysis.table
+    assert path.read_bytes() == export_bytes(table, "csv")
+    brief, real = table[table.face_id == 1], table[table.face_id == 2]
+    assert brief.short_track.all() and not real.short_track.any()
+    counts = list(written.values())
+    assert counts == sorted(counts) and counts[0] == 0 and counts[-1] == len(table)  # all in before the end
+    # Nothing is written while the false track may still turn out to be a face; once it has ended, its rows
+    # go in at once with the real face's that waited behind them, and from then on each frame's row at once.
+    settled_at = min(done for done, rows in written.items() if rows)
+    assert written[settled_at] > len(brief)
+    assert all(rows == (table.frame < done).sum() for done, rows in written.items() if done >= settled_at)
+
+
 def test_a_brief_false_detection_is_marked_not_counted(tmp_path):
     """The Haar cascade at its loosest (1 neighbour, as the sidebar allows) sees a face for a third of a second
     before the real one walks in: that track is kept in the table and its exports, marked `short_track`, and
