@@ -3,7 +3,8 @@
 The callback runs in a worker thread that is not a Streamlit script thread, so nothing here touches `st.*`
 or `st.session_state` from it: each processed frame's `FaceResult`s are put on a `queue.Queue`, and the
 page (in the script thread) drains the queue into a `LiveHistory`, whose rows are the results table's
-(`fer_core.results.COLUMNS`, source "webcam"), the same layout as a photo or a video.
+(`fer_core.results.COLUMNS`, source "webcam", or a network camera's address with its secrets as ***), the same
+layout as a photo or a video.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class LiveSession:
         self._lock = threading.Lock()
         self._processor = LiveFrameProcessor(self.recognizer)
         self._start: float | None = None
+        self._last_frame: float | None = None
         self._stamps: deque[float] = deque(maxlen=30)
         self.frames = 0
         self.mean_ms = 0.0  # moving average of the processing time per frame
@@ -73,6 +75,7 @@ class LiveSession:
         now = time.perf_counter()
         if self._start is None:
             self._start = now
+        self._last_frame = now
         try:
             with self._lock:
                 faces = self._processor.process(image)
@@ -106,6 +109,11 @@ class LiveSession:
         new.pts, new.time_base = frame.pts, frame.time_base
         return new
 
+    def seconds_since_last_frame(self) -> float | None:
+        """How long no frame has arrived (None before the first): a camera that stopped sending, or a
+        network stream that ended, leaves the browser's video frozen, and the page should say so."""
+        return None if self._last_frame is None else time.perf_counter() - self._last_frame
+
     def drain(self, limit: int = 10_000) -> list[LiveUpdate]:
         out = []
         while len(out) < limit:
@@ -124,6 +132,7 @@ class LiveSession:
 class LiveHistory:
     """A stream's results as table rows, with its frame rates and processing times (script thread only)."""
 
+    source: str = SOURCE  # the table's `source`: "webcam", or a network camera's address with secrets as ***
     max_rows: int = 50_000
     rows: TableBuilder = field(default_factory=TableBuilder)
     fps: list[float] = field(default_factory=list)
@@ -138,7 +147,7 @@ class LiveHistory:
             self.fps.append(update.fps)
             self.ms.append(update.processing_ms)
             self.last = update
-            self.rows.add(update.faces, SOURCE, update.frame, update.time)
+            self.rows.add(update.faces, self.source, update.frame, update.time)
         self.rows.trim(self.max_rows)
         del self.fps[: max(0, len(self.fps) - self.max_rows)]
         del self.ms[: max(0, len(self.ms) - self.max_rows)]

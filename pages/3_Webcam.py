@@ -6,19 +6,22 @@ import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
 from dashboard import charts, files, resources, ui
+from dashboard import network_camera as netcam
 from dashboard import webrtc as rtc
-from dashboard.live import LiveHistory, LiveSession
+from dashboard.live import SOURCE, LiveHistory, LiveSession
 from fer_core.emotions import display_name
 from fer_core.results import MIN_TRACK_FRAMES, MIN_TRACK_SECONDS, counted, face_ids, shares, summarize
 
 settings = ui.setup_page(
     "Webcam", ":material/videocam:",
-    "Press <b>Start</b> and allow the camera: every face gets a live box and label, with its probabilities "
-    "and a rolling timeline beside the video. Frames are processed on this computer and never stored.",
+    "Press <b>Start</b> and allow the camera, or give a network camera's address: every face gets a live box "
+    "and label, with its probabilities and a rolling timeline beside the video. Frames are processed on this "
+    "computer and never stored.",
 )
 ui.legend()
 
 ROLLING_SECONDS = 20.0
+SILENT_SECONDS = 3.0  # no frame for this long: say that the picture is frozen
 
 try:
     recognizer = resources.recognizer(settings)
@@ -48,11 +51,50 @@ except rtc.IceConfigError as error:
     ui.show_error(error, "the WebRTC settings")
     st.stop()
 
+CAMERAS = ("This browser's camera", "A network camera")
+camera = st.radio("Camera", CAMERAS, horizontal=True, key="webcam_camera",
+                  help="A network camera is read by this dashboard's server: an IP camera's rtsp:// address, an "
+                       "MPEG-TS or HLS http(s):// stream, or rtmp://, udp://, tcp://, rtp://.")
+network = camera == CAMERAS[1]
+checked: netcam.CameraCheck | None = None
+if network:
+    address = st.text_input("Camera address", key="webcam_address", placeholder=netcam.PLACEHOLDER,
+                            help="Opened once to check it (up to 10 s), then read while the stream plays. A password "
+                                 "in it is shown as *** in the results and downloads.").strip()
+    if address:
+        checked = st.session_state.get("webcam_checked")
+        if st.session_state.get("webcam_checked_address") != address:
+            with st.spinner("Connecting to the camera..."):
+                checked = netcam.check(address)
+            st.session_state["webcam_checked"], st.session_state["webcam_checked_address"] = checked, address
+    if checked is None:
+        st.info("Type the camera's address and press Enter.", icon=":material/link:")
+    elif checked.problem:
+        st.error(checked.problem, icon=":material/videocam_off:")
+        if st.button("Try again", key="webcam_retry", icon=":material/refresh:"):
+            st.session_state.pop("webcam_checked_address", None)
+            st.rerun()
+    else:
+        st.success(f"Connected to `{checked.name}`: {checked.summary}. Press **START** to watch it live.",
+                   icon=":material/videocam:")
+source_name = checked.name if network and checked is not None else SOURCE
+
 left, right = st.columns([3, 2], gap="large")
 with left:
+    ctx = _Stopped()
     if not ui.in_browser():
-        ctx = _Stopped()
         st.info("The live stream starts when the dashboard runs in a browser (`make run`).", icon=":material/videocam:")
+    elif network:
+        if checked is not None and checked.problem is None:
+            ctx = webrtc_streamer(
+                key="network_camera",
+                mode=WebRtcMode.RECVONLY,
+                rtc_configuration=rtc.rtc_configuration(ICE_SERVERS),
+                player_factory=netcam.player_factory(address),
+                video_frame_callback=session.callback,
+                media_stream_constraints={"video": True, "audio": False},
+                async_processing=True,
+            )
     else:
         ctx = webrtc_streamer(
             key="webcam",
@@ -67,12 +109,13 @@ with left:
             what, next_step = rtc.camera_help(problem)
             st.error(f"**{what}** {next_step}", icon=":material/videocam_off:")
             st.page_link("pages/2_Video.py", label="Analyse a video file instead", icon=":material/movie:")
-    st.caption("The browser asks once for the camera. The first start can take a few seconds; nothing is recorded. "
-               f"Relay servers (STUN/TURN): {rtc.describe(ICE_SERVERS)}.")
+    st.caption(("The server reads the camera's stream and sends it here annotated. " if network else
+                "The browser asks once for the camera. ") + "The first start can take a few seconds; nothing is "
+               f"recorded. Relay servers (STUN/TURN): {rtc.describe(ICE_SERVERS)}.")
 
 active = bool(ctx.state.playing or ctx.state.signalling)
 if active and not st.session_state.get("webcam_was_active"):
-    history = st.session_state["webcam_history"] = LiveHistory()
+    history = st.session_state["webcam_history"] = LiveHistory(source=source_name)
 st.session_state["webcam_was_active"] = active
 playing = bool(ctx.state.playing)
 
@@ -107,6 +150,10 @@ def live_panel() -> None:
     if last is None:
         st.info("Waiting for the first frame...", icon=":material/hourglass_top:")
         return
+    silent = session.seconds_since_last_frame() or 0.0
+    if silent > SILENT_SECONDS:
+        st.warning(f"No new frame for {silent:.0f} s: the camera has stopped sending, or its stream has ended. "
+                   "Press **STOP** for the session's summary.", icon=":material/videocam_off:")
     live_charts(last, history.table().tail(3000))
 
 
@@ -115,12 +162,12 @@ with right:
         live_panel()
     elif not history.frames:
         st.markdown("##### How to use it")
-        st.markdown(
-            "1. Press **START** under the video area and allow the camera.\n"
-            "2. Look at the camera: a box and a label appear on every face.\n"
-            "3. Press **STOP** to see a summary of the session.\n\n"
-            "The sidebar's detector, model and smoothing apply live."
-        )
+        first = ("1. Type the camera's address above and press Enter, then press **START**.\n"
+                 "2. Every face in the camera's picture gets a box and a label.\n" if network else
+                 "1. Press **START** under the video area and allow the camera.\n"
+                 "2. Look at the camera: a box and a label appear on every face.\n")
+        st.markdown(first + "3. Press **STOP** to see a summary of the session.\n\n"
+                    "The sidebar's detector, model and smoothing apply live.")
 
 if not playing:
     history.absorb(session.drain())
@@ -160,7 +207,8 @@ if not playing:
         else:
             st.info(f"No face was seen during the session ({duration:.0f} s).", icon=":material/face:")
         if len(raw):
-            files.download_buttons(raw, "webcam_session", "webcam", st.columns(4)[:3])
+            stem = "webcam_session" if history.source == SOURCE else "network_camera_session"
+            files.download_buttons(raw, stem, "webcam", st.columns(4)[:3])
 
 if session.errors:
     st.warning(f"{session.errors} frames could not be processed; last problem: {session.last_error}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import glob
 import io
 import os
+import socket
 import tempfile
 import time
 from pathlib import Path
@@ -289,6 +290,33 @@ def test_webcam_page_shows_instructions_and_a_session_summary():
     assert {m.label: m.value for m in at.metric}["Frames processed"] == "30"
     assert any("Happy" in c for c in chips(at))
     assert [b.label for b in at.get("download_button")] == DOWNLOADS
+
+
+def test_webcam_page_checks_a_network_camera_address_before_offering_start(stream_server, tmp_path):
+    """The address is opened once: a stream says its size and rate; a path (the server's own files), an address
+    nobody answers and a scheme this tool does not read are one sentence each, with a way to try again."""
+    at = open_app("pages/3_Webcam.py")
+    at.radio(key="webcam_camera").set_value("A network camera").run()
+    ok(at)
+    assert [i.value for i in at.info][0] == "Type the camera's address and press Enter."
+    secret = stream_server.url.replace("http://", "http://viewer:s3cret@") + "/single_face.ts"
+    at.text_input(key="webcam_address").set_value(secret).run()
+    ok(at)
+    shown = stream_server.url.replace("http://", "http://viewer:***@") + "/single_face.ts"
+    assert [x.value for x in at.success] == [f"Connected to `{shown}`: 640x360 at 30 fps. Press **START** to watch "
+                                             "it live."]
+    with socket.socket() as unused:  # a port nobody listens on
+        unused.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{unused.getsockname()[1]}/camera.ts"
+    bad = {str(tmp_path / "clip.mp4"): "Give the camera's address, such as rtsp://user:password@192.168.1.20/stream1.",
+           closed: f"The stream {closed} could not be opened (connection refused).",
+           "ftp://camera/live": "ftp://camera/live is not a stream this tool reads: use rtsp, rtsps, rtmp, rtmps, "
+                                "http, https, udp, tcp or rtp (://) addresses, or give a file."}
+    for address, message in bad.items():
+        at.text_input(key="webcam_address").set_value(address).run()
+        ok(at)
+        assert [e.value for e in at.error] == [message] and not at.success
+        assert [b.label for b in at.button] == ["Try again"]
 
 
 def test_live_session_callback_publishes_results_through_the_queue():

@@ -131,6 +131,41 @@ def test_webcam_stream_shows_an_emotion(page, screenshots):
     snap(page, screenshots / "webcam_summary.png")
 
 
+def _watch_network_camera(page, address: str) -> bool:
+    """Choose the network camera, give its address and press START; True once a face's label shows."""
+    open_page(page, "Webcam", "Webcam")
+    page.get_by_test_id("stRadioGroup").get_by_text("A network camera").click()
+    wait_idle(page)
+    field = page.get_by_label("Camera address", exact=True).and_(page.get_by_role("textbox"))
+    field.fill(address)
+    field.press("Enter")
+    page.get_by_text("Connected to ").wait_for(timeout=30_000)
+    return _start_stream(page)
+
+
+def test_webcam_page_plays_a_network_camera_live(page, screenshots, stream_server):
+    """An MPEG-TS stream from a local HTTP server as an IP camera: the server reads it, and the browser shows it
+    annotated, with live labels, and a summary whose downloads name the camera without its password."""
+    address = stream_server.url.replace("http://", "http://viewer:s3cret@") + "/single_face.ts"
+    assert any(_watch_network_camera(page, address) for _ in range(3)), "the network camera never showed a face"
+    label = page.locator(".fer-chip", has_text="#").first.inner_text()
+    assert any(e in label for e in ("Happy", "Neutral"))
+    snap(page, screenshots / "webcam_network_camera_live.png")
+    page.get_by_text("the camera has stopped sending, or its stream has ended").wait_for(timeout=20_000)  # 2.4 s long
+    page.frame_locator('iframe[title*="webrtc"]').get_by_role("button", name="STOP").click()
+    page.get_by_text("Session summary").wait_for()
+    wait_idle(page)
+    metrics = page.get_by_test_id("stMetric")
+    assert "Faces followed1" in metrics.filter(has_text="Faces followed").first.inner_text().replace("\n", "")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Results (CSV)").click()
+    table = download.value.path().read_text()
+    assert download.value.suggested_filename.startswith("network_camera")
+    assert "viewer:***@" in table and "s3cret" not in table + page.locator('[data-testid="stMain"]').inner_text()
+    assert_no_errors(page)
+    snap(page, screenshots / "webcam_network_camera_summary.png")
+
+
 def test_model_explorer_face_playground_and_card(page, screenshots):
     open_page(page, "Model_Explorer", "Model Explorer")
     page.locator('[role="tab"]', has_text="One face up close").click()

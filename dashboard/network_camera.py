@@ -1,0 +1,61 @@
+"""A network camera as the Webcam page's live source: an IP camera's rtsp:// address, an MPEG-TS or HLS
+http(s):// one, or any other `fer_core.io.STREAM_SCHEMES` address.
+
+The server reads the stream (aiortc's `MediaPlayer`, on the FFmpeg inside PyAV), each frame goes through
+the same `LiveSession.callback` as the browser's own camera, and the annotated frames reach the browser
+over WebRTC (streamlit-webrtc in RECVONLY mode, with `player_factory`). Why the server: a browser cannot open
+rtsp:// at all, and the frames have to reach the model on the server anyway. The address is opened once
+(`check`) before START is offered, so a wrong address or a camera that does not answer is one sentence on
+the page instead of a black video.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from fer_core.errors import FerError
+from fer_core.io import stream_name, url_scheme
+from fer_core.video import STREAM_TIMEOUT, VideoInfo, probe_video
+
+PLACEHOLDER = "rtsp://user:password@192.168.1.20/stream1"
+
+
+@dataclass(frozen=True)
+class CameraCheck:
+    """What opening the address once found: its size and rate, or the one sentence saying why not."""
+
+    name: str  # the address with its secrets as *** (`fer_core.io.stream_name`): what the page shows and saves
+    info: VideoInfo | None = None
+    problem: str | None = None
+
+    @property
+    def summary(self) -> str:
+        if self.info is None:
+            return ""
+        rate = f" at {self.info.fps:g} fps" if self.info.fps else ""
+        return f"{self.info.width}x{self.info.height}{rate}"
+
+
+def check(address: str) -> CameraCheck:
+    """Open the stream once (up to `STREAM_TIMEOUT` seconds) and read its size and rate. Only addresses are
+    opened: a path would make the server read its own files."""
+    address = address.strip()
+    if not url_scheme(address):
+        return CameraCheck(address, problem="Give the camera's address, such as " + PLACEHOLDER + ".")
+    name = stream_name(address)
+    try:
+        return CameraCheck(name, probe_video(address))
+    except FerError as error:
+        return CameraCheck(name, problem=str(error))
+
+
+def player_factory(address: str) -> Callable[[], Any]:
+    """streamlit-webrtc's `player_factory`: a fresh reader of the stream for each START."""
+
+    def create() -> Any:
+        from aiortc.contrib.media import MediaPlayer
+
+        return MediaPlayer(address.strip(), timeout=int(STREAM_TIMEOUT))
+
+    return create
