@@ -11,6 +11,8 @@ the page instead of a black video.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -19,6 +21,15 @@ from fer_core.io import stream_name, url_scheme
 from fer_core.video import STREAM_TIMEOUT, VideoInfo, probe_video
 
 PLACEHOLDER = "rtsp://user:password@192.168.1.20/stream1"
+STREAMS_SETTING = "FER_NETWORK_STREAMS"
+
+
+def streams_allowed(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether the pages may open network addresses (the Video page's "Network stream", the Webcam page's
+    network camera). On by default; `FER_NETWORK_STREAMS=off` turns both off for a public deployment,
+    where they would let any visitor make the server connect to any address it can reach."""
+    value = (os.environ if environ is None else environ).get(STREAMS_SETTING, "on")
+    return value.strip().lower() not in ("off", "0", "false", "no")
 
 
 @dataclass(frozen=True)

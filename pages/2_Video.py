@@ -11,6 +11,7 @@ from typing import Any, Callable
 import streamlit as st
 
 from dashboard import charts, files, resources, ui
+from dashboard.network_camera import streams_allowed
 from fer_core.emotions import EMOTIONS, display_name
 from fer_core.errors import FerError, InvalidVideoError
 from fer_core.io import check_stream_url, stream_name
@@ -25,8 +26,8 @@ ui.legend()
 
 RESULT_KEY = "video_result"
 
-source = st.radio("Source", ["Upload a video", "Sample video", "Network stream"], horizontal=True,
-                  key="video_source", label_visibility="collapsed")
+SOURCES = ["Upload a video", "Sample video"] + (["Network stream"] if streams_allowed() else [])
+source = st.radio("Source", SOURCES, horizontal=True, key="video_source", label_visibility="collapsed")
 name: str | None = None
 data: bytes | None = None
 sample_path: Path | None = None

@@ -52,10 +52,10 @@ except rtc.IceConfigError as error:
     st.stop()
 
 CAMERAS = ("This browser's camera", "A network camera")
-camera = st.radio("Camera", CAMERAS, horizontal=True, key="webcam_camera",
-                  help="A network camera is read by this dashboard's server: an IP camera's rtsp:// address, an "
-                       "MPEG-TS or HLS http(s):// stream, or rtmp://, udp://, tcp://, rtp://.")
-network = camera == CAMERAS[1]
+network = netcam.streams_allowed() and st.radio(
+    "Camera", CAMERAS, horizontal=True, key="webcam_camera",
+    help="A network camera is read by this dashboard's server: an IP camera's rtsp:// address, an MPEG-TS or HLS "
+         "http(s):// stream, or rtmp://, udp://, tcp://, rtp://.") == CAMERAS[1]
 checked: netcam.CameraCheck | None = None
 if network:
     address = st.text_input("Camera address", key="webcam_address", placeholder=netcam.PLACEHOLDER,

@@ -319,6 +319,19 @@ def test_webcam_page_checks_a_network_camera_address_before_offering_start(strea
         assert [b.label for b in at.button] == ["Try again"]
 
 
+def test_network_addresses_can_be_turned_off_for_a_public_deployment(monkeypatch):
+    """FER_NETWORK_STREAMS=off: neither page offers to open an address (the server would connect anywhere)."""
+    monkeypatch.setenv("FER_NETWORK_STREAMS", "off")
+    video = open_app("pages/2_Video.py")
+    assert video.radio(key="video_source").options == ["Upload a video", "Sample video"]
+    webcam = open_app("pages/3_Webcam.py")
+    ok(webcam)
+    assert not [r for r in webcam.radio if r.key == "webcam_camera"] and not webcam.text_input
+    monkeypatch.setenv("FER_NETWORK_STREAMS", "on")
+    assert open_app("pages/3_Webcam.py").radio(key="webcam_camera").options == ["This browser's camera",
+                                                                               "A network camera"]
+
+
 def test_live_session_callback_publishes_results_through_the_queue():
     """What the webcam's frame callback does, on real frames, outside any Streamlit thread."""
     import av
