@@ -18,9 +18,12 @@ from typing import Any, Callable
 
 from fer_core.errors import FerError
 from fer_core.io import stream_name, url_scheme
-from fer_core.video import STREAM_TIMEOUT, VideoInfo, probe_video
+from fer_core.video import VideoInfo, probe_video
 
 PLACEHOLDER = "rtsp://user:password@192.168.1.20/stream1"
+PLAYER_TIMEOUT = 5
+"""Seconds the player waits for the camera at START (and between frames): within the 10 s that
+streamlit-webrtc gives the whole start, so a camera that stopped answering is named, not a timeout."""
 STREAMS_SETTING = "FER_NETWORK_STREAMS"
 
 
@@ -62,11 +65,21 @@ def check(address: str) -> CameraCheck:
 
 
 def player_factory(address: str) -> Callable[[], Any]:
-    """streamlit-webrtc's `player_factory`: a fresh reader of the stream for each START."""
+    """streamlit-webrtc's `player_factory`: a fresh reader of the stream for each START. A camera that
+    answered the check but not now raises a FerError that names it with its secrets as ***: FFmpeg's own
+    message holds the whole address, password included."""
 
     def create() -> Any:
         from aiortc.contrib.media import MediaPlayer
 
-        return MediaPlayer(address.strip(), timeout=int(STREAM_TIMEOUT))
+        try:
+            return MediaPlayer(address.strip(), timeout=PLAYER_TIMEOUT)
+        except Exception:  # noqa: BLE001 - any failure to open is the same sentence to the user
+            raise not_answering(stream_name(address)) from None
 
     return create
+
+
+def not_answering(name: str) -> FerError:
+    """The one sentence for a camera that passed the check but could not be played."""
+    return FerError(f"The camera {name} did not answer when START was pressed; check it and press Try again.")

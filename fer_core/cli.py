@@ -137,8 +137,14 @@ def check_results_path(path: Path | None) -> None:
     """Refuse a results file that could not be written before the run, not after it (one sentence)."""
     if path is None:
         return
-    folder = path.parent
-    if path.is_dir() or (folder.exists() and not os.access(folder, os.W_OK)):
+    folder = path.absolute().parent
+    while not folder.exists() and folder != folder.parent:  # the folders to be made go in the nearest one there
+        folder = folder.parent
+    if path.exists():
+        writable = not path.is_dir() and os.access(path, os.W_OK)
+    else:
+        writable = os.access(folder, os.W_OK)
+    if not (folder.is_dir() and writable):
         raise FerError(f"Could not write the results to {path}; name a file in a folder you can write to.")
     results_format(path)
 

@@ -450,7 +450,7 @@ def analyze_video(
 
         def stop_while_waiting() -> bool:  # a stream gone quiet: the progress callback may still stop the run
             nonlocal asked_to_stop
-            if results_csv is not None:  # and the rows that arrived before the quiet reach the file
+            if results_csv is not None and analysed:  # and the rows that came before the quiet reach the file
                 results_csv.add([], name, processor.tracker.tracks.keys())
             asked_to_stop = progress is not None and progress(decoded, max(total, decoded)) is False
             return asked_to_stop
@@ -480,7 +480,7 @@ def analyze_video(
             frames.close()  # type: ignore[attr-defined]
             if writer is not None:
                 writer.close()
-            if results_csv is not None:
+            if results_csv is not None and analysed:
                 results_csv.add([], name)  # the video is over, and so are its tracks
     if decoded == 0:
         raise InvalidVideoError(f"{name} has no frames to analyse.")

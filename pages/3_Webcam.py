@@ -10,6 +10,7 @@ from dashboard import network_camera as netcam
 from dashboard import webrtc as rtc
 from dashboard.live import SOURCE, LiveHistory, LiveSession
 from fer_core.emotions import display_name
+from fer_core.errors import FerError
 from fer_core.results import MIN_TRACK_FRAMES, MIN_TRACK_SECONDS, counted, face_ids, shares, summarize
 
 settings = ui.setup_page(
@@ -86,15 +87,20 @@ with left:
         st.info("The live stream starts when the dashboard runs in a browser (`make run`).", icon=":material/videocam:")
     elif network:
         if checked is not None and checked.problem is None:
-            ctx = webrtc_streamer(
-                key="network_camera",
-                mode=WebRtcMode.RECVONLY,
-                rtc_configuration=rtc.rtc_configuration(ICE_SERVERS),
-                player_factory=netcam.player_factory(address),
-                video_frame_callback=session.callback,
-                media_stream_constraints={"video": True, "audio": False},
-                async_processing=True,
-            )
+            try:
+                ctx = webrtc_streamer(
+                    key="network_camera",
+                    mode=WebRtcMode.RECVONLY,
+                    rtc_configuration=rtc.rtc_configuration(ICE_SERVERS),
+                    player_factory=netcam.player_factory(address),
+                    video_frame_callback=session.callback,
+                    media_stream_constraints={"video": True, "audio": False},
+                    async_processing=True,
+                )
+            except Exception as error:  # noqa: BLE001 - the camera went away after its check
+                st.session_state.pop("webcam_checked_address", None)  # "Try again" checks it afresh
+                ui.show_error(error if isinstance(error, FerError) else netcam.not_answering(checked.name))
+                st.button("Try again", key="webcam_retry_start", icon=":material/refresh:")
     else:
         ctx = webrtc_streamer(
             key="webcam",

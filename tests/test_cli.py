@@ -202,11 +202,32 @@ def test_a_results_file_that_cannot_be_written_is_refused_before_the_run(tmp_pat
     for results, message in ((tmp_path / "faces.xlsx", "Results can be written as .csv, .json or .parquet, not "
                               "faces.xlsx."),
                              (tmp_path, f"Could not write the results to {tmp_path}; name a file in a folder you "
-                              "can write to.")):
+                              "can write to."),
+                             (folder / "a.mp4" / "faces.json", f"Could not write the results to {folder / 'a.mp4'}"
+                              "/faces.json; name a file in a folder you can write to.")):
         for given in (folder, folder / "a.mp4"):
             code, out = run("--input", str(given), "--results", str(results), "--output", str(annotated))
             assert (code, out) == (1, "") and capsys.readouterr().err == f"error: {message}\n"
             assert not annotated.exists()
+
+
+def test_a_run_that_fails_before_its_first_frame_leaves_the_results_file_as_it_was(tmp_path, capsys):
+    table = tmp_path / "door.csv"
+    table.write_text("yesterday's rows\n")
+    frameless = tmp_path / "frameless.mp4"
+    _video_without_frames(frameless)
+    for given in (str(frameless), f"http://viewer:s3cret@127.0.0.1:{_closed_port()}/camera.ts"):
+        assert run("--input", given, "--results", str(table))[0] == 1
+        assert table.read_text() == "yesterday's rows\n"
+    assert capsys.readouterr().err.count("error: ") == 2
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        return unused.getsockname()[1]
 
 
 def test_bad_options_exit_2(capsys):

@@ -148,6 +148,24 @@ def test_a_results_csv_grows_during_the_run_and_ends_as_the_table_written_at_onc
     assert all(rows == (table.frame < done).sum() for done, rows in written.items() if done >= settled_at)
 
 
+def test_a_results_csv_judges_a_track_by_its_whole_span_when_the_clock_steps_back(tmp_path, haar_recognizer):
+    """A camera's clock can step back (a reset, a timestamp wrap): a track's span is its latest time minus its
+    earliest, as in `mark_short_tracks`, not its last minus its first."""
+    from fer_core.results import COLUMNS, export_bytes, results_table
+    from fer_core.results_csv import LiveResultsCsv
+
+    rows = list(analyze_video(VIDEOS / "single_face.mp4", haar_recognizer).table.head(5)
+                .itertuples(index=False, name=None))
+    time_at = COLUMNS.index("time")
+    rows = [row[:time_at] + (t,) + row[time_at + 1:] for row, t in zip(rows, (0.0, 0.1, 0.2, 0.7, 0.3))]
+    path = tmp_path / "stepped.csv"
+    with LiveResultsCsv(path, flush_seconds=0) as live:
+        for row in rows:
+            live.add([row], row[0], {row[COLUMNS.index("face_id")]})
+    table = results_table(rows)
+    assert not table.short_track.any() and path.read_bytes() == export_bytes(table, "csv")
+
+
 def test_a_brief_false_detection_is_marked_not_counted(tmp_path):
     """The Haar cascade at its loosest (1 neighbour, as the sidebar allows) sees a face for a third of a second
     before the real one walks in: that track is kept in the table and its exports, marked `short_track`, and

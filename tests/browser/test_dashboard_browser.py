@@ -166,6 +166,33 @@ def test_webcam_page_plays_a_network_camera_live(page, screenshots, stream_serve
     snap(page, screenshots / "webcam_network_camera_summary.png")
 
 
+def test_a_network_camera_gone_after_its_check_is_one_sentence(page, tmp_path):
+    """The camera answered the address check, then went away before START: one sentence naming it without
+    its password, no traceback, and "Try again"."""
+    from sample_media import serve_stream
+
+    served = serve_stream(tmp_path)
+    try:
+        address = served.url.replace("http://", "http://viewer:s3cret@") + "/single_face.ts"
+        open_page(page, "Webcam", "Webcam")
+        page.get_by_test_id("stRadioGroup").get_by_text("A network camera").click()
+        wait_idle(page)
+        field = page.get_by_label("Camera address", exact=True).and_(page.get_by_role("textbox"))
+        field.fill(address)
+        field.press("Enter")
+        page.get_by_text("Connected to ").wait_for(timeout=30_000)
+        (tmp_path / "single_face.ts").unlink()  # the camera is gone
+        page.frame_locator('iframe[title*="webrtc"]').get_by_role("button", name="START").click()
+        shown = served.url.replace("http://", "http://viewer:***@") + "/single_face.ts"
+        page.get_by_text(f"The camera {shown} did not answer when START was pressed").wait_for(timeout=30_000)
+        page.get_by_role("button", name="Try again").wait_for()
+        main = page.locator('[data-testid="stMain"]').inner_text()
+        assert "Traceback" not in main and "s3cret" not in main
+        assert page.get_by_test_id("stException").count() == 0
+    finally:
+        served.server.shutdown()
+
+
 def test_model_explorer_face_playground_and_card(page, screenshots):
     open_page(page, "Model_Explorer", "Model Explorer")
     page.locator('[role="tab"]', has_text="One face up close").click()
