@@ -70,14 +70,26 @@ def player_factory(address: str) -> Callable[[], Any]:
     message holds the whole address, password included."""
 
     def create() -> Any:
-        from aiortc.contrib.media import MediaPlayer
-
         try:
-            return MediaPlayer(address.strip(), timeout=PLAYER_TIMEOUT)
+            return _video_only_player(address.strip())
         except Exception:  # noqa: BLE001 - any failure to open is the same sentence to the user
             raise not_answering(stream_name(address)) from None
 
     return create
+
+
+def _video_only_player(address: str) -> Any:
+    """aiortc's `MediaPlayer` without the camera's sound: the browser's own camera is asked for video only,
+    and so is a network camera (streamlit-webrtc's page would otherwise play its microphone). MediaPlayer
+    has no option for it, so the audio track and stream it found are dropped before it starts decoding; an
+    audio track merely left unread would queue its decoded sound in memory for as long as the stream runs."""
+    from aiortc.contrib.media import MediaPlayer
+
+    player = MediaPlayer(address, timeout=PLAYER_TIMEOUT)
+    streams = player._MediaPlayer__streams  # noqa: SLF001 - see the docstring
+    streams[:] = [stream for stream in streams if stream.type == "video"]
+    player._MediaPlayer__audio = None  # noqa: SLF001
+    return player
 
 
 def not_answering(name: str) -> FerError:

@@ -319,6 +319,50 @@ def test_webcam_page_checks_a_network_camera_address_before_offering_start(strea
         assert [b.label for b in at.button] == ["Try again"]
 
 
+def test_a_network_camera_is_played_without_its_sound(tmp_path):
+    """A camera stream with a microphone: the player gives the page its video only (streamlit-webrtc would
+    otherwise play the sound in the browser), and the video's frames arrive."""
+    import asyncio
+
+    import av
+
+    from dashboard.network_camera import player_factory
+    from sample_media import serve_stream
+
+    served = serve_stream(tmp_path)
+    with av.open(str(tmp_path / "single_face.ts")) as source, \
+            av.open(str(tmp_path / "with_sound.ts"), "w", format="mpegts") as target:
+        video_in = source.streams.video[0]
+        video = target.add_stream("libx264", rate=video_in.average_rate)
+        video.width, video.height, video.pix_fmt = video_in.width, video_in.height, "yuv420p"
+        sound = target.add_stream("aac", rate=48_000)
+        tone = np.sin(np.arange(1024) / 8).astype(np.float32)[None, :]
+        for i, decoded in enumerate(source.decode(video=0)):
+            target.mux(video.encode(av.VideoFrame.from_ndarray(decoded.to_ndarray(format="bgr24"), format="bgr24")))
+            chunk = av.AudioFrame.from_ndarray(tone, format="fltp", layout="mono")
+            chunk.sample_rate, chunk.pts = 48_000, i * 1024
+            target.mux(sound.encode(chunk))
+        target.mux(video.encode())
+        target.mux(sound.encode())
+    url = f"{served.url}/with_sound.ts"
+    try:
+        with av.open(url) as stream:
+            assert len(stream.streams.audio) == 1  # the camera does send sound
+        player = player_factory(url)()
+        assert player.audio is None and player.video is not None
+
+        async def first_frame():
+            try:
+                return await asyncio.wait_for(player.video.recv(), 30)
+            finally:
+                player.video.stop()  # ends the player's thread while its event loop still runs
+
+        frame = asyncio.run(first_frame())
+        assert (frame.width, frame.height) == (640, 360)
+    finally:
+        served.server.shutdown()
+
+
 def test_network_addresses_can_be_turned_off_for_a_public_deployment(monkeypatch):
     """FER_NETWORK_STREAMS=off: neither page offers to open an address (the server would connect anywhere)."""
     monkeypatch.setenv("FER_NETWORK_STREAMS", "off")
