@@ -53,15 +53,16 @@ except rtc.IceConfigError as error:
     st.stop()
 
 CAMERAS = ("This browser's camera", "A network camera")
+streaming = bool(st.session_state.get("webcam_was_active"))  # the camera cannot change under a running stream
 network = netcam.streams_allowed() and st.radio(
-    "Camera", CAMERAS, horizontal=True, key="webcam_camera",
+    "Camera", CAMERAS, horizontal=True, key="webcam_camera", disabled=streaming,
     help="A network camera is read by this dashboard's server: an IP camera's rtsp:// address, an MPEG-TS or HLS "
          "http(s):// stream, or rtmp://, udp://, tcp://, rtp://.") == CAMERAS[1]
 checked: netcam.CameraCheck | None = None
 if network:
     address = st.text_input("Camera address", key="webcam_address", placeholder=netcam.PLACEHOLDER,
-                            help="Opened once to check it (up to 10 s), then read while the stream plays. A password "
-                                 "in it is shown as *** in the results and downloads.").strip()
+                            disabled=streaming, help="Opened once to check it (up to 10 s), then read while the "
+                            "stream plays. A password in it is shown as *** in the results and downloads.").strip()
     if address:
         checked = st.session_state.get("webcam_checked")
         if st.session_state.get("webcam_checked_address") != address:
@@ -123,6 +124,8 @@ active = bool(ctx.state.playing or ctx.state.signalling)
 if active and not st.session_state.get("webcam_was_active"):
     history = st.session_state["webcam_history"] = LiveHistory(source=source_name)
 st.session_state["webcam_was_active"] = active
+if active != streaming:  # once more, so that the camera choice above is locked (or freed) at once
+    st.rerun()
 playing = bool(ctx.state.playing)
 
 

@@ -151,10 +151,12 @@ def test_webcam_page_plays_a_network_camera_live(page, screenshots, stream_serve
     label = page.locator(".fer-chip", has_text="#").first.inner_text()
     assert any(e in label for e in ("Happy", "Neutral"))
     snap(page, screenshots / "webcam_network_camera_live.png")
+    assert page.get_by_label("Camera address", exact=True).and_(page.get_by_role("textbox")).is_disabled()
     page.get_by_text("the camera has stopped sending, or its stream has ended").wait_for(timeout=20_000)  # 2.4 s long
     page.frame_locator('iframe[title*="webrtc"]').get_by_role("button", name="STOP").click()
     page.get_by_text("Session summary").wait_for()
     wait_idle(page)
+    assert page.get_by_label("Camera address", exact=True).and_(page.get_by_role("textbox")).is_enabled()
     metrics = page.get_by_test_id("stMetric")
     assert "Faces followed1" in metrics.filter(has_text="Faces followed").first.inner_text().replace("\n", "")
     with page.expect_download() as download:
@@ -172,8 +174,13 @@ def test_a_network_camera_gone_after_its_check_is_one_sentence(page, tmp_path):
     from sample_media import serve_stream
 
     served = serve_stream(tmp_path)
-    try:
-        address = served.url.replace("http://", "http://viewer:s3cret@") + "/single_face.ts"
+    stream = tmp_path / "single_face.ts"
+    recording = stream.read_bytes()
+    address = served.url.replace("http://", "http://viewer:s3cret@") + "/single_face.ts"
+    shown = served.url.replace("http://", "http://viewer:***@") + "/single_face.ts"
+
+    def start_after_the_camera_went_away() -> bool:
+        stream.write_bytes(recording)
         open_page(page, "Webcam", "Webcam")
         page.get_by_test_id("stRadioGroup").get_by_text("A network camera").click()
         wait_idle(page)
@@ -181,10 +188,16 @@ def test_a_network_camera_gone_after_its_check_is_one_sentence(page, tmp_path):
         field.fill(address)
         field.press("Enter")
         page.get_by_text("Connected to ").wait_for(timeout=30_000)
-        (tmp_path / "single_face.ts").unlink()  # the camera is gone
+        stream.unlink()  # the camera is gone
         page.frame_locator('iframe[title*="webrtc"]').get_by_role("button", name="START").click()
-        shown = served.url.replace("http://", "http://viewer:***@") + "/single_face.ts"
-        page.get_by_text(f"The camera {shown} did not answer when START was pressed").wait_for(timeout=30_000)
+        try:
+            page.get_by_text(f"The camera {shown} did not answer when START was pressed").wait_for(timeout=20_000)
+            return True
+        except Exception:  # noqa: BLE001 - about one START in 14 never reaches the server: try again
+            return False
+
+    try:
+        assert any(start_after_the_camera_went_away() for _ in range(3))
         page.get_by_role("button", name="Try again").wait_for()
         main = page.locator('[data-testid="stMain"]').inner_text()
         assert "Traceback" not in main and "s3cret" not in main
