@@ -161,7 +161,8 @@ if stored and stored["key"][0] == input_key():
         st.caption(f"Settings changed since this run: press **{ACTION}** to apply them.")
     info = analysis.info
     st.divider()
-    st.subheader(f"Results: {stored['name']}")
+    shown = f"`{stored['name']}`" if "://" in stored["name"] else stored["name"]  # an address: not a link (its *** is)
+    st.subheader(f"Results: {shown}")
     m = st.columns(5)
     m[0].metric("Length", f"{info.duration or analysis.last_time + 1 / info.fps:.1f} s")  # a live stream: as recorded
     m[1].metric("Frames analysed", f"{analysis.frames_analysed} / {analysis.frames_decoded}")

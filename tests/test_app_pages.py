@@ -211,7 +211,7 @@ def test_video_page_records_a_network_stream(stream_server):
     ok(at)
     assert not at.error, [e.value for e in at.error]
     shown = stream_server.url.replace("http://", "http://viewer:***@") + "/single_face.ts"
-    assert f"Results: {shown}" in [s.value for s in at.subheader]
+    assert f"Results: `{shown}`" in [s.value for s in at.subheader]  # in code font: not a link to a masked address
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Length"] == "2.4 s" and metrics["Frames analysed"] == "24 / 72" and metrics["Faces followed"] == "1"
     table = at.session_state["video_result"]["analysis"].table
