@@ -237,6 +237,37 @@ def test_video_page_records_a_network_stream(stream_server):
         assert len(at.error) == 1 and message in at.error[0].value
 
 
+def test_a_long_timeline_is_drawn_from_spans_of_time(haar_recognizer):
+    """An hour of video analysed frame by frame (108,000 rows of one face, the sample's real rows repeated) is
+    drawn from TIMELINE_POINTS spans: each point the mean of its span's rows, the band one bar per stretch of
+    equal labels. A clip's rows are drawn as they are."""
+    import pandas as pd
+
+    from dashboard.charts import TIMELINE_POINTS, emotion_timeline, timeline_bins
+    from fer_core.video import analyze_video
+    from sample_media import VIDEOS
+
+    clip = analyze_video(VIDEOS / "single_face.mp4", haar_recognizer).table
+    hour = pd.concat([clip] * 1500, ignore_index=True)
+    hour["time"] = hour.index / 30
+    figure = emotion_timeline(hour, title="Face 1")
+    lines = [trace for trace in figure.data if trace.type == "scatter"]
+    assert len(figure.to_json()) < 1_000_000 and all(len(line.x) <= TIMELINE_POINTS for line in lines)
+    assert "means over 3.6 s" in figure.layout.legend.title.text
+    spans = timeline_bins(hour)
+    first = hour[hour["time"] < spans["time"].iloc[1]]
+    assert spans["happy"].iloc[0] == pytest.approx(first["happy"].mean())
+    assert spans["smoothed_label"].iloc[0] == first["smoothed_label"].mode().iloc[0]
+    band = [trace for trace in figure.data if trace.type == "bar"]
+    covered = sum(sum(trace.width) for trace in band)
+    assert covered == pytest.approx(hour["time"].max(), rel=0.01)
+
+    short = emotion_timeline(clip, title="Face 1")
+    assert [len(t.x) for t in short.data if t.type == "scatter"] == [len(clip)] * 7
+    labels = clip.sort_values("time")["smoothed_label"]
+    assert sum(len(t.x) for t in short.data if t.type == "bar") == 1 + int((labels.values[1:] != labels.values[:-1]).sum())
+
+
 # --- Webcam page -----------------------------------------------------------------------------------------
 
 def test_ice_servers_come_from_secrets_or_the_environment():
