@@ -380,6 +380,39 @@ def results_format(path: str | Path) -> str:
     return fmt
 
 
+def read_table(data: bytes, name: str) -> "pd.DataFrame":
+    """A results table back from a file's bytes: a `.csv`, `.json` or `.parquet` that `write_table`, the CLI's
+    `--results` or a page's download wrote (also a CSV still growing, and the CLI's `--json` output, whose
+    rows are under "results"). One sentence (FerError) for anything else. Tables from before `short_track`
+    get it computed."""
+    import pandas as pd
+
+    from .errors import FerError
+
+    fmt = results_format(name)
+    not_ours = f"{name} is not a results table of this tool (it needs the columns of fer_core.results.COLUMNS)."
+    try:
+        if fmt == "csv":
+            table = pd.read_csv(io.BytesIO(data))
+        elif fmt == "parquet":
+            table = pd.read_parquet(io.BytesIO(data))
+        else:
+            parsed = json.loads(data)
+            table = pd.DataFrame(parsed.get("results", []) if isinstance(parsed, dict) else parsed)
+    except Exception:  # noqa: BLE001 - pandas, pyarrow and json each raise their own kinds
+        raise FerError(f"{name} could not be read as a {fmt.upper()} file (damaged, or not {fmt.upper()}).") from None
+    needed = [c for c in COLUMNS if c != "short_track"]
+    if not set(needed) <= set(table.columns):
+        raise FerError(not_ours)
+    try:
+        table = table.astype({c: t for c, t in _DTYPES.items() if c in table.columns})
+    except (TypeError, ValueError):
+        raise FerError(not_ours) from None
+    if "short_track" not in table.columns:
+        return mark_short_tracks(table[needed].copy())
+    return table[list(COLUMNS)]
+
+
 def write_table(table: "pd.DataFrame", path: str | Path) -> Path:
     """Write the table in the format its file name ends with (.csv, .json or .parquet)."""
     path = Path(path)

@@ -7,23 +7,23 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard import batch_view, files, ui
+from dashboard import batch_view, files, table_view, ui
 from fer_core.errors import FerError
 
 settings = ui.setup_page(
     "Batch", ":material/folder_copy:",
     "Whole archives of photos and videos, analysed on a Dask cluster: open the results of a batch job "
-    "(python -m fer_core.batch), or run a small batch here on this computer.",
+    "(python -m fer_core.batch) or a results table from the command line, or run a small batch here.",
 )
 ui.legend()
 
 FOLDER_KEY = "batch_folder"
 
-mode = st.radio("Mode", ["Open results", "Run a batch"], horizontal=True, key="batch_mode",
-                label_visibility="collapsed")
+MODES = ["Open a results folder", "Open a results table", "Run a batch"]
+mode = st.radio("Mode", MODES, horizontal=True, key="batch_mode", label_visibility="collapsed")
 root = batch_view.batch_root()
 
-if mode == "Open results":
+if mode == MODES[0]:
     found = batch_view.result_folders(root)
     c1, c2 = st.columns([2, 3])
     choice = c1.selectbox(f"Results in {root}", [str(p) for p in found], index=None, key="batch_found",
@@ -34,6 +34,9 @@ if mode == "Open results":
     wanted = typed.strip() or choice
     if wanted:
         st.session_state[FOLDER_KEY] = str(Path(wanted).expanduser())
+elif mode == MODES[1]:
+    table_view.open_file(st.file_uploader(f"Results table (CSV, JSON or Parquet, up to {files.upload_limit_mb()} MB)",
+                                          type=table_view.TABLE_TYPES, key="batch_table"))
 else:
     samples = {**files.sample_photos(), **files.sample_videos()}
     c1, c2 = st.columns([3, 2])
@@ -81,7 +84,9 @@ else:
                 icon=":material/stop_circle:")
 
 folder = st.session_state.get(FOLDER_KEY)
-if folder:
+if mode == MODES[1]:
+    pass  # a results folder opened earlier is not shown under the table
+elif folder:
     try:
         batch_view.show(Path(folder))
     except FerError as error:

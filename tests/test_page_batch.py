@@ -93,3 +93,65 @@ def test_a_folder_that_is_not_a_results_folder_is_one_message(monkeypatch, tmp_p
     at.text_input(key="batch_path").set_value(str(tmp_path)).run()
     assert not at.exception
     assert [e.value for e in at.error] == [f"{tmp_path} is not a batch results folder (it has no batch.json)."]
+
+
+@pytest.fixture(scope="module")
+def cli_tables(tmp_path_factory):
+    """What the command line writes for a folder (two photos, a face walking in, an empty room): its growing
+    .csv, and the --json output of the one video."""
+    import io
+    import json
+
+    import pandas as pd
+
+    from fer_core.cli import main
+
+    folder = tmp_path_factory.mktemp("visit")
+    shutil.copy(PHOTOS / "happy_posed.jpg", folder / "happy.jpg")
+    shutil.copy(PHOTOS / "unlabelled_multi_face.jpg", folder / "group.jpg")
+    shutil.copy(VIDEOS / "noface_face.mov", folder / "arriving.mov")
+    shutil.copy(VIDEOS / "no_face.mp4", folder / "empty_room.mp4")
+    out = tmp_path_factory.mktemp("tables")
+    options = ["--detector", "haar", "--preset", "thorough", "--every", "2"]
+    assert main(["--input", str(folder), "--results", str(out / "visit.csv"), *options], out=io.StringIO()) == 0
+    printed = io.StringIO()
+    assert main(["--input", str(folder / "arriving.mov"), "--json", *options], out=printed) == 0
+    (out / "arriving.json").write_text(printed.getvalue())
+    return out, pd.read_csv(out / "visit.csv"), json.loads(printed.getvalue())
+
+
+def test_open_a_results_table_from_the_command_line(monkeypatch, tmp_path, cli_tables):
+    """A folder run's CSV: its sources, faces, the mix, every face's summary and a video's emotions over time;
+    the CLI's --json output of one video opens the same way."""
+    from fer_core.results import summarize
+
+    out, written, printed = cli_tables
+    at = open_batch(monkeypatch, tmp_path)
+    at.radio(key="batch_mode").set_value("Open a results table").run()
+    at.file_uploader(key="batch_table").set_value(("visit.csv", (out / "visit.csv").read_bytes(), "text/csv")).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert "Results: visit.csv" in [s.value for s in at.subheader]
+    faces = summarize(written)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Sources"] == str(written["source"].nunique()) == "3"  # empty_room.mp4 has no rows
+    assert metrics["Faces"] == str(len(faces)) and metrics["Rows"] == f"{len(written):,}"
+    shown = at.dataframe[0].value
+    assert shown[["source", "face_id"]].values.tolist() == faces[["source", "face_id"]].values.tolist()
+    assert at.get("plotly_chart") and "Emotion over time" in [m.value.strip("# ") for m in at.markdown]
+    assert any(c.value.startswith("arriving.mov. Lines:") for c in at.caption)  # the one video with faces
+
+    at.file_uploader(key="batch_table").set_value(("arriving.json", (out / "arriving.json").read_bytes(),
+                                                   "application/json")).run()
+    assert not at.error and "Results: arriving.json" in [s.value for s in at.subheader]
+    assert {m.label: m.value for m in at.metric}["Rows"] == f"{len(printed['results']):,}"
+
+
+def test_a_file_that_is_not_a_results_table_is_one_message(monkeypatch, tmp_path):
+    at = open_batch(monkeypatch, tmp_path)
+    at.radio(key="batch_mode").set_value("Open a results table").run()
+    at.file_uploader(key="batch_table").set_value(("prices.csv", b"item,price\napple,3\n", "text/csv")).run()
+    assert not at.exception
+    assert [e.value for e in at.error] == ["prices.csv is not a results table of this tool (it needs the columns of "
+                                           "fer_core.results.COLUMNS)."]
+    at.file_uploader(key="batch_table").set_value(("cut.parquet", b"PAR1 not really", "application/octet-stream")).run()
+    assert [e.value for e in at.error] == ["cut.parquet could not be read as a PARQUET file (damaged, or not PARQUET)."]

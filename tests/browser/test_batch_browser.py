@@ -43,3 +43,28 @@ def test_batch_page_runs_samples_on_a_local_cluster(page, screenshots):
         assert (out / "files.parquet").is_file()
     finally:
         shutil.rmtree(out, ignore_errors=True)
+
+
+def test_batch_page_opens_a_results_table_from_the_command_line(page, screenshots, tmp_path):
+    """A CSV written by `emotion_recognition.py --results`, uploaded on the page: figures, mix and timeline."""
+    import io
+
+    from fer_core.cli import main
+    from sample_media import PHOTOS, VIDEOS
+
+    folder = tmp_path / "visit"
+    folder.mkdir()
+    shutil.copy(PHOTOS / "unlabelled_multi_face.jpg", folder / "group.jpg")
+    shutil.copy(VIDEOS / "single_face.mp4", folder / "hello.mp4")
+    table = tmp_path / "visit.csv"
+    assert main(["--input", str(folder), "--results", str(table)], out=io.StringIO()) == 0
+    open_page(page, "Batch", "Batch")
+    page.get_by_test_id("stRadioGroup").get_by_text("Open a results table").click()
+    wait_idle(page)
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(table))
+    page.get_by_text("Results: visit.csv").wait_for(timeout=60_000)
+    wait_idle(page, 30)
+    page.locator(".js-plotly-plot").nth(1).wait_for()  # the emotion mix and the video's timeline
+    page.wait_for_timeout(800)
+    assert_no_errors(page)
+    snap(page, screenshots / "batch_results_table.png")

@@ -1,0 +1,109 @@
+"""A results table from a file, on the Batch page: the command line's `--results` (a folder run, a camera
+watched for hours, its CSV perhaps still growing), or a table downloaded from a page.
+
+Why here: the command line is how long and unattended runs are made, and their results deserve the same
+figures as the dashboard's own runs. Everything is derived from the table (`fer_core.results`): the faces
+per source with `summarize`, the mix with `summarize(by=())`, each face's emotions over time with
+`charts.emotion_timeline` (which draws long timelines from spans of time).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import streamlit as st
+
+from dashboard import charts, ui
+from fer_core.emotions import EMOTIONS, display_name
+from fer_core.results import counted, face_ids, read_table, shares, summarize
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from streamlit.runtime.uploaded_file_manager import UploadedFile
+
+TABLE_TYPES = ["csv", "json", "parquet"]
+
+
+@st.cache_data(show_spinner="Reading the table...", max_entries=4)
+def read(data: bytes, name: str) -> "pd.DataFrame":
+    """The table in the file (cached by its bytes: a rerun of the page does not parse it again)."""
+    return read_table(data, name)
+
+
+def show(table: "pd.DataFrame", name: str) -> None:
+    """What the table holds: figures, the emotion mix, every face's summary and its emotions over time."""
+    st.divider()
+    st.subheader(f"Results: {name}")
+    faces = counted(table)  # brief false detections (short_track) left out, as everywhere else
+    per_face = summarize(table)
+    timed = table[table["time"].notna()]
+    m = st.columns(4)
+    m[0].metric("Sources", table["source"].nunique(), help="Photos, videos and streams in the table.")
+    m[1].metric("Faces", len(per_face), help="Faces in photos, and faces followed in videos and streams "
+                "(tracks too short to count as a face are left out).")
+    m[2].metric("Rows", f"{len(table):,}", help="One per face per analysed frame.")
+    span = float((timed.groupby("source")["time"].agg(lambda t: t.max() - t.min())).sum()) if len(timed) else 0.0
+    m[3].metric("Video time with faces", _duration(span))
+    if not len(faces):
+        st.info("No face counts in this table.", icon=":material/search_off:")
+        return
+    left, right = st.columns([2, 3], gap="large")
+    with left:
+        st.markdown("##### Emotion mix")
+        st.plotly_chart(charts.share_of_time(shares(summarize(table, by=()).iloc[0])), key="table_mix",
+                        config={"displayModeBar": False}, width="stretch")
+        st.caption("Share of all face-frames (every face in every analysed frame) per emotion.")
+    with right:
+        st.markdown("##### Faces")
+        view = per_face[["source", "face_id", "first_seen", "last_seen", "frames", "dominant",
+                         *[f"share_{e}" for e in EMOTIONS]]].copy()
+        view["dominant"] = view["dominant"].map(display_name)
+        for e in EMOTIONS:
+            view[f"share_{e}"] = (view[f"share_{e}"].astype(float) * 100).round(0)
+        st.dataframe(view, hide_index=True, width="stretch", key="table_faces", column_config={
+            "face_id": st.column_config.NumberColumn("face", format="%d"),
+            "first_seen": st.column_config.NumberColumn("from (s)", format="%.1f"),
+            "last_seen": st.column_config.NumberColumn("to (s)", format="%.1f"),
+            **{f"share_{e}": st.column_config.ProgressColumn(display_name(e), min_value=0, max_value=100,
+                                                              format="%d%%") for e in EMOTIONS},
+        })
+    _timeline(faces)
+
+
+def _timeline(faces: "pd.DataFrame") -> None:
+    timed = faces[faces["time"].notna()]
+    st.markdown("##### Emotion over time")
+    sources = list(dict.fromkeys(timed["source"]))
+    if not sources:
+        st.caption("The table holds photos only.")
+        return
+    source = st.selectbox("Video or stream", sources, key="table_source") if len(sources) > 1 else sources[0]
+    rows = timed[timed["source"] == source]
+    ids = face_ids(rows)
+    tabs = st.tabs([f"Face {i}" for i in ids]) if len(ids) > 1 else [st.container()]
+    for tab, face_id in zip(tabs, ids):
+        with tab:
+            st.plotly_chart(charts.emotion_timeline(rows[rows["face_id"] == face_id], title=f"Face {face_id}"),
+                            key=f"table_tl_{face_id}", config={"displayModeBar": False}, width="stretch")
+    st.caption(f"{source}. Lines: the model's probabilities; band: the label shown, smoothed over the face's "
+               "recent frames. Times count from the start of the video or stream.")
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.1f} s"
+
+
+def open_file(upload: "UploadedFile | None") -> None:
+    """The Batch page's "Open a results table": read the uploaded file and show it, or say why not."""
+    if upload is None:
+        st.caption("A `.csv`, `.json` or `.parquet` results table: what `python emotion_recognition.py ... --results "
+                   "FILE` writes (a folder run, a camera stream), or a table downloaded from a page.")
+        return
+    try:
+        table = read(upload.getvalue(), upload.name)
+    except Exception as error:  # noqa: BLE001 - a FerError is one sentence; anything else one too
+        ui.show_error(error, upload.name)
+        return
+    show(table, upload.name)
