@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fer_core.annotate import draw_faces
-from fer_core.results import FaceResult, TableBuilder
+from fer_core.results import FaceResult, TableBuilder, utc_clock
 from fer_core.stream import LiveFrameProcessor
 
 if TYPE_CHECKING:
@@ -37,6 +37,7 @@ class LiveUpdate:
     faces: list[FaceResult]
     processing_ms: float
     fps: float
+    clock: str | None = None  # the frame's UTC date and time (the results table's `clock`)
 
 
 @dataclass
@@ -87,7 +88,8 @@ class LiveSession:
         self._stamps.append(now)
         self.mean_ms = ms if self.frames == 0 else 0.9 * self.mean_ms + 0.1 * ms
         fps = (len(self._stamps) - 1) / (self._stamps[-1] - self._stamps[0]) if len(self._stamps) > 1 else 0.0
-        update = LiveUpdate(frame=self.frames, time=now - self._start, faces=faces, processing_ms=self.mean_ms, fps=fps)
+        update = LiveUpdate(frame=self.frames, time=now - self._start, faces=faces, processing_ms=self.mean_ms, fps=fps,
+                            clock=utc_clock(time.time()))
         self.frames += 1
         try:
             self.results.put_nowait(update)
@@ -147,7 +149,7 @@ class LiveHistory:
             self.fps.append(update.fps)
             self.ms.append(update.processing_ms)
             self.last = update
-            self.rows.add(update.faces, self.source, update.frame, update.time)
+            self.rows.add(update.faces, self.source, update.frame, update.time, update.clock)
         self.rows.trim(self.max_rows)
         del self.fps[: max(0, len(self.fps) - self.max_rows)]
         del self.ms[: max(0, len(self.ms) - self.max_rows)]

@@ -134,7 +134,7 @@ def probabilities_dict(values: Sequence[float] | np.ndarray, classes: Sequence[s
 # --- the table -----------------------------------------------------------------------------------------
 
 COLUMNS: tuple[str, ...] = (
-    "source", "frame", "time", "face_id", "x", "y", "w", "h", "detector_score",
+    "source", "frame", "time", "clock", "face_id", "x", "y", "w", "h", "detector_score",
     *EMOTIONS, "label", "smoothed_label", "short_track",
 )
 """The results table's columns, in order. One row per face per analysed frame.
@@ -142,6 +142,9 @@ COLUMNS: tuple[str, ...] = (
 - `source`: the file name (a folder run: the path inside the folder; the webcam: "webcam").
 - `frame`: the frame's index in the video (0 for a photo).
 - `time`: seconds from the start of the video or stream (empty for a photo).
+- `clock`: for a live source (a network stream, the webcam) the UTC date and time of the frame, ISO 8601 to
+  the millisecond (`2026-11-27T05:46:32.125Z`): when its first frame arrived plus `time`, so a camera
+  watched for days says when each face was there. Empty for files and photos, whose own clock is unknown.
 - `face_id`: the track id in a video or stream (the same face keeps it); in a photo 1, 2, ... from the left.
 - `x`, `y`, `w`, `h`: the face box in the frame's pixels (a photo's own pixels, also when the dashboard
   analysed a downscaled copy); `detector_score`: the detector's own score, which is not comparable between
@@ -162,7 +165,7 @@ MIN_TRACK_SECONDS = 0.5
 
 PROBABILITY_DIGITS = 4
 _DTYPES: dict[str, str] = {
-    "source": "object", "frame": "int64", "time": "float64", "face_id": "int64",
+    "source": "object", "frame": "int64", "time": "float64", "clock": "object", "face_id": "int64",
     "x": "int64", "y": "int64", "w": "int64", "h": "int64", "detector_score": "float64",
     **{e: "float64" for e in EMOTIONS}, "label": "object", "smoothed_label": "object", "short_track": "bool",
 }
@@ -170,8 +173,9 @@ _DTYPES: dict[str, str] = {
 Row = tuple[Any, ...]
 
 
-def face_rows(faces: Sequence[FaceResult], source: str, frame: int = 0, time: float | None = None) -> list[Row]:
-    """Table rows (tuples in `COLUMNS` order) for the faces of one frame.
+def face_rows(faces: Sequence[FaceResult], source: str, frame: int = 0, time: float | None = None,
+              clock: str | None = None) -> list[Row]:
+    """Table rows (tuples in `COLUMNS` order) for the faces of one frame (`clock`: from `utc_clock`).
 
     Tuples rather than dicts: a long video's rows then cost a third of the memory. A face without a track
     id (a photo) is numbered by its position, 1 from the left.
@@ -181,12 +185,19 @@ def face_rows(faces: Sequence[FaceResult], source: str, frame: int = 0, time: fl
     for position, face in enumerate(faces, 1):
         b = face.box
         rows.append((
-            source, int(frame), t, face.track_id if face.track_id is not None else position,
+            source, int(frame), t, clock, face.track_id if face.track_id is not None else position,
             b.x, b.y, b.w, b.h, round(float(b.score), PROBABILITY_DIGITS),
             *(round(face.probabilities.get(e, 0.0), PROBABILITY_DIGITS) for e in EMOTIONS),
             face.label, face.smoothed_label, False,  # short_track: known once the track is over (results_table)
         ))
     return rows
+
+
+def utc_clock(seconds: float) -> str:
+    """A `clock` value: seconds since the epoch (`time.time()`) as UTC, ISO 8601, to the millisecond."""
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def results_table(rows: Iterable[Row] = (), mark_short: bool = True) -> "pd.DataFrame":
@@ -248,8 +259,19 @@ def concat_tables(tables: Iterable["pd.DataFrame"]) -> "pd.DataFrame":
     """Several results tables (photos of a page, files of a folder) as one."""
     import pandas as pd
 
-    tables = [t for t in tables if len(t)]
+    tables = [with_all_columns(t) for t in tables if len(t)]
     return mark_short_tracks(pd.concat(tables, ignore_index=True).astype(_DTYPES)) if tables else results_table()
+
+
+def with_all_columns(table: "pd.DataFrame") -> "pd.DataFrame":
+    """A table from before a column was added (a batch folder's older partitions, an older export) with that
+    column empty; `short_track`, if missing, computed."""
+    missing = [c for c in COLUMNS if c not in table.columns]
+    if not missing:
+        return table
+    table = table.assign(**{c: None for c in missing if c != "short_track"})
+    table = mark_short_tracks(table) if "short_track" in missing else table
+    return table[list(COLUMNS)]
 
 
 class TableBuilder:
@@ -258,8 +280,9 @@ class TableBuilder:
     def __init__(self) -> None:
         self.rows: list[Row] = []
 
-    def add(self, faces: Sequence[FaceResult], source: str, frame: int = 0, time: float | None = None) -> None:
-        self.rows.extend(face_rows(faces, source, frame, time))
+    def add(self, faces: Sequence[FaceResult], source: str, frame: int = 0, time: float | None = None,
+            clock: str | None = None) -> None:
+        self.rows.extend(face_rows(faces, source, frame, time, clock))
 
     def extend(self, table: "pd.DataFrame") -> None:
         """Append the rows of an existing results table."""
@@ -401,16 +424,14 @@ def read_table(data: bytes, name: str) -> "pd.DataFrame":
             table = pd.DataFrame(parsed.get("results", []) if isinstance(parsed, dict) else parsed)
     except Exception:  # noqa: BLE001 - pandas, pyarrow and json each raise their own kinds
         raise FerError(f"{name} could not be read as a {fmt.upper()} file (damaged, or not {fmt.upper()}).") from None
-    needed = [c for c in COLUMNS if c != "short_track"]
+    needed = [c for c in COLUMNS if c not in ("short_track", "clock")]  # both added later: filled in
     if not set(needed) <= set(table.columns):
         raise FerError(not_ours)
     try:
         table = table.astype({c: t for c, t in _DTYPES.items() if c in table.columns})
     except (TypeError, ValueError):
         raise FerError(not_ours) from None
-    if "short_track" not in table.columns:
-        return mark_short_tracks(table[needed].copy())
-    return table[list(COLUMNS)]
+    return with_all_columns(table)[list(COLUMNS)]
 
 
 def write_table(table: "pd.DataFrame", path: str | Path) -> Path:

@@ -26,7 +26,7 @@ from .annotate import draw_faces
 from .errors import InputNotFoundError, InvalidVideoError
 from .io import check_stream_url, stream_name, url_scheme
 from .pipeline import EmotionRecognizer
-from .results import FaceResult, TableBuilder, face_rows, records, summarize
+from .results import FaceResult, TableBuilder, face_rows, records, summarize, utc_clock
 from .results_csv import LiveResultsCsv
 from .settings import Settings
 from .stream import FrameProcessor
@@ -434,6 +434,7 @@ def analyze_video(
     writer: AnnotatedVideoWriter | None = None
     faces: list[FaceResult] = []
     decoded = analysed = 0
+    started: float | None = None  # a live stream's time 0 on the wall clock (for the `clock` column)
     last_time = 0.0
     stopped = False
     start = time.perf_counter()
@@ -460,9 +461,12 @@ def analyze_video(
             for frame in frames:
                 decoded += 1
                 last_time = frame.time
+                if started is None and reader.is_stream:
+                    started = time.time() - frame.time  # the wall clock of the stream's time 0
                 if frame.index % every == 0:
                     faces = processor.process(frame.image)
-                    rows = face_rows(faces, name, frame.index, frame.time)
+                    clock = utc_clock(started + frame.time) if started is not None else None
+                    rows = face_rows(faces, name, frame.index, frame.time, clock)
                     builder.rows.extend(rows)
                     if results_csv is not None:
                         results_csv.add(rows, name, processor.tracker.tracks.keys())

@@ -411,10 +411,13 @@ def test_live_session_callback_publishes_results_through_the_queue():
     """What the webcam's frame callback does, on real frames, outside any Streamlit thread."""
     import av
 
-    from dashboard.live import LiveSession
+    import pandas as pd
+
+    from dashboard.live import LiveHistory, LiveSession
     from fer_core.pipeline import EmotionRecognizer
 
     session = LiveSession(EmotionRecognizer(detector="haar", smoothing=3))
+    began = pd.Timestamp.now(tz="UTC").floor("ms")
     with av.open(str(VIDEOS / "single_face.mp4")) as container:
         for i, frame in enumerate(container.decode(video=0)):
             out = session.callback(frame)
@@ -427,6 +430,10 @@ def test_live_session_callback_publishes_results_through_the_queue():
     assert labels and set(labels) <= {"happy", "neutral", "sad", "surprise", "angry", "fear", "disgust"}
     assert updates[-1].fps > 0 and updates[-1].processing_ms > 0
     assert {f.track_id for u in updates for f in u.faces} == {1}, "one face, one track"
+    history = LiveHistory()
+    history.absorb(updates)
+    clocks = pd.to_datetime(history.table()["clock"], utc=True)  # each frame's UTC time, as it was processed
+    assert clocks.is_monotonic_increasing and began <= clocks.min() <= clocks.max() <= pd.Timestamp.now(tz="UTC")
     session.close()
 
 

@@ -346,12 +346,18 @@ def test_ctrl_c_in_a_folder_run_writes_the_files_done_so_far(tmp_path, five_minu
 def test_a_stream_url_is_read_to_its_end(stream_server, tmp_path):
     url = f"{stream_server.url}/single_face.ts"
     table = tmp_path / "stream.csv"
+    began = pd.Timestamp.now(tz="UTC").floor("ms")
     code, out = run("--input", url, "--results", str(table))
     assert code == 0
     assert out.startswith("Stream: 2.4 s, 72 of 72 frames analysed\nFace 1 (0.0-2.4 s): Detected Emotion: Happy")
     faces = pd.read_csv(table)
     assert set(faces.source) == {url} and faces.frame.tolist() == list(range(72))
     assert faces.time.iloc[0] == 0 and faces.time.iloc[-1] == pytest.approx(71 / 30, abs=0.01)  # from its first frame
+    clocks = pd.to_datetime(faces.clock, utc=True)  # the wall clock: when the stream began, plus the time
+    assert began <= clocks.iloc[0] <= pd.Timestamp.now(tz="UTC")
+    assert ((clocks - clocks.iloc[0]).dt.total_seconds() - faces.time).abs().max() < 0.002
+    code, _ = run("--input", str(VIDEOS / "single_face.mp4"), "--results", str(table))
+    assert code == 0 and pd.read_csv(table).clock.isna().all()  # a file's own clock is unknown
 
 
 def test_a_password_in_a_stream_url_is_not_written_anywhere(stream_server, tmp_path, capsys):

@@ -166,6 +166,19 @@ def test_a_results_csv_judges_a_track_by_its_whole_span_when_the_clock_steps_bac
     assert not table.short_track.any() and path.read_bytes() == export_bytes(table, "csv")
 
 
+def test_tables_from_before_the_clock_column_still_open(haar_recognizer):
+    """A batch folder's older partitions and older exports have no `clock` (nor, older still, `short_track`):
+    they are read with the column empty, and the short tracks computed."""
+    from fer_core.results import COLUMNS, concat_tables, export_bytes, read_table
+
+    table = analyze_video(VIDEOS / "single_face.mp4", haar_recognizer).table
+    older = table.drop(columns=["clock", "short_track"])
+    for opened in (concat_tables([older]), read_table(export_bytes(older, "csv"), "older.csv"),
+                   read_table(export_bytes(older, "parquet"), "older.parquet")):
+        assert list(opened.columns) == list(COLUMNS) and opened["clock"].isna().all()
+        assert opened.drop(columns="clock").equals(table.drop(columns="clock"))
+
+
 def test_a_brief_false_detection_is_marked_not_counted(tmp_path):
     """The Haar cascade at its loosest (1 neighbour, as the sidebar allows) sees a face for a third of a second
     before the real one walks in: that track is kept in the table and its exports, marked `short_track`, and
