@@ -85,8 +85,15 @@ def _timeline(faces: "pd.DataFrame") -> None:
         with tab:
             st.plotly_chart(charts.emotion_timeline(rows[rows["face_id"] == face_id], title=f"Face {face_id}"),
                             key=f"table_tl_{face_id}", config={"displayModeBar": False}, width="stretch")
+    clocks = rows["clock"].dropna()
+    when = f" (on the clock: {_clock(clocks.min())} to {_clock(clocks.max())} UTC)" if len(clocks) else ""
     st.caption(f"{source}. Lines: the model's probabilities; band: the label shown, smoothed over the face's "
-               "recent frames. Times count from the start of the video or stream.")
+               f"recent frames. Times count from the start of the video or stream{when}.")
+
+
+def _clock(iso: str) -> str:
+    """2026-11-27T05:46:32.125Z as 2026-11-27 05:46:32."""
+    return str(iso).replace("T", " ").split(".")[0].rstrip("Z")
 
 
 def _duration(seconds: float) -> str:

@@ -155,3 +155,21 @@ def test_a_file_that_is_not_a_results_table_is_one_message(monkeypatch, tmp_path
                                            "fer_core.results.COLUMNS)."]
     at.file_uploader(key="batch_table").set_value(("cut.parquet", b"PAR1 not really", "application/octet-stream")).run()
     assert [e.value for e in at.error] == ["cut.parquet could not be read as a PARQUET file (damaged, or not PARQUET)."]
+
+
+def test_a_streams_results_table_says_when_on_the_clock(monkeypatch, tmp_path, stream_server):
+    import io
+
+    import pandas as pd
+
+    from fer_core.cli import main
+
+    table = tmp_path / "door.csv"
+    assert main(["--input", f"{stream_server.url}/single_face.ts", "--results", str(table)], out=io.StringIO()) == 0
+    clocks = pd.read_csv(table)["clock"]
+    at = open_batch(monkeypatch, tmp_path)
+    at.radio(key="batch_mode").set_value("Open a results table").run()
+    at.file_uploader(key="batch_table").set_value(("door.csv", table.read_bytes(), "text/csv")).run()
+    assert not at.exception and not at.error
+    first, last = (c.replace("T", " ")[:19] for c in (clocks.min(), clocks.max()))
+    assert any(c.value.endswith(f"(on the clock: {first} to {last} UTC).") for c in at.caption)
