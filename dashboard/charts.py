@@ -84,7 +84,8 @@ def timeline_bins(frame: pd.DataFrame, time_col: str = "time", points: int = TIM
 
 def _label_runs(t: np.ndarray, labels: np.ndarray) -> list[tuple[str, float, float]]:
     """(label, start, end) for each stretch of equal labels: the band draws one bar per stretch, not per row."""
-    ends = np.append(t[1:], t[-1] + (np.median(np.diff(t)) if len(t) > 1 else 1.0))
+    step = float(np.median(np.diff(t))) if len(t) > 1 else 0.0
+    ends = np.append(t[1:], t[-1] + (step if step > 0 else 1.0))  # rows all at one time: a band 1 s wide
     changes = np.flatnonzero(labels[1:] != labels[:-1]) + 1
     starts, stops = np.r_[0, changes], np.r_[changes, len(t)]
     return [(str(labels[a]), float(t[a]), float(ends[b - 1])) for a, b in zip(starts, stops)]
@@ -99,11 +100,12 @@ def emotion_timeline(frame: pd.DataFrame, title: str | None = None, height: int 
     its title says over how many seconds each point is averaged.
     """
     frame = frame.sort_values(time_col)
-    rows = len(frame)
-    frame = timeline_bins(frame, time_col)
-    if len(frame) < rows and title is not None:
-        span = (frame[time_col].iloc[-1] - frame[time_col].iloc[0]) / max(len(frame) - 1, 1)
-        title = f"{title} (means over {span:.1f} s)"
+    dominant = _dominant(frame)  # of the rows themselves, not of the spans' means
+    binned = timeline_bins(frame, time_col)
+    if len(binned) < len(frame) and title is not None:
+        span = (frame[time_col].max() - frame[time_col].min()) / TIMELINE_POINTS
+        title = f"{title} (means over {span:.1f} s)" if span >= 1 else f"{title} (means over {span * 1000:.0f} ms)"
+    frame = binned
     t = frame[time_col].to_numpy(dtype=float)
     fig = go.Figure()
     for e in EMOTIONS:
@@ -111,7 +113,7 @@ def emotion_timeline(frame: pd.DataFrame, title: str | None = None, height: int 
             continue
         fig.add_trace(go.Scatter(
             x=t, y=frame[e], mode="lines", name=display_name(e),
-            line=dict(color=COLORS_HEX[e], width=2.2 if e == _dominant(frame) else 1.4),
+            line=dict(color=COLORS_HEX[e], width=2.2 if e == dominant else 1.4),
             hovertemplate=f"{display_name(e)}: %{{y:.0%}}<extra></extra>",
             yaxis="y",
         ))

@@ -73,7 +73,7 @@ class LiveSession:
 
     def process(self, image: np.ndarray) -> np.ndarray:
         """Annotate one BGR frame and publish its results; never raises (a bad frame is passed through)."""
-        now = time.perf_counter()
+        now, wall = time.perf_counter(), time.time()
         if self._start is None:
             self._start = now
         self._last_frame = now
@@ -89,7 +89,7 @@ class LiveSession:
         self.mean_ms = ms if self.frames == 0 else 0.9 * self.mean_ms + 0.1 * ms
         fps = (len(self._stamps) - 1) / (self._stamps[-1] - self._stamps[0]) if len(self._stamps) > 1 else 0.0
         update = LiveUpdate(frame=self.frames, time=now - self._start, faces=faces, processing_ms=self.mean_ms, fps=fps,
-                            clock=utc_clock(time.time()))
+                            clock=utc_clock(wall))
         self.frames += 1
         try:
             self.results.put_nowait(update)

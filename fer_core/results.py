@@ -405,9 +405,9 @@ def results_format(path: str | Path) -> str:
 
 def read_table(data: bytes, name: str) -> "pd.DataFrame":
     """A results table back from a file's bytes: a `.csv`, `.json` or `.parquet` that `write_table`, the CLI's
-    `--results` or a page's download wrote (also a CSV still growing, and the CLI's `--json` output, whose
-    rows are under "results"). One sentence (FerError) for anything else. Tables from before `short_track`
-    get it computed."""
+    `--results` or a page's download wrote (also a CSV still growing, whose last line may be cut short, and
+    the CLI's `--json` output for a photo, video or stream, whose rows are under "results"). One sentence
+    (FerError) for anything else. Tables from before `clock` or `short_track` get them (`with_all_columns`)."""
     import pandas as pd
 
     from .errors import FerError
@@ -416,12 +416,17 @@ def read_table(data: bytes, name: str) -> "pd.DataFrame":
     not_ours = f"{name} is not a results table of this tool (it needs the columns of fer_core.results.COLUMNS)."
     try:
         if fmt == "csv":
-            table = pd.read_csv(io.BytesIO(data))
+            table = pd.read_csv(io.BytesIO(data[: data.rfind(b"\n") + 1] or data))  # a line being written: left out
         elif fmt == "parquet":
             table = pd.read_parquet(io.BytesIO(data))
         else:
             parsed = json.loads(data)
-            table = pd.DataFrame(parsed.get("results", []) if isinstance(parsed, dict) else parsed)
+            if isinstance(parsed, dict) and parsed.get("type") == "folder":
+                raise FerError(f"{name} is a folder run's summary; open its table, {parsed.get('results_file')}.")
+            rows = parsed.get("results") if isinstance(parsed, dict) else parsed
+            table = pd.DataFrame(rows, columns=list(COLUMNS)) if rows == [] else pd.DataFrame(rows)
+    except FerError:
+        raise
     except Exception:  # noqa: BLE001 - pandas, pyarrow and json each raise their own kinds
         raise FerError(f"{name} could not be read as a {fmt.upper()} file (damaged, or not {fmt.upper()}).") from None
     needed = [c for c in COLUMNS if c not in ("short_track", "clock")]  # both added later: filled in

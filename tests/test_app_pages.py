@@ -262,6 +262,14 @@ def test_a_long_timeline_is_drawn_from_spans_of_time(haar_recognizer):
     covered = sum(sum(trace.width) for trace in band)
     assert covered == pytest.approx(hour["time"].max(), rel=0.01)
 
+    gap = pd.concat([hour.head(1000), hour.tail(1000)])  # a face seen for a while, then again much later
+    assert "means over 3.6 s" in emotion_timeline(gap, title="Face 1").layout.legend.title.text
+    forty = hour.head(1200)  # 40 s of video: each point a mean over 40 ms
+    assert "means over 40 ms" in emotion_timeline(forty, title="Face 1").layout.legend.title.text
+    still = clip.head(3).assign(time=1.0)  # rows at one moment: the axis still has a width
+    low, high = emotion_timeline(still, title="Face 1").layout.xaxis.range
+    assert high - low == pytest.approx(1.0)
+
     short = emotion_timeline(clip, title="Face 1")
     assert [len(t.x) for t in short.data if t.type == "scatter"] == [len(clip)] * 7
     labels = clip.sort_values("time")["smoothed_label"]
@@ -354,6 +362,7 @@ def test_a_network_camera_is_played_without_its_sound(tmp_path):
     """A camera stream with a microphone: the player gives the page its video only (streamlit-webrtc would
     otherwise play the sound in the browser), and the video's frames arrive."""
     import asyncio
+    from concurrent.futures import ThreadPoolExecutor
 
     import av
 
@@ -388,7 +397,8 @@ def test_a_network_camera_is_played_without_its_sound(tmp_path):
             finally:
                 player.video.stop()  # ends the player's thread while its event loop still runs
 
-        frame = asyncio.run(first_frame())
+        with ThreadPoolExecutor(1) as thread:  # its own event loop, whatever loop this test runs under
+            frame = thread.submit(asyncio.run, first_frame()).result(timeout=60)
         assert (frame.width, frame.height) == (640, 360)
     finally:
         served.server.shutdown()

@@ -8,6 +8,7 @@ import shutil
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from fer_core.errors import FerError
 from sample_media import PHOTOS, ROOT, VIDEOS
 
 pytestmark = pytest.mark.slow
@@ -144,6 +145,35 @@ def test_open_a_results_table_from_the_command_line(monkeypatch, tmp_path, cli_t
                                                    "application/json")).run()
     assert not at.error and "Results: arriving.json" in [s.value for s in at.subheader]
     assert {m.label: m.value for m in at.metric}["Rows"] == f"{len(printed['results']):,}"
+
+
+def test_tables_with_no_rows_a_folder_summary_and_a_line_being_written(tmp_path):
+    """What the command line writes for a video without faces opens as an empty table, in every format and as
+    --json; a folder run's --json (a summary) points to its table; a CSV read while a line is being appended
+    to it is read without that line."""
+    import io
+
+    from fer_core.cli import main
+    from fer_core.results import COLUMNS, read_table
+
+    for name in ("empty.csv", "empty.json", "empty.parquet"):
+        assert main(["--input", str(VIDEOS / "no_face.mp4"), "--results", str(tmp_path / name)], out=io.StringIO()) == 0
+        assert list(read_table((tmp_path / name).read_bytes(), name).columns) == list(COLUMNS)
+    printed = io.StringIO()
+    assert main(["--input", str(VIDEOS / "no_face.mp4"), "--json"], out=printed) == 0
+    assert len(read_table(printed.getvalue().encode(), "no_face.json")) == 0
+    folder = tmp_path / "visit"
+    folder.mkdir()
+    shutil.copy(PHOTOS / "happy_posed.jpg", folder / "happy.jpg")
+    printed = io.StringIO()
+    assert main(["--input", str(folder), "--json", "--results", str(tmp_path / "visit.csv")], out=printed) == 0
+    with pytest.raises(FerError, match=r"^visit\.json is a folder run's summary; open its table, .*visit\.csv\.$"):
+        read_table(printed.getvalue().encode(), "visit.json")
+    assert main(["--input", str(VIDEOS / "single_face.mp4"), "--results", str(tmp_path / "door.csv")],
+                out=io.StringIO()) == 0
+    whole = (tmp_path / "door.csv").read_bytes()
+    growing = whole + b"single_face.mp4,72,2.4,,1,22"  # the next row, half written
+    assert read_table(growing, "door.csv").equals(read_table(whole, "door.csv"))
 
 
 def test_a_file_that_is_not_a_results_table_is_one_message(monkeypatch, tmp_path):
