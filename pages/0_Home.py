@@ -10,8 +10,8 @@ from fer_core.io import load_image
 
 settings = ui.setup_page(
     "Emotion Recognition", ":material/sentiment_satisfied:",
-    "Finds the faces in a photo, a video or your webcam and tells which of seven emotions each one shows: "
-    "angry, disgust, fear, happy, sad, surprise or neutral. Everything runs on this computer, on the CPU.",
+    "Finds the faces in a photo, a video, a network camera or your webcam and tells which of seven emotions each "
+    "one shows: angry, disgust, fear, happy, sad, surprise or neutral. Everything runs on this computer, on the CPU.",
 )
 
 st.markdown("#### How it works")
@@ -24,10 +24,10 @@ with steps[1]:
     ui.card("2. Crop", f"Each face is squared with a small margin{', its eyes levelled' if settings.level_eyes else ''}, "
             f"turned grey and resized to {size}x{size} pixels, as in the FER2013 training data.")
 with steps[2]:
-    ui.card("3. Classify", "A small CNN (Mini-XCEPTION) gives a probability for each of the seven emotions, "
-            "all faces of a frame in one call.")
+    ui.card("3. Classify", f"A CNN (<b>{resources.model_spec(settings).title}</b>, chosen in the sidebar) gives a "
+            "probability for each of the seven emotions, all faces of a frame in one call.")
 with steps[3]:
-    ui.card("4. Follow", "In videos and on the webcam, faces are tracked and their probabilities smoothed "
+    ui.card("4. Follow", "In videos, streams and on the webcam, faces are tracked and their probabilities smoothed "
             "so that labels do not flicker.")
 
 st.write("")
