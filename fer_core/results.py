@@ -288,10 +288,11 @@ class TableBuilder:
         """Append the rows of an existing results table."""
         self.rows.extend(table[list(COLUMNS)].itertuples(index=False, name=None))
 
-    def trim(self, keep: int) -> None:
-        """Keep only the newest `keep` rows (a live stream's history stays bounded)."""
-        if len(self.rows) > keep:
-            del self.rows[: len(self.rows) - keep]
+    def trim(self, keep: int) -> int:
+        """Keep only the newest `keep` rows (a live stream's history stays bounded); how many went."""
+        gone = max(0, len(self.rows) - keep)
+        del self.rows[:gone]
+        return gone
 
     def __len__(self) -> int:
         return len(self.rows)

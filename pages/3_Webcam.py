@@ -197,6 +197,11 @@ if not playing:
         c[3].metric("Faces followed", len(face_ids(raw)),
                     help=f"Faces followed for at least {MIN_TRACK_FRAMES} frames and {MIN_TRACK_SECONDS:g} s; "
                          "briefer detections are left out (the downloads keep them, marked short_track).")
+        if history.dropped_rows and len(raw):
+            st.info(f"The session ran longer than this page keeps: its first {history.dropped_rows:,} rows (faces "
+                    f"before {raw['time'].min():.0f} s) are not in the summary or the downloads, which cover its last "
+                    f"{history.max_rows:,} rows. For long sessions use the command line with --results FILE.csv, "
+                    "which keeps every row.", icon=":material/history:")
         if len(table):
             per_face = summarize(table)
             a, b = st.columns([2, 3], gap="large")

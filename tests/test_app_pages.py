@@ -331,6 +331,27 @@ def test_webcam_page_shows_instructions_and_a_session_summary():
     assert [b.label for b in at.get("download_button")] == DOWNLOADS
 
 
+def test_a_webcam_session_longer_than_the_page_keeps_says_what_it_left_out():
+    from dashboard.live import LiveHistory, LiveUpdate
+    from fer_core.io import load_image
+    from fer_core.pipeline import EmotionRecognizer
+
+    faces = EmotionRecognizer().analyze(load_image(PHOTOS / "happy_astronaut.png"))
+    tracked = [type(f)(f.box, f.probabilities, track_id=1, smoothed=f.probabilities) for f in faces]
+    history = LiveHistory(max_rows=100)
+    history.absorb([LiveUpdate(frame=i, time=i / 10, faces=tracked, processing_ms=8.0, fps=25.0) for i in range(300)])
+    assert history.dropped_rows == 200 and len(history.table()) == 100
+    at = open_app("pages/3_Webcam.py")
+    at.session_state["webcam_history"] = history
+    at.run()
+    ok(at)
+    assert {m.label: m.value for m in at.metric}["Frames processed"] == "300"
+    assert [i.value for i in at.info if "longer than this page keeps" in i.value] == [
+        "The session ran longer than this page keeps: its first 200 rows (faces before 20 s) are not in the summary "
+        "or the downloads, which cover its last 100 rows. For long sessions use the command line with --results "
+        "FILE.csv, which keeps every row."]
+
+
 def test_webcam_page_checks_a_network_camera_address_before_offering_start(stream_server, tmp_path):
     """The address is opened once: a stream says its size and rate; a path (the server's own files), an address
     nobody answers and a scheme this tool does not read are one sentence each, with a way to try again."""
