@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Sequence
 import streamlit as st
 
 from fer_core.emotions import EMOTIONS, display_name
-from fer_core.results import counted, face_ids
+from fer_core.results import counted
 
 from . import charts, ui
 from .files import REPO_ROOT, safe_stem
@@ -225,13 +225,7 @@ def timeline(folder: Path, results: "BatchResults", shown: "pd.DataFrame") -> No
         st.caption("No video with faces among the inputs shown.")
         return
     choice = st.selectbox("Video", videos, key="batch_video")
-    table = counted(faces(folder, [choice]))  # brief false detections (short_track) left out, as on the Video page
-    ids = face_ids(table)
-    tabs = st.tabs([f"Face {i}" for i in ids]) if len(ids) > 1 else [st.container()]
-    for tab, face_id in zip(tabs, ids):
-        with tab:
-            st.plotly_chart(charts.emotion_timeline(table[table["face_id"] == face_id], title=f"Face {face_id}"),
-                            key=f"batch_tl_{face_id}", config={"displayModeBar": False}, width="stretch")
+    ui.face_timelines(counted(faces(folder, [choice])), "batch_tl")  # short tracks left out, as on the Video page
     st.caption("Lines: the model's probabilities in each analysed frame. Band: the label shown, smoothed over "
                "the face's recent frames. Videos cut into chunks are shown as one, with one id per face; tracks too "
                "short to count as a face are left out here and kept in the downloads.")

@@ -15,7 +15,7 @@ import streamlit as st
 
 from dashboard import charts, ui
 from fer_core.emotions import EMOTIONS, display_name
-from fer_core.results import counted, face_ids, read_table, shares, summarize
+from fer_core.results import counted, read_table, shares, summarize
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -79,12 +79,7 @@ def _timeline(faces: "pd.DataFrame") -> None:
         return
     source = st.selectbox("Video or stream", sources, key="table_source") if len(sources) > 1 else sources[0]
     rows = timed[timed["source"] == source]
-    ids = face_ids(rows)
-    tabs = st.tabs([f"Face {i}" for i in ids]) if len(ids) > 1 else [st.container()]
-    for tab, face_id in zip(tabs, ids):
-        with tab:
-            st.plotly_chart(charts.emotion_timeline(rows[rows["face_id"] == face_id], title=f"Face {face_id}"),
-                            key=f"table_tl_{face_id}", config={"displayModeBar": False}, width="stretch")
+    ui.face_timelines(rows, "table_tl")
     clocks = rows["clock"].dropna()
     when = f" (on the clock: {_clock(clocks.min())} to {_clock(clocks.max())} UTC)" if len(clocks) else ""
     st.caption(f"{source}. Lines: the model's probabilities; band: the label shown, smoothed over the face's "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
@@ -13,6 +14,9 @@ from fer_core.emotions import COLORS_HEX, EMOTIONS, display_name
 from . import settings as settings_mod
 from .files import upload_limit_mb
 from .settings import Settings
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger("fer.dashboard")
 
@@ -128,3 +132,18 @@ def legend() -> None:
 
 def card(title: str, body: str) -> None:
     st.markdown(f'<div class="fer-card"><h4>{html.escape(title)}</h4><p>{body}</p></div>', unsafe_allow_html=True)
+
+
+def face_timelines(table: "pd.DataFrame", key: str) -> None:
+    """One emotion-over-time chart per face that counts in `table` (one video's or stream's rows), a tab each
+    when there are several: the Video page, a batch folder's video and a results table show them alike."""
+    from fer_core.results import face_ids
+
+    from .charts import emotion_timeline
+
+    ids = face_ids(table)
+    tabs = st.tabs([f"Face {i}" for i in ids]) if len(ids) > 1 else [st.container()]
+    for tab, face_id in zip(tabs, ids):
+        with tab:
+            st.plotly_chart(emotion_timeline(table[table["face_id"] == face_id], title=f"Face {face_id}"),
+                            key=f"{key}_{face_id}", config={"displayModeBar": False}, width="stretch")

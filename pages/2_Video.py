@@ -200,13 +200,7 @@ if stored and stored["key"][0] == input_key():
 
     if len(table):
         st.markdown("##### Emotion over time")
-        ids = analysis.face_ids
-        tabs = st.tabs([f"Face {i}" for i in ids]) if len(ids) > 1 else [st.container()]
-        for tab, face_id in zip(tabs, ids):
-            with tab:
-                rows = table[table["face_id"] == face_id]
-                st.plotly_chart(charts.emotion_timeline(rows, title=f"Face {face_id}"), key=f"video_tl_{face_id}",
-                                config={"displayModeBar": False}, width="stretch")
+        ui.face_timelines(table, "video_tl")
         st.caption("Lines: the model's probabilities in each analysed frame. Band: the label shown, smoothed "
                    "over the face's recent frames.")
         st.markdown("##### Per-face summary")

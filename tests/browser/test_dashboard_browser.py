@@ -131,8 +131,8 @@ def test_webcam_stream_shows_an_emotion(page, screenshots):
     snap(page, screenshots / "webcam_summary.png")
 
 
-def _watch_network_camera(page, address: str) -> bool:
-    """Choose the network camera, give its address and press START; True once a face's label shows."""
+def _connect_network_camera(page, address: str) -> None:
+    """Open the Webcam page, choose the network camera and give its address; wait until it is checked."""
     open_page(page, "Webcam", "Webcam")
     page.get_by_test_id("stRadioGroup").get_by_text("A network camera").click()
     wait_idle(page)
@@ -140,6 +140,11 @@ def _watch_network_camera(page, address: str) -> bool:
     field.fill(address)
     field.press("Enter")
     page.get_by_text("Connected to ").wait_for(timeout=30_000)
+
+
+def _watch_network_camera(page, address: str) -> bool:
+    """Connect the network camera and press START; True once a face's label shows."""
+    _connect_network_camera(page, address)
     return _start_stream(page)
 
 
@@ -181,13 +186,7 @@ def test_a_network_camera_gone_after_its_check_is_one_sentence(page, tmp_path):
 
     def start_after_the_camera_went_away() -> bool:
         stream.write_bytes(recording)
-        open_page(page, "Webcam", "Webcam")
-        page.get_by_test_id("stRadioGroup").get_by_text("A network camera").click()
-        wait_idle(page)
-        field = page.get_by_label("Camera address", exact=True).and_(page.get_by_role("textbox"))
-        field.fill(address)
-        field.press("Enter")
-        page.get_by_text("Connected to ").wait_for(timeout=30_000)
+        _connect_network_camera(page, address)
         stream.unlink()  # the camera is gone
         page.frame_locator('iframe[title*="webrtc"]').get_by_role("button", name="START").click()
         try:
