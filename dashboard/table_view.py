@@ -9,6 +9,8 @@ per source with `summarize`, the mix with `summarize(by=())`, each face's emotio
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import streamlit as st
@@ -97,15 +99,50 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.1f} s"
 
 
-def open_file(upload: "UploadedFile | None") -> None:
-    """The Batch page's "Open a results table": read the uploaded file and show it, or say why not."""
-    if upload is None:
+FOLLOW_SECONDS = 10
+"""How often a followed file is looked at again (read again only when it has changed)."""
+
+
+def open_table(upload: "UploadedFile | None", path: str, follow: bool) -> None:
+    """The Batch page's "Open a results table": an uploaded file, or a file on this computer, which can be
+    followed while the command line writes it (a camera's `--results door.csv`); or say why not."""
+    if upload is not None:
+        try:
+            table = read(upload.getvalue(), upload.name)
+        except Exception as error:  # noqa: BLE001 - a FerError is one sentence; anything else one too
+            ui.show_error(error, upload.name)
+            return
+        show(table, upload.name)
+    elif path:
+        (_follow if follow else _show_path)(path)
+    else:
         st.caption("A `.csv`, `.json` or `.parquet` results table: what `python emotion_recognition.py ... --results "
                    "FILE` writes (a folder run, a camera stream), or a table downloaded from a page.")
+
+
+@st.cache_data(show_spinner="Reading the table...", max_entries=4)
+def _read_path(path: str, changed: tuple[int, int]) -> "pd.DataFrame":
+    """The file's table, read again only when its time or size (`changed`) has changed."""
+    return read_table(Path(path).read_bytes(), Path(path).name)
+
+
+def _show_path(path: str) -> None:
+    file = Path(path).expanduser()
+    if not file.is_file():
+        st.error(f"{file} is not a file on this computer." if not file.exists() else f"{file} is a folder: open it "
+                 "as a results folder, or give a table's file.", icon=":material/error:")
         return
     try:
-        table = read(upload.getvalue(), upload.name)
+        stat = file.stat()
+        table = _read_path(str(file), (stat.st_mtime_ns, stat.st_size))
     except Exception as error:  # noqa: BLE001 - a FerError is one sentence; anything else one too
-        ui.show_error(error, upload.name)
+        ui.show_error(error, file.name)
         return
-    show(table, upload.name)
+    show(table, file.name)
+    st.caption(f"Read from {file} as it was at {time.strftime('%H:%M:%S', time.localtime(stat.st_mtime))}.")
+
+
+@st.fragment(run_every=FOLLOW_SECONDS)
+def _follow(path: str) -> None:
+    """`_show_path` again every FOLLOW_SECONDS, without rerunning the rest of the page."""
+    _show_path(path)

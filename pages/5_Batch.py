@@ -35,8 +35,15 @@ if mode == MODES[0]:
     if wanted:
         st.session_state[FOLDER_KEY] = str(Path(wanted).expanduser())
 elif mode == MODES[1]:
-    table_view.open_file(st.file_uploader(f"Results table (CSV, JSON or Parquet, up to {files.upload_limit_mb()} MB)",
-                                          type=table_view.TABLE_TYPES, key="batch_table"))
+    c1, c2 = st.columns([3, 2])
+    upload = c1.file_uploader(f"Results table (CSV, JSON or Parquet, up to {files.upload_limit_mb()} MB)",
+                              type=table_view.TABLE_TYPES, key="batch_table")
+    path = c2.text_input("Or a results table's path on this computer", key="batch_table_path",
+                         placeholder="e.g. /data/door.csv (a camera's --results)").strip()
+    follow = c2.toggle(f"Follow it: look again every {table_view.FOLLOW_SECONDS} s", key="batch_table_follow",
+                       disabled=not path or upload is not None,
+                       help="For a table the command line is still writing, such as a camera's growing CSV.")
+    table_view.open_table(upload, path, follow)
 else:
     samples = {**files.sample_photos(), **files.sample_videos()}
     c1, c2 = st.columns([3, 2])

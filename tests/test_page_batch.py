@@ -147,6 +147,35 @@ def test_open_a_results_table_from_the_command_line(monkeypatch, tmp_path, cli_t
     assert {m.label: m.value for m in at.metric}["Rows"] == f"{len(printed['results']):,}"
 
 
+def test_a_results_table_on_this_computer_is_read_again_when_it_grows(monkeypatch, tmp_path, stream_server):
+    """A camera's CSV that the command line is still writing, opened by its path and followed: each look reads
+    it again once it has changed. A path that is not a file is one sentence."""
+    import io
+    import os
+
+    from fer_core.cli import main
+
+    door = tmp_path / "door.csv"
+    assert main(["--input", f"{stream_server.url}/single_face.ts", "--results", str(door)], out=io.StringIO()) == 0
+    whole = door.read_bytes()
+    lines = whole.splitlines(keepends=True)
+    door.write_bytes(b"".join(lines[:31]))  # the header and the first 30 rows, as if still being written
+    at = open_batch(monkeypatch, tmp_path)
+    at.radio(key="batch_mode").set_value("Open a results table").run()
+    at.text_input(key="batch_table_path").set_value(str(door)).run()
+    at.toggle(key="batch_table_follow").set_value(True).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert {m.label: m.value for m in at.metric}["Rows"] == "30"
+    door.write_bytes(whole)  # the camera went on
+    os.utime(door, ns=(door.stat().st_atime_ns, door.stat().st_mtime_ns + 1_000_000_000))
+    at.run()
+    assert {m.label: m.value for m in at.metric}["Rows"] == str(len(lines) - 1)
+    for wrong, message in ((tmp_path / "nowhere.csv", f"{tmp_path / 'nowhere.csv'} is not a file on this computer."),
+                           (tmp_path, f"{tmp_path} is a folder: open it as a results folder, or give a table's file.")):
+        at.text_input(key="batch_table_path").set_value(str(wrong)).run()
+        assert [e.value for e in at.error] == [message] and not at.exception
+
+
 def test_tables_with_no_rows_a_folder_summary_and_a_line_being_written(tmp_path):
     """What the command line writes for a video without faces opens as an empty table, in every format and as
     --json; a folder run's --json (a summary) points to its table; a CSV read while a line is being appended

@@ -68,3 +68,34 @@ def test_batch_page_opens_a_results_table_from_the_command_line(page, screenshot
     page.wait_for_timeout(800)
     assert_no_errors(page)
     snap(page, screenshots / "batch_results_table.png")
+
+
+def test_batch_page_follows_a_results_table_as_it_grows(page, tmp_path):
+    """A CSV on this computer that the command line is still writing: followed, the page shows its new rows
+    within FOLLOW_SECONDS without being touched."""
+    import io
+
+    from dashboard.table_view import FOLLOW_SECONDS
+    from fer_core.cli import main
+    from sample_media import VIDEOS
+
+    table = tmp_path / "door.csv"
+    assert main(["--input", str(VIDEOS / "single_face.mp4"), "--results", str(table)], out=io.StringIO()) == 0
+    lines = table.read_bytes().splitlines(keepends=True)
+    table.write_bytes(b"".join(lines[:21]))  # 20 rows so far
+    open_page(page, "Batch", "Batch")
+    page.get_by_test_id("stRadioGroup").get_by_text("Open a results table").click()
+    wait_idle(page)
+    field = page.get_by_label("Or a results table's path on this computer", exact=True).and_(page.locator("input"))
+    field.fill(str(table))
+    field.press("Enter")
+    page.get_by_text("Results: door.csv").wait_for(timeout=30_000)
+    page.get_by_text("Follow it").click()
+    wait_idle(page)
+    rows = page.get_by_test_id("stMetric").filter(has_text="Rows")
+    assert rows.inner_text().replace("\n", "").endswith("20")
+    table.write_bytes(b"".join(lines))  # the rest arrives
+    page.wait_for_function(f"() => [...document.querySelectorAll('[data-testid=stMetric]')].some("
+                           f"m => m.innerText.includes('Rows') && m.innerText.trim().endsWith('{len(lines) - 1}'))",
+                           timeout=(FOLLOW_SECONDS + 15) * 1000)
+    assert_no_errors(page)
