@@ -40,12 +40,15 @@ def show(table: "pd.DataFrame", name: str) -> None:
     per_face = summarize(table)
     timed = table[table["time"].notna()]
     m = st.columns(4)
-    m[0].metric("Sources", table["source"].nunique(), help="Photos, videos and streams in the table.")
+    m[0].metric("Sources", table["source"].nunique(), help="Photos, videos and streams with a face in the table. A file "
+                "in which no face was found leaves no row, so it is not counted here (the command line's last line "
+                "counts every file it analysed).")
     m[1].metric("Faces", len(per_face), help="Faces in photos, and faces followed in videos and streams "
                 "(tracks too short to count as a face are left out).")
     m[2].metric("Rows", f"{len(table):,}", help="One per face per analysed frame.")
-    span = float((timed.groupby("source")["time"].agg(lambda t: t.max() - t.min())).sum()) if len(timed) else 0.0
-    m[3].metric("Video time with faces", _duration(span))
+    span = float((timed.groupby("source")["time"].agg(lambda t: t.max() - t.min())).sum()) if len(timed) else None
+    m[3].metric("Video time with faces", _duration(span) if span is not None else "–",
+                help="From each video's or stream's first row to its last, added up.")
     if not len(faces):
         st.info("No face counts in this table.", icon=":material/search_off:")
         return
@@ -74,12 +77,13 @@ def show(table: "pd.DataFrame", name: str) -> None:
 
 def _timeline(faces: "pd.DataFrame") -> None:
     timed = faces[faces["time"].notna()]
-    st.markdown("##### Emotion over time")
     sources = list(dict.fromkeys(timed["source"]))
-    if not sources:
-        st.caption("The table holds photos only.")
+    if not sources:  # photos only: no time to chart
         return
-    source = st.selectbox("Video or stream", sources, key="table_source") if len(sources) > 1 else sources[0]
+    st.markdown("##### Emotion over time")
+    # The latest source first chosen: in a followed file, the camera that is still being written.
+    source = (st.selectbox("Video or stream", sources, index=len(sources) - 1, key="table_source")
+              if len(sources) > 1 else sources[0])
     rows = timed[timed["source"] == source]
     ui.face_timelines(rows, "table_tl")
     clocks = rows["clock"].dropna()
@@ -107,6 +111,8 @@ def open_table(upload: "UploadedFile | None", path: str, follow: bool) -> None:
     """The Batch page's "Open a results table": an uploaded file, or a file on this computer, which can be
     followed while the command line writes it (a camera's `--results door.csv`); or say why not."""
     if upload is not None:
+        if path:
+            st.caption("The uploaded file is shown; remove it to open the path instead.")
         try:
             table = read(upload.getvalue(), upload.name)
         except Exception as error:  # noqa: BLE001 - a FerError is one sentence; anything else one too

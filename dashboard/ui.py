@@ -48,7 +48,8 @@ _CSS = """
 
 def style_app() -> None:
     """Page configuration and the look, once per run from app.py (the frame around every page)."""
-    st.set_page_config(page_title=APP_NAME, page_icon=str(FAVICON), layout="wide", initial_sidebar_state="expanded")
+    # The sidebar opens on a wide screen and starts closed on a phone, where it would cover the page.
+    st.set_page_config(page_title=APP_NAME, page_icon=str(FAVICON), layout="wide", initial_sidebar_state="auto")
     st.markdown(_CSS, unsafe_allow_html=True)
 
 

@@ -413,7 +413,9 @@ def read_table(data: bytes, name: str) -> "pd.DataFrame":
 
     from .errors import FerError
 
-    fmt = results_format(name)
+    fmt = Path(name).suffix.lower().lstrip(".")
+    if fmt not in EXPORT_FORMATS:
+        raise FerError(f"{name} is not a results table: those are .csv, .json or .parquet files.")
     not_ours = f"{name} is not a results table of this tool (it needs the columns of fer_core.results.COLUMNS)."
     try:
         if fmt == "csv":

@@ -123,7 +123,8 @@ def _analyse(bar: Any) -> None:
             result = _run(sample_path, recognizer, out_path, progress)
         video_bytes = out_path.read_bytes() if annotate and out_path.exists() and out_path.stat().st_size else None
     result.output_path = None
-    st.session_state[RESULT_KEY] = {"key": run_key(), "name": name, "analysis": result, "video": video_bytes}
+    st.session_state[RESULT_KEY] = {"key": run_key(), "name": name, "analysis": result, "video": video_bytes,
+                                    "recorded_for": seconds if url else None}
 
 
 def _run(path: Path | str, recognizer: Any, out_path: Path, progress: Callable[[int, int], bool]) -> Any:
@@ -176,6 +177,15 @@ if stored and stored["key"][0] == input_key():
     m[4].metric("Size", f"{info.width}x{info.height}")
 
     table = counted(analysis.table)  # the faces that count; the downloads keep every row
+    recorded_for = stored.get("recorded_for")
+    if analysis.broke_off:
+        what = "The stream stopped sending" if recorded_for else "The video could not be decoded further"
+        st.warning(f"{what} after {analysis.last_time:.1f} s ({analysis.frames_decoded} frames): the results cover "
+                   "those.", icon=":material/portable_wifi_off:")
+    elif recorded_for and analysis.stopped and analysis.last_time + 2 < recorded_for:
+        st.warning(f"The stream sent {analysis.last_time:.1f} s of video in the {recorded_for} s recorded: it stopped "
+                   "sending, or sends slower than real time. The results cover what arrived.",
+                   icon=":material/portable_wifi_off:")
     if brief:
         st.caption(f"{len(brief)} brief detection{'s' if len(brief) > 1 else ''} (under {MIN_TRACK_FRAMES} analysed "
                    f"frames or {MIN_TRACK_SECONDS:g} s) not counted as a face; the downloads keep "

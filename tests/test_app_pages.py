@@ -227,6 +227,9 @@ def test_video_page_records_a_network_stream(stream_server):
     assert not at.error and 5 <= time.time() - started < 9  # not the 10 s a silent stream is waited for
     recorded = at.session_state["video_result"]["analysis"]
     assert recorded.stopped and 0 < recorded.frames_decoded < 72
+    assert [w.value for w in at.warning] == [f"The stream sent {recorded.last_time:.1f} s of video in the 5 s "
+                                             "recorded: it stopped sending, or sends slower than real time. The "
+                                             "results cover what arrived."]
 
     for address, message in (("ftp://cam/clip.mp4", "is not a stream this tool reads"),
                              (f"{stream_server.url}/missing.ts", "could not be opened (server returned 404 not found)")):

@@ -170,7 +170,10 @@ def test_a_results_table_on_this_computer_is_read_again_when_it_grows(monkeypatc
     os.utime(door, ns=(door.stat().st_atime_ns, door.stat().st_mtime_ns + 1_000_000_000))
     at.run()
     assert {m.label: m.value for m in at.metric}["Rows"] == str(len(lines) - 1)
+    (tmp_path / "cli.log").write_text("analysing...\n")
     for wrong, message in ((tmp_path / "nowhere.csv", f"{tmp_path / 'nowhere.csv'} is not a file on this computer."),
+                           (tmp_path / "cli.log", "cli.log is not a results table: those are .csv, .json or .parquet "
+                            "files."),
                            (tmp_path, f"{tmp_path} is a folder: open it as a results folder, or give a table's file.")):
         at.text_input(key="batch_table_path").set_value(str(wrong)).run()
         assert [e.value for e in at.error] == [message] and not at.exception
