@@ -58,5 +58,5 @@ if inputs:
 
     if len(results) > 1:
         st.markdown("#### All photos")
-        st.caption("Every face of every photo in one table, the same layout as each photo's.")
+        st.caption("Every face of every photo in one table to download, the same layout as each photo's.")
         files.download_buttons(concat_tables(r.table for r in results), "all_photos", "all", st.columns(4)[:3])
