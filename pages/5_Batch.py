@@ -25,6 +25,9 @@ root = batch_view.batch_root()
 
 if mode == MODES[0]:
     found = batch_view.result_folders(root)
+    shown = st.session_state.get(FOLDER_KEY)
+    if shown in map(str, found) and not st.session_state.get("batch_path"):
+        st.session_state["batch_found"] = shown  # the menu names the folder on show (a batch just run here)
     c1, c2 = st.columns([2, 3])
     choice = c1.selectbox(f"Results in {root}", [str(p) for p in found], index=None, key="batch_found",
                           placeholder="pick a results folder" if found else "none yet",
@@ -34,6 +37,8 @@ if mode == MODES[0]:
     wanted = typed.strip() or choice
     if wanted:
         st.session_state[FOLDER_KEY] = str(Path(wanted).expanduser())
+    else:  # both cleared: nothing on show (not the folder, or the error, from before)
+        st.session_state.pop(FOLDER_KEY, None)
 elif mode == MODES[1]:
     c1, c2 = st.columns([3, 2])
     upload = c1.file_uploader(f"Results table (CSV, JSON or Parquet, up to {files.upload_limit_mb()} MB)",

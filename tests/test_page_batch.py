@@ -87,6 +87,9 @@ def test_run_a_small_batch_from_the_page(monkeypatch, tmp_path):
     at.run()  # the next interaction: the results stay, and the next run gets a folder of its own
     assert at.text_input(key="batch_name").value.startswith("run-")
     assert {m.label: m.value for m in at.metric} == metrics
+    at.radio(key="batch_mode").set_value("Open a results folder").run()  # the menu names the folder on show
+    assert at.selectbox(key="batch_found").value == str(tmp_path / "from_the_page")
+    assert {m.label: m.value for m in at.metric} == metrics
 
 
 def test_a_folder_that_is_not_a_results_folder_is_one_message(monkeypatch, tmp_path):
@@ -94,6 +97,8 @@ def test_a_folder_that_is_not_a_results_folder_is_one_message(monkeypatch, tmp_p
     at.text_input(key="batch_path").set_value(str(tmp_path)).run()
     assert not at.exception
     assert [e.value for e in at.error] == [f"{tmp_path} is not a batch results folder (it has no batch.json)."]
+    at.text_input(key="batch_path").set_value("").run()  # cleared: the message goes with it
+    assert not at.exception and not at.error
 
 
 @pytest.fixture(scope="module")
