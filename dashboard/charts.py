@@ -163,10 +163,13 @@ def share_of_time(shares: Mapping[str, float], title: str | None = None, height:
         labels=[display_name(e) for e in names],
         values=[float(shares[e]) for e in names],
         marker=dict(colors=[COLORS_HEX[e] for e in names], line=dict(color="#FFFFFF", width=2)),
-        hole=0.55, sort=False, direction="clockwise", textinfo="label+percent",
-        hovertemplate="%{label}: %{percent}<extra></extra>",
+        hole=0.55, sort=False, direction="clockwise", texttemplate="%{label}<br>%{percent:.0%}",
+        textposition="inside", insidetextorientation="horizontal",
+        hovertemplate="%{label}: %{percent:.1%}<extra></extra>",
     ))
     style(fig, height, title)
+    # A slice too thin for its label shows none (the hover still names it), rather than a label cut off.
+    fig.update_layout(uniformtext=dict(minsize=10, mode="hide"))
     return fig
 
 
