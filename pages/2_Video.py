@@ -141,9 +141,12 @@ with c3:
     st.caption("A run can be stopped at any time, or cancelled by leaving the page.")
 
 if st.session_state.get("video_stop"):
-    st.info(f"Analysis stopped. Nothing was kept; press **{ACTION}** to start again.", icon=":material/stop_circle:")
+    before = st.session_state.get(RESULT_KEY)
+    kept = (" The results below are from the run before it." if before and before["key"][0] == input_key()
+            else " Nothing of it was kept.")
+    st.info(f"Analysis stopped.{kept} Press **{ACTION}** to start again.", icon=":material/stop_circle:")
 if start and name is not None:
-    st.session_state.pop(RESULT_KEY, None)
+    # The last finished run stays until this one finishes: a run stopped half-way does not lose it.
     # Pressing Stop reruns the page, which interrupts this run at its next progress update.
     stop_slot = st.empty()
     stop_slot.button("Stop", key="video_stop", icon=":material/stop:")
