@@ -14,13 +14,17 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from fer_core.annotate import draw_faces
-from fer_core.results import FaceResult, TableBuilder, utc_clock
+from fer_core.results import FaceResult, TableBuilder, face_rows, utc_clock
+from fer_core.results_csv import LiveResultsCsv
 from fer_core.stream import LiveFrameProcessor
+
+from .files import safe_stem
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -47,10 +51,16 @@ class LiveSession:
     The processor is a `LiveFrameProcessor` on the shared recognizer's settings: the same frame path as a
     video (detection on a downscaled copy of every few frames, tracking and smoothing in between), with the
     detector in a background thread so the frame callback never waits for it.
+
+    With `save_to` (a folder), every row also goes, from the frame callback itself, to a growing CSV there
+    (`fer_core.results_csv.LiveResultsCsv`, named after `source` and the start time): unlike the page's
+    history, it keeps every row of a long session, and keeps them when the browser tab is closed.
     """
 
     recognizer: Any
     results: "queue.Queue[LiveUpdate]" = field(default_factory=lambda: queue.Queue(maxsize=600))
+    source: str = SOURCE
+    save_to: Path | None = None
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -62,6 +72,9 @@ class LiveSession:
         self.mean_ms = 0.0  # moving average of the processing time per frame
         self.errors = 0
         self.last_error: str | None = None
+        self._saved: LiveResultsCsv | None = None
+        self.saved_path: Path | None = None  # the growing CSV, once the first frame has come
+        self.save_error: str | None = None  # why saving stopped (the stream goes on)
 
     def configure(self, recognizer: Any) -> None:
         """New settings from the sidebar (a recognizer built for them) take effect on the next frame."""
@@ -91,6 +104,8 @@ class LiveSession:
         update = LiveUpdate(frame=self.frames, time=now - self._start, faces=faces, processing_ms=self.mean_ms, fps=fps,
                             clock=utc_clock(wall))
         self.frames += 1
+        if self.save_to is not None and self.save_error is None:
+            self._save(update)
         try:
             self.results.put_nowait(update)
         except queue.Full:  # the page is not reading: drop the oldest
@@ -100,6 +115,20 @@ class LiveSession:
                 pass
             self.results.put_nowait(update)
         return draw_faces(image, faces, copy=False)
+
+    def _save(self, update: LiveUpdate) -> None:
+        """The frame's rows to the growing CSV (opened at the first frame); a failure stops saving, not the stream."""
+        try:
+            if self._saved is None:
+                stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+                self.saved_path = self.save_to / f"{safe_stem(self.source)}_{stamp}.csv"  # type: ignore[operator]
+                self._saved = LiveResultsCsv(self.saved_path)
+            with self._lock:
+                following = list(self._processor.tracker.tracks)
+            rows = face_rows(update.faces, self.source, update.frame, update.time, update.clock)
+            self._saved.add(rows, self.source, following)
+        except Exception as error:  # noqa: BLE001 - a full disk must not end the stream
+            self.save_error = str(error)
 
     def callback(self, frame: Any) -> Any:
         """streamlit-webrtc `video_frame_callback`: av.VideoFrame in, annotated av.VideoFrame out."""
@@ -126,8 +155,13 @@ class LiveSession:
         return out
 
     def close(self) -> None:
-        """Stop the background detection thread."""
+        """Stop the background detection thread, and write out and close the growing CSV."""
         self._processor.close()
+        if self._saved is not None:
+            try:
+                self._saved.close()
+            except Exception as error:  # noqa: BLE001 - said on the page
+                self.save_error = str(error)
 
 
 @dataclass
@@ -137,6 +171,8 @@ class LiveHistory:
     source: str = SOURCE  # the table's `source`: "webcam", or a network camera's address with secrets as ***
     max_rows: int = 50_000  # about 30 minutes of one face at 25 frames a second
     dropped_rows: int = 0  # the oldest rows let go to stay under max_rows (the page says so)
+    saved_path: Path | None = None  # where the session saved every row (`LiveSession.save_to`), once it is over
+    save_error: str | None = None
     rows: TableBuilder = field(default_factory=TableBuilder)
     fps: list[float] = field(default_factory=list)
     ms: list[float] = field(default_factory=list)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
-from dashboard import charts, files, resources, ui
+from dashboard import batch_view, charts, files, resources, ui
 from dashboard import network_camera as netcam
 from dashboard import webrtc as rtc
 from dashboard.live import SOURCE, LiveHistory, LiveSession
@@ -80,6 +80,13 @@ if network:
         st.success(f"Connected to `{checked.name}`: {checked.summary}. Press **START** to watch it live.",
                    icon=":material/videocam:")
 source_name = checked.name if network and checked is not None else SOURCE
+SAVE_FOLDER = batch_view.batch_root() / "live"
+save = st.toggle("Save every row on this computer as it comes", key="webcam_save", disabled=streaming,
+                 help=f"A CSV in {SAVE_FOLDER} that grows during the session: it keeps every row of a long session "
+                      "(this page keeps the last 50,000), and keeps them if this tab is closed. Open it on the Batch "
+                      "page (Open a results table).")
+if not streaming:  # fixed for the length of a session
+    session.source, session.save_to = source_name, (SAVE_FOLDER if save else None)
 
 left, right = st.columns([3, 2], gap="large")
 with left:
@@ -159,6 +166,10 @@ def live_panel() -> None:
     if last is None:
         st.info("Waiting for the first frame...", icon=":material/hourglass_top:")
         return
+    if session.save_error:
+        st.warning(f"Rows are no longer saved: {session.save_error}", icon=":material/save:")
+    elif session.saved_path:
+        st.caption(f"Saving every row to {session.saved_path}.")
     silent = session.seconds_since_last_frame() or 0.0
     if silent > SILENT_SECONDS:
         st.warning(f"No new frame for {silent:.0f} s: the camera has stopped sending, or its stream has ended. "
@@ -182,6 +193,7 @@ if not playing:
     history.absorb(session.drain())
     if session.frames:  # the next START gets a fresh tracker and smoother
         session.close()
+        history.saved_path, history.save_error = session.saved_path, session.save_error
         st.session_state["webcam_session"] = LiveSession(recognizer)
     if history.frames:
         st.divider()
@@ -197,6 +209,10 @@ if not playing:
         c[3].metric("Faces followed", len(face_ids(raw)),
                     help=f"Faces followed for at least {MIN_TRACK_FRAMES} frames and {MIN_TRACK_SECONDS:g} s; "
                          "briefer detections are left out (the downloads keep them, marked short_track).")
+        if history.saved_path:
+            st.caption(f"Every row of the session is in {history.saved_path}"
+                       + (f" up to a problem: {history.save_error}" if history.save_error else "")
+                       + ". Open it on the Batch page: Open a results table.")
         if history.dropped_rows and len(raw):
             st.info(f"The session ran longer than this page keeps: its first {history.dropped_rows:,} rows (faces "
                     f"before {raw['time'].min():.0f} s) are not in the summary or the downloads, which cover its last "

@@ -334,6 +334,33 @@ def test_webcam_page_shows_instructions_and_a_session_summary():
     assert [b.label for b in at.get("download_button")] == DOWNLOADS
 
 
+def test_a_live_session_saves_every_row_as_it_comes(tmp_path):
+    """Saving on: the frame callback writes a growing CSV, which holds rows while the session runs and, once it
+    is over, is byte for byte the page's own table of the session."""
+    import av
+
+    from dashboard.live import LiveHistory, LiveSession
+    from fer_core.pipeline import EmotionRecognizer
+    from fer_core.results import export_bytes
+
+    session = LiveSession(EmotionRecognizer(detector="haar", smoothing=3), source="door camera", save_to=tmp_path)
+    with av.open(str(VIDEOS / "single_face.mp4")) as container:
+        for i, frame in enumerate(container.decode(video=0)):
+            if i == 40:
+                time.sleep(1.1)  # the CSV is written at most once a second: the next frame writes
+            session.callback(frame)
+            if i == 41:
+                break
+    assert session.saved_path is not None and session.saved_path.parent == tmp_path
+    assert session.saved_path.name.startswith("door_camera_")
+    assert session.saved_path.read_text().count("\n") > 30  # rows already in, the session still open
+    history = LiveHistory(source="door camera")
+    history.absorb(session.drain())
+    session.close()
+    assert session.save_error is None
+    assert session.saved_path.read_bytes() == export_bytes(history.table(), "csv")
+
+
 def test_a_webcam_session_longer_than_the_page_keeps_says_what_it_left_out():
     from dashboard.live import LiveHistory, LiveUpdate
     from fer_core.io import load_image

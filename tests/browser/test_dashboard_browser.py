@@ -142,9 +142,12 @@ def _connect_network_camera(page, address: str) -> None:
     page.get_by_text("Connected to ").wait_for(timeout=30_000)
 
 
-def _watch_network_camera(page, address: str) -> bool:
-    """Connect the network camera and press START; True once a face's label shows."""
+def _watch_network_camera(page, address: str, save: bool = False) -> bool:
+    """Connect the network camera (saving its rows if asked) and press START; True once a face's label shows."""
     _connect_network_camera(page, address)
+    if save:
+        page.get_by_text("Save every row on this computer as it comes").click()
+        wait_idle(page)
     return _start_stream(page)
 
 
@@ -152,7 +155,8 @@ def test_webcam_page_plays_a_network_camera_live(page, screenshots, stream_serve
     """An MPEG-TS stream from a local HTTP server as an IP camera: the server reads it, and the browser shows it
     annotated, with live labels, and a summary whose downloads name the camera without its password."""
     address = stream_server.url.replace("http://", "http://viewer:s3cret@") + "/single_face.ts"
-    assert any(_watch_network_camera(page, address) for _ in range(3)), "the network camera never showed a face"
+    watched = any(_watch_network_camera(page, address, save=True) for _ in range(3))
+    assert watched, "the network camera never showed a face"
     label = page.locator(".fer-chip", has_text="#").first.inner_text()
     assert any(e in label for e in ("Happy", "Neutral"))
     snap(page, screenshots / "webcam_network_camera_live.png")
@@ -169,6 +173,12 @@ def test_webcam_page_plays_a_network_camera_live(page, screenshots, stream_serve
     table = download.value.path().read_text()
     assert download.value.suggested_filename.startswith("network_camera")
     assert "viewer:***@" in table and "s3cret" not in table + page.locator('[data-testid="stMain"]').inner_text()
+    saved_note = page.get_by_text("Every row of the session is in ").inner_text()
+    saved = Path(saved_note.split(" is in ", 1)[1].split(". Open it", 1)[0])
+    try:  # the growing CSV the session wrote on the server: the same rows as the page's download
+        assert saved.read_text() == table
+    finally:
+        saved.unlink(missing_ok=True)
     assert_no_errors(page)
     snap(page, screenshots / "webcam_network_camera_summary.png")
 
