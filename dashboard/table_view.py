@@ -11,19 +11,19 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import streamlit as st
 
 from dashboard import charts, ui
 from fer_core.emotions import EMOTIONS, display_name
-from fer_core.results import counted, read_table, shares, summarize
+from fer_core.results import EXPORT_FORMATS, counted, read_table, shares, summarize
 
 if TYPE_CHECKING:
     import pandas as pd
     from streamlit.runtime.uploaded_file_manager import UploadedFile
 
-TABLE_TYPES = ["csv", "json", "parquet"]
+TABLE_TYPES = list(EXPORT_FORMATS)  # what the uploader accepts: what `read_table` reads
 
 
 @st.cache_data(show_spinner="Reading the table...", max_entries=4)
@@ -113,12 +113,7 @@ def open_table(upload: "UploadedFile | None", path: str, follow: bool) -> None:
     if upload is not None:
         if path:
             st.caption("The uploaded file is shown; remove it to open the path instead.")
-        try:
-            table = read(upload.getvalue(), upload.name)
-        except Exception as error:  # noqa: BLE001 - a FerError is one sentence; anything else one too
-            ui.show_error(error, upload.name)
-            return
-        show(table, upload.name)
+        _read_and_show(lambda: read(upload.getvalue(), upload.name), upload.name)
     elif path:
         (_follow if follow else _show_path)(path)
     else:
@@ -138,14 +133,20 @@ def _show_path(path: str) -> None:
         st.error(f"{file} is not a file on this computer." if not file.exists() else f"{file} is a folder: open it "
                  "as a results folder, or give a table's file.", icon=":material/error:")
         return
+    stat = file.stat()
+    if _read_and_show(lambda: _read_path(str(file), (stat.st_mtime_ns, stat.st_size)), file.name):
+        st.caption(f"Read from {file} as it was at {time.strftime('%H:%M:%S', time.localtime(stat.st_mtime))}.")
+
+
+def _read_and_show(read_it: Callable[[], "pd.DataFrame"], name: str) -> bool:
+    """Show the table `read_it()` gives, or say in one sentence why it could not be read."""
     try:
-        stat = file.stat()
-        table = _read_path(str(file), (stat.st_mtime_ns, stat.st_size))
+        table = read_it()
     except Exception as error:  # noqa: BLE001 - a FerError is one sentence; anything else one too
-        ui.show_error(error, file.name)
-        return
-    show(table, file.name)
-    st.caption(f"Read from {file} as it was at {time.strftime('%H:%M:%S', time.localtime(stat.st_mtime))}.")
+        ui.show_error(error, name)
+        return False
+    show(table, name)
+    return True
 
 
 @st.fragment(run_every=FOLLOW_SECONDS)

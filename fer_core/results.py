@@ -413,9 +413,10 @@ def read_table(data: bytes, name: str) -> "pd.DataFrame":
 
     from .errors import FerError
 
-    fmt = Path(name).suffix.lower().lstrip(".")
-    if fmt not in EXPORT_FORMATS:
-        raise FerError(f"{name} is not a results table: those are .csv, .json or .parquet files.")
+    try:
+        fmt = results_format(name)
+    except FerError:  # the same check as for writing, in reading words
+        raise FerError(f"{name} is not a results table: those are .csv, .json or .parquet files.") from None
     not_ours = f"{name} is not a results table of this tool (it needs the columns of fer_core.results.COLUMNS)."
     try:
         if fmt == "csv":
