@@ -16,6 +16,7 @@ from typing import Iterator
 import cv2
 import numpy as np
 
+from .calibration import apply_temperature
 from .models import ModelSpec, get_model
 
 
@@ -81,9 +82,14 @@ class EmotionClassifier:
     def classes(self) -> tuple[str, ...]:
         return self.spec.classes
 
-    def _run(self, batch: np.ndarray) -> np.ndarray:
+    @property
+    def temperature(self) -> float:
+        return self.spec.temperature
+
+    def _run(self, batch: np.ndarray, calibrated: bool) -> np.ndarray:
         if self._members:
-            return np.mean([m.predict(resize_batch(batch, m.input_size)) for m in self._members], axis=0)
+            return np.mean([m.predict(resize_batch(batch, m.input_size), calibrated=calibrated)
+                            for m in self._members], axis=0)
         with self._lock:
             if batch.shape[0] != self._batch:
                 self._interpreter.resize_tensor_input(self._input["index"], list(batch.shape))
@@ -94,16 +100,22 @@ class EmotionClassifier:
             self._interpreter.invoke()
             return self._interpreter.get_tensor(self._output["index"]).copy()
 
-    def predict(self, batch: np.ndarray) -> np.ndarray:
-        """(N, S, S, 1) float32 in [-1, 1] -> (N, classes) probabilities."""
+    def predict(self, batch: np.ndarray, calibrated: bool = True) -> np.ndarray:
+        """(N, S, S, 1) float32 in [-1, 1] -> (N, classes) probabilities.
+
+        Calibrated by the model's temperature (and its members') unless `calibrated=False`, which gives the
+        network's own outputs: what the explorer's reliability diagram shows as "before".
+        """
         if batch.shape[0] == 0:
             return np.zeros((0, len(self.classes)), dtype=np.float32)
         batch = np.ascontiguousarray(batch, dtype=np.float32)
         if not self.tta:
-            return self._run(batch)
-        both = self._run(np.concatenate([batch, batch[:, :, ::-1, :]], axis=0))
-        n = batch.shape[0]
-        return (both[:n] + both[n:]) / 2.0
+            probabilities = self._run(batch, calibrated)
+        else:
+            both = self._run(np.concatenate([batch, batch[:, :, ::-1, :]], axis=0), calibrated)
+            n = batch.shape[0]
+            probabilities = (both[:n] + both[n:]) / 2.0
+        return apply_temperature(probabilities, self.temperature) if calibrated else probabilities
 
 
 def measure_ms_per_face(model: str | ModelSpec | None = None, repeats: int = 300) -> float:

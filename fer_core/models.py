@@ -52,6 +52,10 @@ class ModelSpec:
     metrics: dict[str, Any] = field(default_factory=dict)
     members: tuple[str, ...] = ()
     """An ensemble: the names of registry models whose probabilities are averaged (no weights of its own)."""
+    temperature: float = 1.0
+    """Divides the log-probabilities before use (fer_core.calibration): fitted on PublicTest so that "90 %"
+    means right 9 times in 10. 1.0 (no change) for a model.json without one. An ensemble averages its
+    members' calibrated probabilities, then applies its own."""
 
     @property
     def is_ensemble(self) -> bool:

@@ -78,9 +78,9 @@ class EmotionRecognizer:
         level = self.settings.level_eyes if level_eyes is None else level_eyes
         return crop_faces(frame, boxes, size=self.model.input_size, margin=self.model.face_margin, level_eyes=level)
 
-    def classify_crops(self, batch: np.ndarray) -> np.ndarray:
-        """(N, S, S, 1) model inputs -> (N, classes) probabilities, in one call."""
-        return self.classifier.predict(batch)
+    def classify_crops(self, batch: np.ndarray, calibrated: bool = True) -> np.ndarray:
+        """(N, S, S, 1) model inputs -> (N, classes) probabilities, in one call (see EmotionClassifier.predict)."""
+        return self.classifier.predict(batch, calibrated=calibrated)
 
     def classify(self, frame: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
         """Crop every box of the frame and classify them all in one batch: (N, classes) probabilities."""
