@@ -8,7 +8,6 @@ writes), so a folder made on the command line or on a cluster opens here the sam
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import tempfile
@@ -21,8 +20,8 @@ import streamlit as st
 from fer_core.emotions import EMOTIONS, display_name
 from fer_core.results import counted
 
-from . import charts, ui
-from .files import REPO_ROOT, safe_stem
+from . import charts, server_paths, ui
+from .files import safe_stem
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -31,13 +30,7 @@ if TYPE_CHECKING:
     from fer_core.batch.store import BatchResults
     from fer_core.settings import Settings
 
-ROOT_ENV = "FER_BATCH_ROOT"
-
-
-def batch_root() -> Path:
-    """Where the page writes the results of the batches it runs: $FER_BATCH_ROOT, else batch_results/ in
-    the checkout (the command line's default --out)."""
-    return Path(os.environ.get(ROOT_ENV) or REPO_ROOT / "batch_results")
+batch_root = server_paths.batch_root  # one definition: the pages' typed paths are allowed under it
 
 
 def result_folders(root: Path | None = None) -> list[Path]:

@@ -20,6 +20,8 @@ from fer_core.errors import FerError
 from fer_core.io import stream_name, url_scheme
 from fer_core.video import VideoInfo, probe_video
 
+from .server_paths import public
+
 PLACEHOLDER = "rtsp://user:password@192.168.1.20/stream1"
 PLAYER_TIMEOUT = 5
 """Seconds the player waits for the camera at START (and between frames): within the 10 s that
@@ -29,10 +31,13 @@ STREAMS_SETTING = "FER_NETWORK_STREAMS"
 
 def streams_allowed(environ: Mapping[str, str] | None = None) -> bool:
     """Whether the pages may open network addresses (the Video page's "Network stream", the Webcam page's
-    network camera). On by default; `FER_NETWORK_STREAMS=off` turns both off for a public deployment,
-    where they would let any visitor make the server connect to any address it can reach."""
-    value = (os.environ if environ is None else environ).get(STREAMS_SETTING, "on")
-    return value.strip().lower() not in ("off", "0", "false", "no")
+    network camera). On by default; `FER_NETWORK_STREAMS=off` turns both off, and so does the public switch
+    (`FER_PUBLIC=1`, `server_paths.public`): they would let any visitor make the server connect to any address
+    it can reach."""
+    env = os.environ if environ is None else environ
+    if public(env):
+        return False
+    return env.get(STREAMS_SETTING, "on").strip().lower() not in ("off", "0", "false", "no")
 
 
 @dataclass(frozen=True)
