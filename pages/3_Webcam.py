@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
-from dashboard import batch_view, charts, files, resources, ui
+from dashboard import batch_view, charts, files, resources, server_paths, ui
 from dashboard import network_camera as netcam
 from dashboard import webrtc as rtc
 from dashboard.live import SOURCE, LiveHistory, LiveSession
@@ -81,10 +81,12 @@ if network:
                    icon=":material/videocam:")
 source_name = checked.name if network and checked is not None else SOURCE
 SAVE_FOLDER = batch_view.batch_root() / "live"
-save = st.toggle("Save every row on this computer as it comes", key="webcam_save", disabled=streaming,
-                 help=f"A CSV in {SAVE_FOLDER} that grows during the session: it keeps every row of a long session "
-                      "(this page keeps the last 50,000), and keeps them if this tab is closed. Open it on the Batch "
-                      "page (Open a results table).")
+# A public deployment (FER_PUBLIC=1) saves nothing on the server: no toggle at all.
+save = server_paths.server_paths_allowed() and st.toggle(
+    "Save every row on this computer as it comes", key="webcam_save", disabled=streaming,
+    help=f"A CSV in {SAVE_FOLDER} that grows during the session: it keeps every row of a long session "
+         "(this page keeps the last 50,000), and keeps them if this tab is closed. Open it on the Batch "
+         "page (Open a results table).")
 if not streaming:  # fixed for the length of a session
     session.source, session.save_to = source_name, (SAVE_FOLDER if save else None)
 
