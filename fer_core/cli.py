@@ -15,16 +15,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from . import __version__
-from .detectors import available_detectors
+from .cli_options import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, add_settings_arguments, settings_arguments_valid, \
+    settings_from
 from .emotions import EMOTIONS, display_name
 from .errors import FerError, InputNotFoundError, UnsupportedInputError
 from .interrupt import StopOnCtrlC
 from .io import is_image_path, is_video_path, load_image, stream_name, url_scheme
 from .results import face_rows, results_format, row_dicts
-from .settings import PRESETS, Settings
-
-EXIT_OK, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 130  # bad options: argparse exits with 2
-DEFAULTS = Settings()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,54 +44,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--every", type=int, default=1, metavar="N", help="video: analyse every Nth frame (default: 1)")
     parser.add_argument("--fps", type=float, default=None, help="video: analyse about this many frames a second")
     return parser
-
-
-def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options that build a `Settings` (`settings_from`): shared by this command and the batch command."""
-    parser.add_argument("--detector", default=None, choices=available_detectors(),
-                        help=f"face detector (default: {DEFAULTS.detector})")
-    parser.add_argument("--model", default=None,
-                        help="model name or alias: fast, accurate, best (default: the default model; see --list-models)")
-    parser.add_argument("--tta", action="store_true", help="average each face with its mirror image (slower, steadier)")
-    parser.add_argument("--level-eyes", action=argparse.BooleanOptionalAction, default=None,
-                        help=f"turn each face so its eyes are level before classifying (YuNet; default: "
-                        f"{'on' if DEFAULTS.level_eyes else 'off'})")
-    parser.add_argument("--preset", choices=list(PRESETS), default="realtime",
-                        help="realtime (default): detection on a 320-px copy, in video on one frame in 5 with "
-                        "tracking between; thorough: detection on every analysed frame at 640 px")
-    parser.add_argument("--fast", action="store_true", help="the realtime preset (the default; kept for old scripts)")
-    parser.add_argument("--detect-width", type=int, default=None, metavar="W",
-                        help="detect faces on a copy W pixels wide (0: full size; default: the preset's)")
-    parser.add_argument("--smoothing", type=int, default=None, metavar="W",
-                        help=f"video: smooth each face's probabilities over W analysed frames (1 = off; default "
-                        f"{DEFAULTS.smoothing})")
-    parser.add_argument("--detect-every", type=int, default=None, metavar="K",
-                        help="video: run the detector on one analysed frame in K, tracking faces in between "
-                        "(default: the preset's)")
-
-
-def settings_arguments_valid(args: argparse.Namespace) -> bool:
-    """Whether the settings options are in range (argparse reports the problem, exit status 2)."""
-    return not ((args.detect_every is not None and args.detect_every < 1)
-                or (args.smoothing is not None and args.smoothing < 1)
-                or (args.detect_width is not None and 0 < args.detect_width < 32) or (args.detect_width or 0) < 0)
-
-
-def settings_from(args: argparse.Namespace) -> Settings:
-    """The preset, with every option the user gave on top."""
-    settings = PRESETS["realtime" if args.fast else args.preset]
-    changes: dict[str, Any] = {"model": args.model, "tta": args.tta}
-    if args.detector is not None:
-        changes["detector"] = args.detector
-    if args.level_eyes is not None:
-        changes["level_eyes"] = args.level_eyes
-    if args.detect_width is not None:
-        changes["detect_width"] = args.detect_width or None
-    if args.detect_every is not None:
-        changes["detect_every"] = args.detect_every
-    if args.smoothing is not None:
-        changes["smoothing"] = args.smoothing
-    return settings.replace(**changes)
 
 
 def _write_image(path: Path, image: Any) -> None:

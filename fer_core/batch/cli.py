@@ -17,7 +17,8 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, add_settings_arguments, settings_arguments_valid, settings_from
+from ..cli_options import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, add_settings_arguments, settings_arguments_valid, \
+    settings_from
 from ..errors import FerError
 from .cluster import DEFAULT_DASHBOARD, ClusterSpec, default_workers
 from .plan import DEFAULT_CHUNK_SECONDS, DEFAULT_OVERLAP_SECONDS
