@@ -61,21 +61,70 @@ def _status_text(p: "Progress") -> str:
             f"{p.elapsed:.0f} s{left}")
 
 
+def stage_uploads(uploads: Sequence[tuple[str, bytes]], folder: Path) -> list[Path]:
+    """Write the uploads into `folder` for the job: a photo or video as one file, a zip unpacked into a folder
+    of its own (`fer_core.archives.extract_zip`: no path out of it, bounded size and count) whose photos and
+    videos are the job's inputs, named by their path inside the zip. Returns the paths to give the job."""
+    from fer_core.archives import extract_zip
+    from fer_core.errors import FerError
+    from fer_core.io import is_image_path, is_video_path
+
+    paths: list[Path] = []
+    for name, data in uploads:
+        target = folder / (safe_stem(name) + Path(name).suffix.lower())
+        if target.suffix == ".zip":
+            unpacked = extract_zip(data, folder / safe_stem(name), name=name)
+            if not any(p.is_file() and (is_image_path(p) or is_video_path(p)) for p in unpacked.rglob("*")):
+                raise FerError(f"{name} holds no photos or videos this tool reads.")
+            paths.append(unpacked)
+        else:
+            target.write_bytes(data)
+            paths.append(target)
+    return paths
+
+
+def server_folder(text: str) -> Path:
+    """A folder of photos and videos on the server, typed by the user: allowed only under the roots
+    (`server_paths.resolve_allowed`), and a folder, not a pattern. Raises a FerError of one sentence otherwise.
+    (Its files are looked at when the batch runs, by `links_out`: a large folder is not walked on every rerun.)"""
+    from fer_core.errors import FerError
+
+    folder = server_paths.resolve_allowed(text)
+    if any(ch in str(folder) for ch in "*?["):
+        raise FerError("Give a folder's path, not a pattern with * ? or [.")
+    if not folder.is_dir():
+        raise FerError(f"{folder} is not a folder on this server.")
+    return folder
+
+
+def check_links(folder: Path) -> None:
+    """Refuse a server folder in which a photo or video is a link to a file outside the allowed roots: the
+    folder is allowed, but what the job would read is not."""
+    from fer_core.batch.inputs import collect_inputs
+    from fer_core.errors import FerError
+
+    allowed = server_paths.roots()
+    for entry in collect_inputs([folder]):  # entry.path is resolved: a link out shows here
+        if not any(entry.path.is_relative_to(root) for root in allowed):
+            raise FerError(f"{folder} holds links to files outside the folders this server opens.")
+
+
 def run(inputs: Sequence[Path], uploads: Sequence[tuple[str, bytes]], out: Path, settings: "Settings",
-        workers: int, chunk_seconds: float) -> "BatchReport":
-    """Run a batch on a local Dask cluster with a progress bar; uploads live in a temporary folder for the
-    length of the run. Stopping the page (or leaving it) stops the job; what finished stays in `out`."""
+        workers: int, chunk_seconds: float, every: int = 1) -> "BatchReport":
+    """Run a batch on a local Dask cluster with a progress bar; uploads (and unpacked zips) live in a temporary
+    folder for the length of the run. Videos are analysed every `every`th frame. A folder among `inputs` is a
+    server folder (`server_folder`) and is checked for links out first. Stopping the page (or leaving it)
+    stops the job; what finished stays in `out`."""
     from fer_core.batch import BatchOptions, run_batch
     from fer_core.batch.cluster import ClusterSpec
 
+    for path in inputs:
+        if path.is_dir():
+            check_links(path)
     bar = st.progress(0.0, text=f"Starting a local Dask cluster of {workers} worker{'s' * (workers > 1)}...")
     folder = Path(tempfile.mkdtemp(prefix="fer-batch-"))
     try:
-        paths = list(inputs)
-        for name, data in uploads:
-            target = folder / (safe_stem(name) + Path(name).suffix.lower())
-            target.write_bytes(data)
-            paths.append(target)
+        paths = list(inputs) + stage_uploads(uploads, folder)
 
         def connected(link: str | None, threads: int) -> None:
             bar.progress(0.0, text=f"Dask cluster ready: {threads} worker{'s' * (threads > 1)}; loading the files...")
@@ -85,13 +134,26 @@ def run(inputs: Sequence[Path], uploads: Sequence[tuple[str, bytes]], out: Path,
             bar.progress(min(p.frames_done / max(p.frames_total, 1), 1.0), text=_status_text(p))
             return True
 
-        options = BatchOptions(out=out, settings=settings, chunk_seconds=chunk_seconds,
+        options = BatchOptions(out=out, settings=settings, every=every, chunk_seconds=chunk_seconds,
                                cluster=ClusterSpec(workers=workers))
         report = run_batch(paths, options, progress=progress, on_connect=connected)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    bar.empty()
+        bar.empty()
     return report
+
+
+def report_message(report: "BatchReport") -> tuple[str, str]:
+    """What a finished run says, and how: "success" when nothing failed, "warning" when some inputs failed,
+    "error" when most did (or all): a run that mostly failed must not look like a success."""
+    done = report.skipped + report.analysed + report.no_faces
+    where = (f"{report.frames} frames in {report.seconds:.1f} s on {report.workers} "
+             f"worker{'s' * (report.workers > 1)}")
+    if not report.failed:
+        return "success", f"{done} of {report.files} inputs analysed: {where}."
+    text = (f"{report.failed} of {report.files} inputs failed, {done} analysed ({where}); "
+            "the errors table below says why.")
+    return ("error" if report.failed * 2 > report.files else "warning"), text
 
 
 # --- reading a results folder ------------------------------------------------------------------------------
