@@ -15,6 +15,8 @@ from fractions import Fraction
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from ..video import FrameIndex, VideoInfo
 
 DEFAULT_CHUNK_SECONDS = 20.0
@@ -55,6 +57,25 @@ class VideoPlan:
     frames: int  # frames in the video (from the packets; the header's estimate when they gave no times)
     chunks: tuple[Chunk, ...]
     time_base: Fraction | None = None
+
+
+@dataclass
+class ChunkOutcome:
+    """One chunk's rows (own frames and overlap) and what was decoded; `stop_frame` is one past the last
+    frame it analysed or skipped, so the stitcher knows where its rows end even when the last frames had
+    no face. Made by the chunk task (`tasks.analyze_chunk`), joined by `stitch.stitch`: it lives here,
+    below both, so the two import it and not each other."""
+
+    chunk: int
+    first_frame: int
+    stop_frame: int
+    owned_end: int
+    table: "pd.DataFrame"
+    frames_decoded: int
+    frames_analysed: int
+    seconds: float
+    worker: str
+    loads: int
 
 
 def plan_chunks(info: "VideoInfo", index: "FrameIndex", chunk_seconds: float = DEFAULT_CHUNK_SECONDS,

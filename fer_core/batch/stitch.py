@@ -25,7 +25,7 @@ from ..results import COLUMNS, concat_tables, results_table
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .tasks import ChunkOutcome
+    from .plan import ChunkOutcome
 
 MIN_IOU = 0.5
 

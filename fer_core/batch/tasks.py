@@ -19,11 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import FerError, InputNotFoundError, InvalidImageError, InvalidVideoError, UnsupportedInputError
-from .plan import DEFAULT_CHUNK_SECONDS, DEFAULT_OVERLAP_SECONDS, Chunk, VideoPlan, plan_chunks
+from .plan import DEFAULT_CHUNK_SECONDS, DEFAULT_OVERLAP_SECONDS, Chunk, ChunkOutcome, VideoPlan, plan_chunks
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from ..pipeline import EmotionRecognizer
     from ..settings import Settings
     from .store import EncodedResult
@@ -82,24 +80,6 @@ class Failure:
 
     kind: str
     reason: str
-
-
-@dataclass
-class ChunkOutcome:
-    """One chunk's rows (own frames and overlap) and what was decoded; `stop_frame` is one past the last
-    frame it analysed or skipped, so the stitcher knows where its rows end even when the last frames had
-    no face."""
-
-    chunk: int
-    first_frame: int
-    stop_frame: int
-    owned_end: int
-    table: "pd.DataFrame"
-    frames_decoded: int
-    frames_analysed: int
-    seconds: float
-    worker: str
-    loads: int
 
 
 def failure_for(error: BaseException, name: str) -> Failure:
