@@ -240,3 +240,170 @@ def test_a_streams_results_table_says_when_on_the_clock(monkeypatch, tmp_path, s
     assert not at.exception and not at.error
     first, last = (c.replace("T", " ")[:19] for c in (clocks.min(), clocks.max()))
     assert any(c.value.endswith(f"(on the clock: {first} to {last} UTC).") for c in at.caption)
+
+
+# --- server paths confined (issue 27, 5) and the inputs a user has (issue 27, 6) ---------------------------
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def _table(at: AppTest, column: str):
+    """The page's first table with this column (AppTest does not find a dataframe by its key)."""
+    return next(d.value for d in at.dataframe if column in d.value.columns)
+
+
+@pytest.fixture()
+def confined(tmp_path):
+    """A batch root holding a results table, and beside it (outside every root) a folder holding a results
+    table, a results folder and a photo; inside the root, a symlink pointing out, and a folder of photos with
+    a link to the photo outside."""
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    root.mkdir()
+    (outside / "results").mkdir(parents=True)
+    from fer_core.results import COLUMNS
+
+    (outside / "door.csv").write_text(",".join(COLUMNS) + "\n")  # a results table with no rows yet
+    (outside / "results" / "batch.json").write_text("{}")
+    shutil.copy(PHOTOS / "happy_posed.jpg", outside / "happy.jpg")
+    (root / "link_out").symlink_to(outside)
+    (root / "photos").mkdir()
+    shutil.copy(PHOTOS / "surprise_posed.jpg", root / "photos" / "surprise.jpg")
+    return root, outside
+
+
+def test_typed_paths_outside_the_roots_are_one_sentence_whether_or_not_they_exist(monkeypatch, confined):
+    """Outside, `..` out and a symlink out get the same sentence in each of the three path inputs, for a path
+    that exists and one that does not: a visitor learns nothing about what is on the server."""
+    root, outside = confined
+    at = open_batch(monkeypatch, root)
+    refused = (f"Only paths under {root.resolve()}, {(ROOT / 'data').resolve()} can be opened on this server."
+               .replace(", " + str((ROOT / "data").resolve()), " or " + str((ROOT / "data").resolve())))
+    wrong = [outside / "results", outside / "missing", f"{root}/../outside/results", root / "link_out" / "results",
+             "/etc", "~"]
+    for path in wrong:
+        at.text_input(key="batch_path").set_value(str(path)).run()
+        assert [e.value for e in at.error] == [refused] and not at.exception, path
+        assert not at.subheader  # nothing of the folder is shown
+    at.radio(key="batch_mode").set_value("Open a results table").run()
+    for path in [outside / "door.csv", outside / "nowhere.csv", outside / "happy.jpg", outside,
+                 f"{root}/../outside/door.csv", root / "link_out" / "door.csv"]:
+        at.text_input(key="batch_table_path").set_value(str(path)).run()
+        assert [e.value for e in at.error] == [refused] and not at.exception, path
+    at.radio(key="batch_mode").set_value("Run a batch").run()
+    for path in [outside, outside / "missing", f"{root}/photos/../../outside", root / "link_out"]:
+        at.text_input(key="batch_input_folder").set_value(str(path)).run()
+        assert [e.value for e in at.error] == [refused] and not at.exception, path
+        assert at.button(key="batch_go").disabled
+    # Inside the roots, a folder of photos is an input (the button is on) and a table path opens.
+    at.text_input(key="batch_input_folder").set_value(f"{root}/link_out/../photos").run()  # .. after the link
+    assert [e.value for e in at.error] == [refused]  # is the parent of where the link points, as for the system
+    at.text_input(key="batch_input_folder").set_value(f"{root}/cams/../photos").run()
+    assert not at.error and not at.button(key="batch_go").disabled
+    (root / "cams").mkdir()
+    shutil.copy(outside / "door.csv", root / "cams" / "door.csv")
+    at.radio(key="batch_mode").set_value("Open a results table").run()
+    at.text_input(key="batch_table_path").set_value(str(root / "cams" / ".." / "cams" / "door.csv")).run()
+    assert not at.error and not at.exception and "Results: door.csv" in [s.value for s in at.subheader]
+
+
+def test_extra_roots_come_from_the_setting(monkeypatch, confined):
+    root, outside = confined
+    monkeypatch.setenv("FER_SERVER_ROOTS", str(outside))
+    at = open_batch(monkeypatch, root)
+    at.radio(key="batch_mode").set_value("Open a results table").run()
+    at.text_input(key="batch_table_path").set_value(str(outside / "door.csv")).run()
+    assert not at.error and "Results: door.csv" in [s.value for s in at.subheader]
+
+
+def test_a_public_deployment_has_no_server_paths_no_saving_and_no_addresses(monkeypatch, tmp_path):
+    """FER_PUBLIC=1: the Batch page offers a table upload only (no results folders, paths or runs on the
+    server), the Webcam page saves nothing on the server and neither it nor the Video page opens addresses."""
+    monkeypatch.setenv("FER_PUBLIC", "1")
+    monkeypatch.setenv("FER_NETWORK_STREAMS", "on")  # the public switch wins
+    at = open_batch(monkeypatch, tmp_path)
+    assert at.radio(key="batch_mode").options == ["Open a results table"]
+    kinds = ("text_input", "selectbox", "button", "multiselect", "number_input", "toggle", "file_uploader")
+    page_widgets = {w.key for kind in kinds for w in at.get(kind) if str(w.key).startswith("batch_")}
+    assert page_widgets == {"batch_table"}  # a table upload, nothing on the server
+    assert any("public deployment" in c.value for c in at.caption)
+    at.switch_page("pages/3_Webcam.py").run()
+    assert not at.exception and "webcam_save" not in [t.key for t in at.toggle]
+    assert "webcam_camera" not in [r.key for r in at.radio]
+    at.switch_page("pages/2_Video.py").run()
+    assert not at.exception and all("Network stream" not in r.options for r in at.radio)
+
+    monkeypatch.setenv("FER_PUBLIC", "0")
+    at = open_batch(monkeypatch, tmp_path)
+    assert at.radio(key="batch_mode").options == ["Open a results folder", "Open a results table", "Run a batch"]
+    at.switch_page("pages/3_Webcam.py").run()
+    assert "webcam_save" in [t.key for t in at.toggle]
+
+
+def test_a_run_starts_with_nothing_and_takes_a_zip_a_server_folder_and_a_frame_step(monkeypatch, confined):
+    """No sample is chosen at first (the button waits for an input); a zip's photos and videos (in its folders
+    too, other files passed over) and a folder under the roots run together, videos every 6th frame; an input
+    that failed makes the run a warning with the counts, and the errors table names it."""
+    root, _ = confined
+    at = open_batch(monkeypatch, root)
+    at.radio(key="batch_mode").set_value("Run a batch").run()
+    assert at.multiselect(key="batch_samples").value == [] and at.button(key="batch_go").disabled
+    holiday = _zip({"beach/happy.jpg": (PHOTOS / "happy_posed.jpg").read_bytes(),
+                    "beach/clip.mp4": (VIDEOS / "single_face.mp4").read_bytes(),
+                    "notes.txt": b"not a photo", "broken.jpg": b"not a photo either"})
+    at.file_uploader(key="batch_uploads").set_value([("holiday.zip", holiday, "application/zip")]).run()
+    at.text_input(key="batch_input_folder").set_value(str(root / "photos")).run()
+    at.number_input(key="batch_every").set_value(6).run()
+    at.number_input(key="batch_workers").set_value(1).run()
+    at.text_input(key="batch_name").set_value("holiday").run()
+    at.button(key="batch_go").click().run()
+    assert not at.exception and not at.success and not at.error, [e.value for e in at.error]
+    assert [w.value for w in at.warning] == [at.warning[0].value]
+    assert at.warning[0].value.startswith("1 of 4 inputs failed, 3 analysed (")
+    files = _table(at, "frames_analysed")
+    assert sorted(files["source"]) == ["holiday/beach/clip.mp4", "holiday/beach/happy.jpg", "photos/surprise.jpg"]
+    clip = files.set_index("source").loc["holiday/beach/clip.mp4"]
+    assert clip["frames_analysed"] == 12  # 72 frames, every 6th
+    assert _table(at, "reason")["source"].tolist() == ["holiday/broken.jpg"]
+    assert any(c.value.endswith("every 6 frame(s)") for c in at.caption)
+
+
+def test_a_run_that_mostly_failed_is_an_error_and_a_bad_zip_is_one_sentence(monkeypatch, tmp_path):
+    at = open_batch(monkeypatch, tmp_path)
+    at.radio(key="batch_mode").set_value("Run a batch").run()
+    at.number_input(key="batch_workers").set_value(1).run()
+    for name, data, message in [
+        ("evil.zip", _zip({"../evil.jpg": b"x"}), "evil.zip contains an unsafe path: ../evil.jpg."),
+        ("notes.zip", _zip({"a.txt": b"x"}), "notes.zip holds no photos or videos this tool reads."),
+        ("cut.zip", b"PK\x03\x04 not really", "cut.zip is not a valid zip file."),
+    ]:
+        at.file_uploader(key="batch_uploads").set_value([(name, data, "application/zip")]).run()
+        at.button(key="batch_go").click().run()
+        assert [e.value for e in at.error] == [message] and not at.exception
+        assert not list(tmp_path.glob("*/batch.json"))  # nothing was run
+    broken = _zip({f"bad{i}.jpg": b"not a photo" for i in range(3)}
+                  | {"good.jpg": (PHOTOS / "happy_posed.jpg").read_bytes()})
+    at.file_uploader(key="batch_uploads").set_value([("mostly_bad.zip", broken, "application/zip")]).run()
+    at.button(key="batch_go").click().run()
+    assert not at.exception and not at.success and not at.warning
+    assert at.error[0].value.startswith("3 of 4 inputs failed, 1 analysed (")
+    assert sorted(_table(at, "reason")["source"]) == ["bad0.jpg", "bad1.jpg", "bad2.jpg"]
+
+
+def test_a_server_folder_with_a_link_out_is_refused_when_it_runs(monkeypatch, confined):
+    root, outside = confined
+    (root / "photos" / "borrowed.jpg").symlink_to(outside / "happy.jpg")
+    at = open_batch(monkeypatch, root)
+    at.radio(key="batch_mode").set_value("Run a batch").run()
+    at.text_input(key="batch_input_folder").set_value(str(root / "photos")).run()
+    at.button(key="batch_go").click().run()
+    assert [e.value for e in at.error] == [f"{(root / 'photos').resolve()} holds links to files outside the folders "
+                                           "this server opens."]
+    assert not list(root.glob("*/batch.json"))
