@@ -72,16 +72,19 @@ class Server(str):
 
 
 @contextlib.contextmanager
-def streamlit_server(log_name: str, user_models: Path) -> Iterator[Server]:
+def streamlit_server(log_name: str, user_models: Path, server_root: Path | None = None) -> Iterator[Server]:
     """`streamlit run app.py` started as `make run` starts it (file watcher off, bound to 127.0.0.1, no usage
     statistics) on a free port, models trained on the Training page going to `user_models` (never the
-    repository's user_models/); stopped, by its own pid, on exit."""
+    repository's user_models/), and the tests' temporary folder `server_root` among the folders whose paths
+    the pages open (FER_SERVER_ROOTS); stopped, by its own pid, on exit."""
     port = free_port()
     cmd = [*make_run_command(), "--server.port", str(port)]
     log_path = REPO / "test-output" / log_name
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = open(log_path, "w")
     env = {**os.environ, "FER_USER_MODELS_DIR": str(user_models)}
+    if server_root is not None:
+        env["FER_SERVER_ROOTS"] = str(server_root)
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env)
     url = Server(f"http://127.0.0.1:{port}")
     url.pid = proc.pid
@@ -108,14 +111,15 @@ def streamlit_server(log_name: str, user_models: Path) -> Iterator[Server]:
 @pytest.fixture(scope="session")
 def app_server(tmp_path_factory) -> Iterator[Server]:
     """The server every browser test shares, for the whole session."""
-    with streamlit_server("streamlit-server.log", tmp_path_factory.mktemp("user_models")) as server:
+    with streamlit_server("streamlit-server.log", tmp_path_factory.mktemp("user_models"),
+                          tmp_path_factory.getbasetemp()) as server:
         yield server
 
 
 @pytest.fixture()
 def fresh_server(tmp_path) -> Iterator[Server]:
     """A server no browser has visited yet, for what only a first visitor meets."""
-    with streamlit_server("streamlit-fresh-server.log", tmp_path / "user_models") as server:
+    with streamlit_server("streamlit-fresh-server.log", tmp_path / "user_models", tmp_path) as server:
         yield server
 
 
