@@ -191,5 +191,11 @@ class LiveHistory:
         del self.fps[: max(0, len(self.fps) - self.max_rows)]
         del self.ms[: max(0, len(self.ms) - self.max_rows)]
 
+    @property
+    def seconds(self) -> float:
+        """How long the session ran by its own clock, from its first frame to its last: the face rows cannot
+        say it (a session in which no face was seen has none)."""
+        return self.last.time if self.last is not None else 0.0
+
     def table(self) -> "pd.DataFrame":
         return self.rows.table()

@@ -76,7 +76,7 @@ if network:
         if st.button("Try again", key="webcam_retry", icon=":material/refresh:"):
             st.session_state.pop("webcam_checked_address", None)
             st.rerun()
-    else:
+    elif not streaming and not (history.frames and history.source == checked.name):  # before START only
         st.success(f"Connected to `{checked.name}`: {checked.summary}. Press **START** to watch it live.",
                    icon=":material/videocam:")
 source_name = checked.name if network and checked is not None else SOURCE
@@ -202,7 +202,6 @@ if not playing:
         st.subheader("Session summary")
         raw = history.table()  # every row, for the downloads; brief tracks marked short_track
         table = counted(raw)  # the faces that count, for the figures and charts
-        duration = float(raw["time"].max() - raw["time"].min()) if len(raw) else 0.0
         fps = history.fps[len(history.fps) // 5:] or history.fps
         c = st.columns(4)
         c[0].metric("Frames processed", history.frames)
@@ -237,7 +236,7 @@ if not playing:
                                                         title=f"Face #{main_face}", x_title="seconds"),
                                 key="webcam_session_timeline", config={"displayModeBar": False}, width="stretch")
         else:
-            st.info(f"No face was seen during the session ({duration:.0f} s).", icon=":material/face:")
+            st.info(f"No face was seen during the session ({history.seconds:.0f} s).", icon=":material/face:")
         if len(raw):
             stem = "webcam_session" if history.source == SOURCE else "network_camera_session"
             files.download_buttons(raw, stem, "webcam", st.columns(4)[:3])
