@@ -20,7 +20,7 @@ if "tensorflow" not in sys.modules:
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 from fer_core.training import TrainConfig, TrainingError
-from fer_core.training.loop import plan_epochs
+from fer_core.training.schedule import plan_epochs
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "fixtures" / "torch_twin_resnet_s.npz"

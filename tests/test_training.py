@@ -27,7 +27,8 @@ from fer_core.train import main
 from fer_core.training import TrainConfig, lr_at, train
 from fer_core.training.data import FaceDataset, ferplus_soft_labels, load_dataset, load_fer2013_csv, load_folder, \
     split_validation
-from fer_core.training.loop import build_model, class_weight_vector
+from fer_core.training.loop import build_model
+from fer_core.training.schedule import class_weight_vector
 
 ROOT = Path(__file__).resolve().parent.parent
 FER_MINI = ROOT / "samples" / "fer2013_mini"

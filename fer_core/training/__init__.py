@@ -8,6 +8,8 @@
     backend.py             the Keras backend, device and precision, chosen before Keras is imported
     distillation.py        the distillation loss, online teachers, the export of a teacher's probabilities
     loop.py                train(): fit, checkpoint every epoch, resume, time budget, the kept model
+    schedule.py            class weights, the learning rate, the epochs that fit a time budget (both engines)
+    saving.py              what a finished run writes (model.keras, training.json, log) and returns (both engines)
     weight_average.py      `--ema`: a moving average of the weights, validated and kept instead of the last ones
     torch_engine.py        `--engine torch`: the ResNets trained in plain PyTorch on a GPU, saved through Keras
     reports.py             accuracy per class, confusion, cost per face, training.json and the model card
@@ -24,6 +26,8 @@ from .backend import select_backend
 select_backend()
 
 from .config import RECIPES, TrainConfig, TrainingError  # noqa: E402
-from .loop import TrainResult, lr_at, train  # noqa: E402
+from .loop import train  # noqa: E402
+from .saving import TrainResult  # noqa: E402
+from .schedule import lr_at  # noqa: E402
 
 __all__ = ["RECIPES", "TrainConfig", "TrainingError", "TrainResult", "lr_at", "train"]

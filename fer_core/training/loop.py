@@ -16,11 +16,10 @@ TensorFlow is present, converted and published as a registry folder (`conversion
 from __future__ import annotations
 
 import json
-import math
 import sys
 import time
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable
 
@@ -33,22 +32,12 @@ from .config import TrainConfig, TrainingError
 from .data import ONLINE_TEACHER_MARK, FaceDataset, combine_targets, ferplus_soft_labels, load_dataset, \
     load_soft_targets, split_validation
 from .mixing import batch_rng, mix_plan
-from .reports import TrainingRecord, accuracy_report, predict, raw_note, to_model_input, write_log
+from .reports import predict, raw_note, to_model_input, write_log
+from .saving import RunSummary, TrainResult, save_run
+from .schedule import class_weight_vector, lr_at, replan
 from .weight_average import WeightAverage, keras_callback
 
 EpochCallback = Callable[[dict[str, float], list[dict[str, float]]], None]
-
-
-@dataclass
-class TrainResult:
-    model_dir: Path
-    name: str
-    history: list[dict[str, float]]
-    best_epoch: int
-    metrics: dict[str, Any]
-    seconds: float
-    stopped_early: bool = False
-    config: dict[str, Any] = field(default_factory=dict)
 
 
 # ------------------------------------------------------------------------------------------------ data
@@ -88,13 +77,6 @@ def training_targets(cfg: TrainConfig, ds: FaceDataset) -> np.ndarray:
         return combine_targets(labels, np.full_like(labels, ONLINE_TEACHER_MARK))
     teacher = load_soft_targets(cfg.teacher, ds) if cfg.teacher else None
     return combine_targets(labels, teacher)
-
-
-def class_weight_vector(y: np.ndarray) -> np.ndarray:
-    """Inverse-frequency weights (mean 1 over the faces), 0 for absent classes."""
-    counts = np.bincount(y, minlength=len(EMOTIONS)).astype(np.float64)
-    w = np.where(counts > 0, len(y) / (np.count_nonzero(counts) * np.maximum(counts, 1)), 0.0)
-    return w.astype(np.float32)
 
 
 def _batches(ds: FaceDataset, targets: np.ndarray, batch_size: int, cfg: TrainConfig, weights: np.ndarray | None,
@@ -224,20 +206,6 @@ def _optimizer(cfg: TrainConfig) -> Any:
     return keras.optimizers.AdamW(cfg.lr, weight_decay=cfg.weight_decay)
 
 
-def lr_at(cfg: TrainConfig, epoch: float, total_epochs: int | None = None) -> float:
-    """Cosine decay with a linear warm-up over `total_epochs`; `epoch` counts from 0 and may be fractional
-    (the torch engine sets the rate every step)."""
-    if cfg.schedule != "cosine":
-        return cfg.lr
-    total = total_epochs or cfg.epochs
-    if epoch < cfg.warmup_epochs:
-        return cfg.lr * (epoch + 1) / (cfg.warmup_epochs + 1)
-    span = max(1, total - cfg.warmup_epochs)
-    t = min(1.0, (epoch - cfg.warmup_epochs) / span)
-    floor = 0.0 if cfg.optimizer == "sgd" else 0.02
-    return cfg.lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t)))
-
-
 def _float32_copy(base: Any, cfg: TrainConfig, input_size: int) -> Any:
     """The kept network rebuilt in float32 with plain Keras layers, for saving and conversion.
 
@@ -261,41 +229,6 @@ def _float32_copy(base: Any, cfg: TrainConfig, input_size: int) -> Any:
         keras.mixed_precision.set_global_policy(policy)
     model.set_weights(base.get_weights())
     return model
-
-
-def plan_epochs(cfg: TrainConfig, planned: int, epochs_done: int, recent_seconds: list[float],
-                elapsed: float) -> int:
-    """The epoch count that fits `cfg.time_budget`: set after epoch 2, shortened whenever the run falls behind.
-
-    Shortening re-plans the cosine schedule over the new count, so a slowed-down run still anneals to its end
-    instead of stopping at a high learning rate. `recent_seconds`: the last epochs' durations (with
-    validation and checkpoint); `elapsed`: seconds since the run started (data loading included).
-    """
-    if not cfg.time_budget or epochs_done < min(2, cfg.epochs):
-        return planned
-    # The first epoch pays for start-up (cuDNN's kernel search, caches), so it is left out of every estimate,
-    # and in the first five epochs the plan may still grow as the measured speed settles.
-    early = epochs_done <= 5
-    per_epoch = (min(recent_seconds[-2:]) if early else
-                 max(sum(recent_seconds) / len(recent_seconds), recent_seconds[-1])) * 1.03
-    remaining = cfg.time_budget * 60 - elapsed
-    fits = epochs_done + max(0, int(remaining // per_epoch))
-    if early:
-        return max(epochs_done, min(cfg.epochs, fits))
-    return min(planned, fits)
-
-
-def replan(cfg: TrainConfig, state: dict[str, Any], epochs_done: int, recent_seconds: list[float],
-           elapsed: float) -> None:
-    """Set `state["planned_epochs"]` by `plan_epochs` (both engines), and say so when the budget shortens the run."""
-    if not recent_seconds:
-        return
-    planned = plan_epochs(cfg, state["planned_epochs"], epochs_done, recent_seconds, elapsed)
-    if planned != state["planned_epochs"]:
-        state["planned_epochs"] = planned
-        if cfg.verbose and planned < cfg.epochs:
-            print(f"time budget {cfg.time_budget:g} min: {planned} epochs fit ({recent_seconds[-1]:.1f} s each)",
-                  flush=True)
 
 
 # ------------------------------------------------------------------------------------------------ training
@@ -459,49 +392,3 @@ def validate_average(average: WeightAverage, val_ds: FaceDataset, raw_accuracy: 
         probs = predict(network, val_ds.x)
     return {"val_loss": float(-np.log(np.clip(probs[np.arange(len(val_ds)), val_ds.y], 1e-7, 1)).mean()),
             "val_accuracy": float((probs.argmax(1) == val_ds.y).mean()), "raw_val_accuracy": raw_accuracy}
-
-
-@dataclass
-class RunSummary:
-    """What a finished run reports, whichever engine trained it (Keras here, or torch_engine)."""
-
-    history: list[dict[str, float]]
-    best_epoch: int
-    kept_epoch: int
-    seconds: float
-    params: int
-    backend: str
-    precision: str
-    hardware: str
-    stopped_early: bool = False
-
-
-def save_run(cfg: TrainConfig, final: Any, run: RunSummary, input_size: int, train_ds: FaceDataset,
-             val_ds: FaceDataset, out_dir: Path) -> TrainResult:
-    """Write the kept float32 Keras network as `model.keras` with training.json and the log; publish it where
-    TensorFlow is present."""
-    name = cfg.resolved_name()
-    title = cfg.title or (f"{Path(cfg.finetune).name} fine-tuned" if cfg.finetune else f"{cfg.arch} {input_size}px (trained here)")
-    record = TrainingRecord(
-        name=name, title=title, config=asdict(cfg), history=run.history, best_epoch=run.best_epoch,
-        kept_epoch=run.kept_epoch, seconds=round(run.seconds, 1), params=run.params, input_size=input_size,
-        backend=run.backend, precision=run.precision, hardware=run.hardware, train_faces=train_ds.class_counts(),
-        val_faces=len(val_ds), stopped_early=run.stopped_early,
-        metrics={"val": accuracy_report(val_ds.y, predict(final, val_ds.x)),
-                 "val_tta": accuracy_report(val_ds.y, predict(final, val_ds.x, tta=True))})
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for stale in ("model.keras", "model.tflite", "weights.f16.npz"):
-        (out_dir / stale).unlink(missing_ok=True)
-    final.save(str(out_dir / "model.keras"))
-    record.save(out_dir)
-    write_log(run.history, out_dir / "training_log.csv")
-    metrics = dict(record.metrics)
-    if run.backend == "tensorflow":
-        from .conversion import publish
-
-        metrics |= publish(out_dir, model=final)
-    elif cfg.verbose:
-        print("No TensorFlow here to convert to TFLite; on a machine with it run\n"
-              f"  python -m fer_core.convert --publish {out_dir}", flush=True)
-    return TrainResult(out_dir, name, run.history, run.best_epoch, metrics, run.seconds, run.stopped_early,
-                       asdict(cfg))

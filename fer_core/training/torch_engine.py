@@ -43,6 +43,8 @@ from .config import TrainConfig, TrainingError
 from .data import FaceDataset
 from .mixing import batch_rng, mix_plan
 from .reports import raw_note as _raw_note
+from .saving import RunSummary, TrainResult, save_run
+from .schedule import class_weight_vector, lr_at, replan
 
 NUM_CLASSES = len(EMOTIONS)
 BN_EPSILON, BN_MOMENTUM = 1e-5, 0.1  # Keras: epsilon 1e-5, momentum 0.9 (its momentum is 1 - PyTorch's)
@@ -370,9 +372,8 @@ def _to_host(obj: Any) -> Any:
 
 
 def train_native(cfg: TrainConfig, train_ds: FaceDataset, val_ds: FaceDataset, targets: np.ndarray,
-                 input_size: int, out_dir: Path, ckpt_dir: Path, t_start: float) -> Any:
-    """Train `cfg.arch` in PyTorch and save it through the Keras build (see the module); returns a TrainResult."""
-    from .loop import RunSummary, class_weight_vector, lr_at, replan, save_run
+                 input_size: int, out_dir: Path, ckpt_dir: Path, t_start: float) -> TrainResult:
+    """Train `cfg.arch` in PyTorch and save it through the Keras build (see the module)."""
     from .reports import accuracy_report, write_log
 
     if cfg.finetune or cfg.freeze_blocks:
