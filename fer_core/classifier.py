@@ -84,11 +84,12 @@ class EmotionClassifier:
 
     @property
     def temperature(self) -> float:
-        return self.spec.temperature
+        """What divides the log-probabilities (the model's, or its mirror-TTA one when `tta` is on)."""
+        return self.spec.temperature_for(self.tta)
 
-    def _run(self, batch: np.ndarray, calibrated: bool) -> np.ndarray:
+    def _run(self, batch: np.ndarray) -> np.ndarray:
         if self._members:
-            return np.mean([m.predict(resize_batch(batch, m.input_size), calibrated=calibrated)
+            return np.mean([m.predict(resize_batch(batch, m.input_size), calibrated=False)
                             for m in self._members], axis=0)
         with self._lock:
             if batch.shape[0] != self._batch:
@@ -103,16 +104,16 @@ class EmotionClassifier:
     def predict(self, batch: np.ndarray, calibrated: bool = True) -> np.ndarray:
         """(N, S, S, 1) float32 in [-1, 1] -> (N, classes) probabilities.
 
-        Calibrated by the model's temperature (and its members') unless `calibrated=False`, which gives the
-        network's own outputs: what the explorer's reliability diagram shows as "before".
+        Calibrated by the model's temperature unless `calibrated=False`, which gives the network's own outputs
+        (an ensemble's: the mean of its members' own outputs): what the explorer shows as "before".
         """
         if batch.shape[0] == 0:
             return np.zeros((0, len(self.classes)), dtype=np.float32)
         batch = np.ascontiguousarray(batch, dtype=np.float32)
         if not self.tta:
-            probabilities = self._run(batch, calibrated)
+            probabilities = self._run(batch)
         else:
-            both = self._run(np.concatenate([batch, batch[:, :, ::-1, :]], axis=0), calibrated)
+            both = self._run(np.concatenate([batch, batch[:, :, ::-1, :]], axis=0))
             n = batch.shape[0]
             probabilities = (both[:n] + both[n:]) / 2.0
         return apply_temperature(probabilities, self.temperature) if calibrated else probabilities

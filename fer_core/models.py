@@ -55,7 +55,14 @@ class ModelSpec:
     temperature: float = 1.0
     """Divides the log-probabilities before use (fer_core.calibration): fitted on PublicTest so that "90 %"
     means right 9 times in 10. 1.0 (no change) for a model.json without one. An ensemble averages its
-    members' calibrated probabilities, then applies its own."""
+    members' raw probabilities, then applies its own (that measured better than averaging calibrated members:
+    the card of `resnet_ensemble` has the figures)."""
+    temperature_tta: float | None = None
+    """The temperature for mirror test-time augmentation, which softens the probabilities by itself
+    (`temperature` when absent)."""
+
+    def temperature_for(self, tta: bool) -> float:
+        return self.temperature_tta if tta and self.temperature_tta is not None else self.temperature
 
     @property
     def is_ensemble(self) -> bool:
@@ -85,6 +92,17 @@ class ModelSpec:
     def ms_per_face(self) -> float | None:
         """Classifier cost per face on the project's CPU (TFLite, batch 1, one thread), as recorded."""
         return self.metrics.get("ms_per_face")
+
+    @property
+    def comparable(self) -> bool:
+        """Whether `accuracy` was measured on FER2013 PublicTest, the one set every shipped model is scored
+        on (a model trained on the Training page is scored on a split of its own upload: not comparable)."""
+        return Path(str(self.metrics.get("val_data", ""))).name == "PublicTest"
+
+    @property
+    def shipped(self) -> bool:
+        """Whether the model comes with the project (a folder of `models/`), not trained here by a user."""
+        return self.directory.resolve().parent == MODELS_DIR.resolve()
 
     def summary(self) -> str:
         """Accuracy and cost side by side, e.g. "65.2% PublicTest · 0.40 ms/face" (what every list shows).
@@ -199,3 +217,37 @@ def record_metrics(spec: ModelSpec, metrics: dict[str, Any]) -> ModelSpec:
     data["metrics"] = dict(data.get("metrics") or {}) | metrics
     path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     return load_spec(spec.directory)
+
+
+# --- roles, for people -------------------------------------------------------------------------------------
+
+ROLE_TITLES: dict[str, str] = {"fast": "Fast", "accurate": "Accurate", "best": "Best"}
+"""The roles a user chooses between, in the order the model picker lists them."""
+
+
+def primary_role(model_name: str) -> str | None:
+    """The role ("fast", "accurate" or "best") the model plays, or None for any other model."""
+    return next((a for a in aliases_of(model_name) if a in ROLE_TITLES), None)
+
+
+def role_title(role: str | None, default: bool = False) -> str | None:
+    """"Fast (default)", "Accurate", "Best" (None without a role), as the picker and result captions say it."""
+    if role not in ROLE_TITLES:
+        return None
+    return ROLE_TITLES[role] + (" (default)" if default else "")
+
+
+def picker_order(specs: list[ModelSpec]) -> list[ModelSpec]:
+    """The models in the order a user meets them: the roles (fast, accurate, best), the other shipped models
+    (the most accurate first), then models trained on the Training page (never first by accident: their own
+    validation faces are not PublicTest)."""
+    roles = list(ROLE_TITLES)
+
+    def rank(spec: ModelSpec) -> tuple:
+        role = primary_role(spec.name)
+        if role is not None:
+            return (0, roles.index(role), "")
+        group = 1 if spec.shipped and spec.comparable else 2
+        return (group, -(spec.accuracy or 0.0) if spec.comparable else 0.0, spec.name)
+
+    return sorted(specs, key=rank)
