@@ -1,0 +1,70 @@
+"""FER+ crowd votes for FER2013 faces: ten taggers per face, as vote shares over the seven classes.
+
+FER+ (Barsoum et al. 2016) had every FER2013 face labelled again by ten people. Where a face of a labelled
+set is a FER2013 image with votes, the evaluation table carries its vote shares (`votes_<class>`), so the
+explorer can measure calibration against the crowd and find faces whose FER2013 label the crowd disputes.
+
+The votes are looked up in a `ferplus_votes.csv` inside the set's folder (the bundled sample carries its
+own, so tests and CI have them), then in the project's shared copy (`../shared/data/ferplus_votes_trainval.csv`
+beside the checkout, or the file named by `FER_VOTES_CSV`). Faces are matched by class folder and file name,
+as the training code matches them (`match_rows`): FER2013 reuses a few names across class folders.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..emotions import EMOTIONS
+from ..models import REPO_ROOT
+from ..training.data import FERPLUS_TO_EMOTIONS, match_rows
+
+VOTE_COLUMNS: list[str] = [f"votes_{c}" for c in EMOTIONS]
+"""Each face's share of the FER+ votes per class (contempt, unknown and not-a-face votes left out); NaN where
+the face has no votes."""
+
+LOCAL_VOTES_FILE = "ferplus_votes.csv"
+SHARED_VOTES = REPO_ROOT.parent / "shared" / "data" / "ferplus_votes_trainval.csv"
+_VOTES_COLUMN = "votes_neutral_happiness_surprise_sadness_anger_disgust_fear_contempt"
+
+
+@functools.lru_cache(maxsize=4)
+def _read_votes(path: str, mtime: float) -> tuple[list[str], np.ndarray]:
+    """(file keys, vote shares (M, 7)) of the faces in one FER+ votes CSV that have any emotion vote."""
+    table = pd.read_csv(path, usecols=["file", _VOTES_COLUMN], dtype=str)
+    counts = np.array([row.split() for row in table[_VOTES_COLUMN]], dtype=np.float64)
+    shares = np.zeros((len(table), len(EMOTIONS)))
+    shares[:, list(FERPLUS_TO_EMOTIONS)] = counts[:, : len(FERPLUS_TO_EMOTIONS)]
+    total = shares.sum(axis=1, keepdims=True)
+    keep = total[:, 0] > 0
+    return list(table["file"][keep]), shares[keep] / total[keep]
+
+
+def votes_files(root: Path) -> list[Path]:
+    """The votes files consulted for a set under `root`, in order (those that exist)."""
+    candidates = [Path(root) / LOCAL_VOTES_FILE]
+    if os.environ.get("FER_VOTES_CSV"):
+        candidates.append(Path(os.environ["FER_VOTES_CSV"]))
+    candidates.append(SHARED_VOTES)
+    return [p for p in candidates if p.is_file()]
+
+
+def vote_shares(paths: list[Path], root: Path) -> np.ndarray:
+    """(N, 7) FER+ vote shares for the images at `paths` (NaN rows where a face has none)."""
+    out = np.full((len(paths), len(EMOTIONS)), np.nan)
+    missing = np.ones(len(paths), dtype=bool)
+    sources = [str(p) for p in paths]
+    for votes_path in votes_files(root):
+        if not missing.any():
+            break
+        keys, shares = _read_votes(str(votes_path), votes_path.stat().st_mtime)
+        rows = match_rows(keys, [s for s, m in zip(sources, missing) if m])
+        where = np.flatnonzero(missing)
+        found = rows >= 0
+        out[where[found]] = shares[rows[found]]
+        missing[where[found]] = False
+    return out
