@@ -83,13 +83,18 @@ def _class_index(folder_name: str) -> int | None:
     return EMOTIONS.index(name) if name in EMOTIONS else None
 
 
-def _decode_gray(data: bytes) -> np.ndarray | None:
+def _decode_gray(data: bytes, path: Path) -> np.ndarray:
+    """One face as grey pixels, decoded as every image of the tool is (`fer_core.io.decode_image`: within its
+    pixel bound, truncation noticed); DatasetError in one sentence for a file that is none or too big."""
     import cv2
 
-    if not data:
-        return None
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
-    return img if img is not None and img.size > 0 else None
+    from ..errors import InvalidImageError
+    from ..io import decode_image
+
+    try:
+        return cv2.cvtColor(decode_image(data, name="it"), cv2.COLOR_BGR2GRAY)
+    except InvalidImageError as error:  # "it is 40000x40000 pixels, more than ...", "it is empty ..."
+        raise DatasetError(f"Cannot read the image {path}: {error}") from None
 
 
 def load_folder(root: str | Path, size: int = FER2013_SIZE, min_classes: int = 2) -> FaceDataset:
@@ -122,9 +127,7 @@ def load_folder(root: str | Path, size: int = FER2013_SIZE, min_classes: int = 2
             raise DatasetError(f"The class folder {class_dir} has no images (.jpg, .png, ...).")
         label = _class_index(class_dir.name)
         for path in images:
-            img = _decode_gray(path.read_bytes())
-            if img is None:
-                raise DatasetError(f"Cannot read the image {path}: it is not a valid image file.")
+            img = _decode_gray(path.read_bytes(), path)
             if img.shape != (size, size):
                 interp = cv2.INTER_AREA if min(img.shape) > size else cv2.INTER_LINEAR
                 img = cv2.resize(img, (size, size), interpolation=interp)
