@@ -1,13 +1,15 @@
 """Drawing results on frames: a box and a label in the emotion's colour, readable at any size.
 
 The label drawn is the face's `smoothed_label` (in a photo, the model's label). Labels are numbered (`#1 Happy
-92%`) with the face's track id in videos, or its position from the left in a photo when `numbered=True`, so the
-picture can be matched to tables and crop galleries.
+92%`) with the face's track id in videos, or its place in the list in a photo when `numbered=True` (a photo's
+faces come in reading order, `fer_core.pipeline.reading_order`), so the picture can be matched to tables and
+crop galleries.
 
-Line width and font grow with the frame (`Style.for_frame`): the same drawing is as legible on a 640x360 video
-as on a 40-megapixel photo. `layout_labels` places every label where it covers neither another label nor a
-face: above its box, else below it, else beside; where none of these is free (a crowd), it shortens the label
-("#2 Happy", then "#2") before it accepts the position that covers least.
+Line width and font grow with the frame's width (`Style.for_frame`), so the labels are as legible on a 640x360
+video as on a 40-megapixel photo, and still readable where a page shows the picture at a phone's width.
+`layout_labels` places every label where it covers neither another label nor a face: above its box, else below
+it, else beside; where none of these is free (a crowd), it shortens the label ("#2 Happy", then "#2") before it
+accepts the position that covers least.
 """
 
 from __future__ import annotations
@@ -25,6 +27,13 @@ Rect = tuple[int, int, int, int]  # x0, y0, x1, y1
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
+PHONE_WIDTH = 360
+"""CSS pixels a picture is shown at on a phone: a 390-pixel screen less the page's margins."""
+PHONE_TEXT_HEIGHT = 10
+"""How tall a label's letters are (in CSS pixels) when the picture is shown `PHONE_WIDTH` pixels wide."""
+_TEXT_HEIGHT_AT_SCALE_1 = cv2.getTextSize("Hg", FONT, 1.0, 1)[0][1]  # 22 pixels
+
+
 @dataclass(frozen=True)
 class Style:
     """Sizes for one frame: font scale, text stroke, box line width and the label's padding, in pixels."""
@@ -34,12 +43,21 @@ class Style:
     line_width: int
     padding: int
 
+    @property
+    def text_height(self) -> int:
+        """Height of a label's letters in the frame's pixels."""
+        return cv2.getTextSize("Hg", FONT, self.font_scale, self.text_thickness)[0][1]
+
     @classmethod
     def for_frame(cls, shape: Sequence[int]) -> "Style":
-        """Proportional to the frame's long side: a 1000-pixel frame gets a 0.9 font and 2-pixel lines."""
-        side = max(int(shape[0]), int(shape[1]), 1)
-        scale = max(0.5, 0.9 * side / 1000)
-        return cls(font_scale=scale, text_thickness=max(1, round(scale * 1.6)), line_width=max(2, round(side / 500)),
+        """Proportional to the frame's width, the side a page fits to the screen: the letters are
+        `PHONE_TEXT_HEIGHT` pixels tall when the picture is shown `PHONE_WIDTH` pixels wide (a 1000-pixel
+        photo gets 28-pixel letters and 3-pixel lines), and never under 11 pixels; a frame far wider than tall
+        (a panorama) caps them at a tenth of its height."""
+        height, width = max(int(shape[0]), 1), max(int(shape[1]), 1)
+        text = min(width * PHONE_TEXT_HEIGHT / PHONE_WIDTH, height / 10)
+        scale = max(0.5, text / _TEXT_HEIGHT_AT_SCALE_1)
+        return cls(font_scale=scale, text_thickness=max(1, round(scale * 1.6)), line_width=max(2, round(text / 9)),
                    padding=max(3, round(scale * 5)))
 
 

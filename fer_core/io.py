@@ -1,6 +1,7 @@
 """Reading images safely: every way a file can be wrong ends in one clear `InvalidImageError`.
 
-Pillow reads the header first (so a 20000x20000 image is refused before it costs gigabytes). The pixels of
+Pillow reads the header first (so a 20000x20000 PNG is refused before it costs gigabytes; a JPEG that big is
+read by `decode_photo` at a size its format can decode reduced, within the same bound on pixels). The pixels of
 plain 8-bit JPEGs and PNGs that are complete and need no rotation are then decoded by OpenCV, five times
 faster; everything else is decoded by Pillow, which reports truncated files instead of padding them with
 grey, applies EXIF orientation (phone photos), and understands 16-bit, palette, grey and alpha images.
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, JpegImagePlugin, PngImagePlugin, UnidentifiedImageError
 
 from .errors import InputNotFoundError, InvalidImageError, UnsupportedInputError
 
@@ -145,41 +146,81 @@ def _fast_decode(data: bytes, image: Image.Image) -> np.ndarray | None:
             return None
     elif image.format != "PNG" or not data.rstrip(b"\x00").endswith(b"IEND\xaeB`\x82"):
         return None
-    decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    try:
+        decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    except cv2.error:  # OpenCV's own limits: Pillow decodes it, or says why not
+        return None
     if decoded is None or decoded.shape[:2] != (image.size[1], image.size[0]):
         return None
     return decoded
 
 
-def decode_image(data: bytes, name: str = "the image") -> np.ndarray:
-    """Decode encoded image bytes to a BGR uint8 array (H, W, 3)."""
-    if not data:
-        raise InvalidImageError(f"{name} is empty (0 bytes).")
+def _open(data: bytes, name: str) -> Image.Image:
+    """Pillow's view of the file, pixels not read yet; InvalidImageError (one sentence) where it is none.
+
+    Pillow's own decompression-bomb check counts the file's pixels; a JPEG is let past it, since its pixels can
+    be decoded at 1/2 to 1/8 size (`decode_photo`), and a PNG, so that its refusal can give its size: every
+    caller bounds the pixels it actually decodes before decoding any.
+    """
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-            width, height = image.size
-            if width * height > MAX_PIXELS:
-                raise InvalidImageError(
-                    f"{name} is {width}x{height} pixels, {_LIMIT}; downscale it first."
-                )
+            try:
+                return Image.open(io.BytesIO(data))
+            except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+                if data.startswith(b"\xff\xd8\xff"):
+                    return JpegImagePlugin.JpegImageFile(io.BytesIO(data))
+                if data.startswith(b"\x89PNG\r\n\x1a\n"):
+                    return PngImagePlugin.PngImageFile(io.BytesIO(data))
+                raise
+    except UnidentifiedImageError:
+        raise InvalidImageError(f"{name} is not an image this tool can read.") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise InvalidImageError(f"{name} is {_LIMIT}; downscale it first.") from None
+    except (OSError, SyntaxError, ValueError):
+        raise InvalidImageError(f"{name} could not be decoded: it is damaged or truncated.") from None
+
+
+def _too_big(name: str, width: int, height: int) -> InvalidImageError:
+    return InvalidImageError(f"{name} is {width}x{height} pixels, {_LIMIT}; downscale it first.")
+
+
+def decode_image(data: bytes, name: str = "the image") -> np.ndarray:
+    """Decode encoded image bytes to a BGR uint8 array (H, W, 3), at full size (at most `MAX_PIXELS`)."""
+    if not data:
+        raise InvalidImageError(f"{name} is empty (0 bytes).")
+    image = _open(data, name)
+    width, height = image.size
+    if width * height > MAX_PIXELS:
+        raise _too_big(name, width, height)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
             fast = _fast_decode(data, image)
             if fast is not None:
                 return fast
             image.load()
             image = ImageOps.exif_transpose(image)
-    except InvalidImageError:
-        raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        if isinstance(exc, UnidentifiedImageError):
-            raise InvalidImageError(f"{name} is not an image this tool can read.") from None
-        raise InvalidImageError(f"{name} is {_LIMIT}; downscale it first.") from None
-    except (OSError, SyntaxError, ValueError):
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombWarning, Image.DecompressionBombError):
         raise InvalidImageError(f"{name} could not be decoded: it is damaged or truncated.") from None
     if image.size[0] < 1 or image.size[1] < 1:
         raise InvalidImageError(f"{name} has no pixels.")
     return _to_bgr(image)
+
+
+def _reduced_request(width: int, height: int, max_side: int | None) -> tuple[int, int]:
+    """The size to ask Pillow's `draft` for: at most `max_side` on the long side, and few enough pixels.
+
+    A JPEG decodes at 1/1, 1/2, 1/4 or 1/8 size, the largest reduction whose size is not under the request;
+    the memory bound asks for the smallest of these reductions that fits `MAX_PIXELS`.
+    """
+    reduction = next((r for r in (1, 2, 4, 8) if -(-width // r) * -(-height // r) <= MAX_PIXELS), 8)
+    request = (max(1, width // reduction), max(1, height // reduction))
+    if max_side and max(width, height) > max_side:
+        ratio = max_side / max(width, height)
+        if int(width * ratio) < request[0]:
+            request = (max(1, int(width * ratio)), max(1, int(height * ratio)))
+    return request
 
 
 def decode_photo(data: bytes, name: str = "the image", max_side: int | None = PHOTO_MAX_SIDE) -> Photo:
@@ -187,37 +228,35 @@ def decode_photo(data: bytes, name: str = "the image", max_side: int | None = PH
 
     A photo that fits is decoded as `decode_image` does. A larger one is decoded by Pillow straight at a
     reduced size where the format allows it (a JPEG's DCT scaling: 1/2, 1/4 or 1/8, never below the
-    target), then resized once, so a 40-megapixel photo never exists at full size in memory. The same
-    checks and messages as `decode_image`.
+    target), then resized once, so a 40-megapixel photo never exists at full size in memory. So a JPEG of
+    more than `MAX_PIXELS` is read too, where its reduced decode fits the bound (a 100-megapixel photo
+    decodes at a quarter of its pixels); the bound holds on the pixels decoded, and other formats beyond it,
+    which decode only at full size, are refused as `decode_image` refuses them. The same messages.
     """
     if not data:
         raise InvalidImageError(f"{name} is empty (0 bytes).")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            header = Image.open(io.BytesIO(data))
-            width, height = header.size
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning, OSError,
-            SyntaxError, ValueError):
-        header = None
-    if header is None or not max_side or max(width, height) <= max_side or width * height > MAX_PIXELS:
-        image = decode_image(data, name=name)  # also every error message
+    header = _open(data, name)
+    width, height = header.size
+    if width * height <= MAX_PIXELS and (not max_side or max(width, height) <= max_side):
+        image = decode_image(data, name=name)
         return Photo(image, image.shape[1], image.shape[0])
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            ratio = max_side / max(width, height)
-            header.draft("RGB", (max(1, int(width * ratio)), max(1, int(height * ratio))))
+            header.draft("RGB", _reduced_request(width, height, max_side))
+            if header.size[0] * header.size[1] > MAX_PIXELS:  # no reduced decode (not a JPEG), or not enough
+                raise _too_big(name, width, height)
             header.load()
             image = header
             if image.mode in ("1", "P", "PA"):  # resized as colours, not palette indices
                 image = image.convert("RGBA")
-            image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS, reducing_gap=3.0)  # in place
+            if max_side:
+                image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS, reducing_gap=3.0)  # in place
             # EXIF rotation after the resize (the box is square): only the small image is turned.
             turned = ImageOps.exif_transpose(image) if image.getexif().get(0x0112, 1) != 1 else image
             quarter = turned.size[0] != image.size[0]  # the file's own size, after rotation
             full_w, full_h = (height, width) if quarter else (width, height)
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombWarning):
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombWarning, Image.DecompressionBombError):
         raise InvalidImageError(f"{name} could not be decoded: it is damaged or truncated.") from None
     return Photo(_to_bgr(turned), full_w, full_h)
 

@@ -8,6 +8,7 @@ Video page, the webcam callback, folder runs) goes through these methods, so a f
 from __future__ import annotations
 
 import threading
+from statistics import fmean
 from typing import Any, Sequence
 
 import numpy as np
@@ -20,6 +21,26 @@ from .results import Box, FaceResult, probabilities_dict
 from .settings import Settings
 
 _UNSET: Any = object()
+
+ROW_TOLERANCE = 0.5
+"""Faces are one row of a group photo when the centre of each is within this fraction of the row's mean face
+height from the row's mean centre (people standing side by side, heads at slightly different heights)."""
+
+
+def reading_order(boxes: Sequence[Box]) -> list[Box]:
+    """Boxes as a reader meets them: rows top to bottom, left to right within a row (`ROW_TOLERANCE`).
+
+    A photo's faces are numbered in this order (on the picture, in the table and the crops): by x alone, a
+    face low on the left would be #1 and the face above it #2.
+    """
+    rows: list[list[Box]] = []
+    for box in sorted(boxes, key=lambda b: (b.center[1], b.x)):  # top to bottom
+        row = rows[-1] if rows else []
+        if row and box.center[1] - fmean(b.center[1] for b in row) <= ROW_TOLERANCE * fmean(b.h for b in row):
+            row.append(box)
+        else:
+            rows.append([box])
+    return [box for row in rows for box in sorted(row, key=lambda b: (b.x, b.y))]
 
 
 class EmotionRecognizer:
@@ -62,7 +83,7 @@ class EmotionRecognizer:
             return self.detector.detect(frame, width=width)
 
     def find_faces(self, frame: np.ndarray) -> list[Box]:
-        """Boxes for a still image: a second look at `retry_width` when the first finds no face.
+        """Boxes for a still image, in `reading_order`: a second look at `retry_width` when the first finds none.
 
         The fast first pass finds the faces of almost every photo; a face it misses (small, or just under
         the detector's threshold at that size) is then not lost. In a video the next frame is the second look.
@@ -71,7 +92,7 @@ class EmotionRecognizer:
         first, retry = self.settings.detect_width, self.settings.retry_width
         if not boxes and retry and first and retry > first and frame.shape[1] > first:
             boxes = self.detect(frame, width=retry)
-        return boxes
+        return reading_order(boxes)
 
     def crops(self, frame: np.ndarray, boxes: Sequence[Box], level_eyes: bool | None = None) -> np.ndarray:
         """What the model sees: (N, S, S, 1) float32 in [-1, 1], eyes levelled as the settings say."""
@@ -101,6 +122,6 @@ class EmotionRecognizer:
         ]
 
     def analyze(self, frame: np.ndarray) -> list[FaceResult]:
-        """Every face in a still frame, left to right."""
+        """Every face in a still frame, in reading order (rows top to bottom, each left to right)."""
         boxes = self.find_faces(frame)
         return self.results(boxes, self.classify(frame, boxes))

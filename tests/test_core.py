@@ -24,13 +24,16 @@ def test_single_face_photos_have_one_face(detector, photo):
     assert boxes[0].w > 80 and boxes[0].h > 80
 
 
-def test_multi_face_photo_yields_several_faces_left_to_right(haar_recognizer, yunet_recognizer):
+def test_multi_face_photo_yields_several_faces_in_reading_order(haar_recognizer, yunet_recognizer):
+    """Rows top to bottom, left to right in a row (`reading_order`; tests/test_defects.py has the rows)."""
+    from fer_core.pipeline import reading_order
+
     image = load_image(PHOTOS / "unlabelled_multi_face.jpg")
     for recognizer, expected in ((haar_recognizer, 4), (yunet_recognizer, 5)):
         faces = recognizer.analyze(image)
         assert len(faces) >= expected
-        xs = [f.box.x for f in faces]
-        assert xs == sorted(xs)
+        boxes = [f.box for f in faces]
+        assert boxes == reading_order(recognizer.detect(image))
 
 
 def test_yunet_finds_the_turned_face_haar_misses():
