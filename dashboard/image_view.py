@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 @dataclass
 class ImageAnalysis:
     name: str
-    table: "pd.DataFrame"  # the results table: one row per face, left to right, boxes in the photo's pixels
+    table: "pd.DataFrame"  # the results table: one row per face, in reading order, boxes in the photo's pixels
     crops: np.ndarray | None  # (N, S, S, 1) in [-1, 1]: what the model saw
     annotated: np.ndarray  # BGR, at most PHOTO_MAX_SIDE on its long side
     size: tuple[int, int]  # the photo's own (width, height)

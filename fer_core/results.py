@@ -145,7 +145,8 @@ COLUMNS: tuple[str, ...] = (
 - `clock`: for a live source (a network stream, the webcam) the UTC date and time of the frame, ISO 8601 to
   the millisecond (`2026-11-27T05:46:32.125Z`): when its first frame arrived plus `time`, so a camera
   watched for days says when each face was there. Empty for files and photos, whose own clock is unknown.
-- `face_id`: the track id in a video or stream (the same face keeps it); in a photo 1, 2, ... from the left.
+- `face_id`: the track id in a video or stream (the same face keeps it); in a photo 1, 2, ... in reading order
+  (rows top to bottom, left to right in a row: `fer_core.pipeline.reading_order`).
 - `x`, `y`, `w`, `h`: the face box in the frame's pixels (a photo's own pixels, also when the dashboard
   analysed a downscaled copy); `detector_score`: the detector's own score, which is not comparable between
   detectors (YuNet: a confidence from 0 to 1; the Haar cascade: how many overlapping windows found the face).
@@ -178,7 +179,7 @@ def face_rows(faces: Sequence[FaceResult], source: str, frame: int = 0, time: fl
     """Table rows (tuples in `COLUMNS` order) for the faces of one frame (`clock`: from `utc_clock`).
 
     Tuples rather than dicts: a long video's rows then cost a third of the memory. A face without a track
-    id (a photo) is numbered by its position, 1 from the left.
+    id (a photo) is numbered by its position in `faces`, 1 first (a photo's faces come in reading order).
     """
     t = float("nan") if time is None else round(float(time), 4)
     rows = []
