@@ -318,9 +318,15 @@ def show(folder: Path) -> None:
     results = load(folder)
     st.divider()
     st.subheader(f"Results: {folder.name}")
-    settings = results.meta.get("analysis", {}).get("settings", {})
-    st.caption(f"{folder} · detector {settings.get('detector', '?')}, model {settings.get('model') or 'default'}, "
-               f"every {results.meta.get('analysis', {}).get('every', 1)} frame(s)")
+    made_by = results.meta.get("provenance")
+    if made_by:  # what made the results, as their downloads and Parquet files say it
+        from fer_core.provenance import describe
+
+        st.caption(f"{folder}. {describe(made_by)}")
+    else:  # a folder from before batch.json said so: its settings
+        settings = results.meta.get("analysis", {}).get("settings", {})
+        st.caption(f"{folder} · detector {settings.get('detector', '?')}, model {settings.get('model') or 'default'}, "
+                   f"every {results.meta.get('analysis', {}).get('every', 1)} frame(s)")
     if not len(results.files) and not len(results.errors):
         st.info("Nothing is finished in this folder yet.", icon=":material/hourglass_empty:")
         return

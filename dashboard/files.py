@@ -97,7 +97,8 @@ def model_view(crop: np.ndarray, size: int | None = None) -> np.ndarray:
 
 
 def download_buttons(table: "pd.DataFrame", stem: str, key: str, columns: Sequence[Any]) -> None:
-    """The results table as CSV, JSON and Parquet downloads, one button per given column."""
+    """The results table as CSV, JSON and Parquet downloads, one button per given column, and under them
+    what made the results (`made_by`), which each file also says."""
     from fer_core.results import export_bytes
 
     kinds = [("csv", "Results (CSV)", "text/csv", ":material/table:"),
@@ -106,6 +107,16 @@ def download_buttons(table: "pd.DataFrame", stem: str, key: str, columns: Sequen
     for column, (fmt, label, mime, icon) in zip(columns, kinds):
         column.download_button(label, export_bytes(table, fmt), f"{stem}_results.{fmt}", mime, key=f"{key}_dl_{fmt}",
                                on_click="ignore", width="stretch", icon=icon)
+    made_by(table, " The downloads say it too.")
+
+
+def made_by(table: "pd.DataFrame", more: str = "") -> None:
+    """A caption under a result: the model (its role), calibration, detector, settings and version that made it,
+    from the table's provenance (`fer_core.provenance`), not from the sidebar, which may have changed since."""
+    from fer_core.provenance import describe, of_table
+
+    st.caption(describe(of_table(table)) + more, help="Each results file says it too: a CSV in its first line "
+               "(# fer: ...), a JSON file under \"provenance\", a Parquet file in its metadata (see docs/results.md).")
 
 
 def safe_stem(name: str) -> str:

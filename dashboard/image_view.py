@@ -38,6 +38,7 @@ def analyze(recognizer: Any, name: str, photo: Photo | np.ndarray) -> ImageAnaly
     `photo` comes from `fer_core.io.decode_photo`: a big photo was downscaled once, at decode, and is
     analysed and shown at that size; the table's boxes are mapped back to the photo's own pixels.
     """
+    from fer_core.provenance import provenance, stamp
     from fer_core.results import faces_table, scale_faces
 
     if not isinstance(photo, Photo):
@@ -45,7 +46,8 @@ def analyze(recognizer: Any, name: str, photo: Photo | np.ndarray) -> ImageAnaly
     image = photo.image
     faces = recognizer.analyze(image)
     crops = recognizer.crops(image, [f.box for f in faces]) if faces else None
-    return ImageAnalysis(name=name, table=faces_table(scale_faces(faces, photo.scale), source=name), crops=crops,
+    table = stamp(faces_table(scale_faces(faces, photo.scale), source=name), provenance(recognizer))  # what made it
+    return ImageAnalysis(name=name, table=table, crops=crops,
                          annotated=draw_faces(image, faces, numbered=len(faces) > 1), size=(photo.width, photo.height))
 
 
@@ -126,7 +128,9 @@ def render(result: ImageAnalysis, key: str, compact: bool = False) -> None:
                         charts.probability_bars(row[list(EMOTIONS)].to_dict(),
                                                 title=f"Face {row.face_id}: {display_name(row.smoothed_label)}"),
                         key=f"{key}_prob_{start + j}", config={"displayModeBar": False}, width="stretch")
-    if not compact:
+    if compact:
+        files.made_by(table)
+    else:
         if n:
             st.markdown("##### Results")
             st.dataframe(display_table(table), hide_index=True, width="stretch", column_config=DISPLAY_COLUMNS)

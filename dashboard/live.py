@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fer_core.annotate import draw_faces
+from fer_core.provenance import provenance, stamp
 from fer_core.results import FaceResult, TableBuilder, face_rows, utc_clock
 from fer_core.results_csv import LiveResultsCsv
 from fer_core.stream import LiveFrameProcessor
@@ -42,6 +43,7 @@ class LiveUpdate:
     processing_ms: float
     fps: float
     clock: str | None = None  # the frame's UTC date and time (the results table's `clock`)
+    made_by: dict[str, Any] | None = field(default=None, repr=False)  # `fer_core.provenance` of the recognizer
 
 
 @dataclass
@@ -65,6 +67,7 @@ class LiveSession:
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._processor = LiveFrameProcessor(self.recognizer)
+        self.made_by = provenance(self.recognizer)  # what made the rows: in each update and the saved CSV
         self._start: float | None = None
         self._last_frame: float | None = None
         self._stamps: deque[float] = deque(maxlen=30)
@@ -83,6 +86,7 @@ class LiveSession:
         with self._lock:
             self.recognizer = recognizer
             self._processor = LiveFrameProcessor(recognizer)
+            self.made_by = provenance(recognizer)
 
     def process(self, image: np.ndarray) -> np.ndarray:
         """Annotate one BGR frame and publish its results; never raises (a bad frame is passed through)."""
@@ -102,7 +106,7 @@ class LiveSession:
         self.mean_ms = ms if self.frames == 0 else 0.9 * self.mean_ms + 0.1 * ms
         fps = (len(self._stamps) - 1) / (self._stamps[-1] - self._stamps[0]) if len(self._stamps) > 1 else 0.0
         update = LiveUpdate(frame=self.frames, time=now - self._start, faces=faces, processing_ms=self.mean_ms, fps=fps,
-                            clock=utc_clock(wall))
+                            clock=utc_clock(wall), made_by=self.made_by)
         self.frames += 1
         if self.save_to is not None and self.save_error is None:
             self._save(update)
@@ -122,7 +126,7 @@ class LiveSession:
             if self._saved is None:
                 stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
                 self.saved_path = self.save_to / f"{safe_stem(self.source)}_{stamp}.csv"  # type: ignore[operator]
-                self._saved = LiveResultsCsv(self.saved_path)
+                self._saved = LiveResultsCsv(self.saved_path, provenance=self.made_by)
             with self._lock:
                 following = list(self._processor.tracker.tracks)
             rows = face_rows(update.faces, self.source, update.frame, update.time, update.clock)
@@ -178,6 +182,7 @@ class LiveHistory:
     ms: list[float] = field(default_factory=list)
     last: LiveUpdate | None = None
     frames: int = 0
+    made_by: list[dict[str, Any]] = field(default_factory=list)  # each provenance the session ran with, in order
 
     def absorb(self, updates: list[LiveUpdate]) -> None:
         """Add drained updates; the oldest rows go once there are more than `max_rows`."""
@@ -186,6 +191,8 @@ class LiveHistory:
             self.fps.append(update.fps)
             self.ms.append(update.processing_ms)
             self.last = update
+            if update.made_by and (not self.made_by or self.made_by[-1] != update.made_by):
+                self.made_by.append(update.made_by)
             self.rows.add(update.faces, self.source, update.frame, update.time, update.clock)
         self.dropped_rows += self.rows.trim(self.max_rows)
         del self.fps[: max(0, len(self.fps) - self.max_rows)]
@@ -198,4 +205,9 @@ class LiveHistory:
         return self.last.time if self.last is not None else 0.0
 
     def table(self) -> "pd.DataFrame":
-        return self.rows.table()
+        """The session's rows, saying what made them: the settings it ran with last, and, if they were changed
+        during the session, which ones it started with (`started_with`)."""
+        made_by = dict(self.made_by[-1]) if self.made_by else None
+        if made_by is not None and len(self.made_by) > 1:
+            made_by["started_with"] = self.made_by[0]
+        return stamp(self.rows.table(), made_by)

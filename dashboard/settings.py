@@ -83,20 +83,25 @@ def _detector_label(name: str) -> str:
 
 
 def model_label(spec: "ModelSpec") -> str:
-    """A model picker's option: name, role (alias), accuracy beside cost: "x (fast) · 65.2% PublicTest · 0.21 ms/face"."""
-    from fer_core.models import aliases_of
+    """A model picker's option: the role first, "Fast (default) - 69.6 %, 0.1 ms"; another model by its name;
+    a model scored on its own validation faces says so ("..., own validation faces, not comparable")."""
+    from fer_core.models import aliases_of, primary_role, role_title
 
-    roles = [a for a in aliases_of(spec.name) if a != "default"]
-    return f"{spec.name}{' (' + ', '.join(roles) + ')' if roles else ''} · {spec.summary()}"
+    role = role_title(primary_role(spec.name), "default" in aliases_of(spec.name))
+    accuracy = f"{spec.accuracy:.1%}".replace("%", " %") if spec.accuracy is not None else "not scored"
+    if spec.accuracy is not None and not spec.comparable:
+        accuracy += " on own validation faces, not comparable"
+    cost = f", {spec.ms_per_face:.1f} ms" if spec.ms_per_face is not None else ""
+    return f"{role or spec.name} - {accuracy}{cost}"
 
 
 def sidebar() -> Settings:
     """Draw the shared settings in the sidebar and return them."""
     from fer_core.detectors import DETECTOR_DESCRIPTIONS, available_detectors
-    from fer_core.models import list_models
+    from fer_core.models import list_models, picker_order
 
     s = current()
-    models = {spec.name: spec for spec in list_models()}
+    models = {spec.name: spec for spec in picker_order(list_models())}
     detectors = available_detectors()
 
     with st.sidebar:
@@ -112,11 +117,13 @@ def sidebar() -> Settings:
         model = st.selectbox(
             "Model", options=list(models), **_seed("model", s.model),
             format_func=lambda n: model_label(models[n]) if n in models else n,
-            help="The emotion classifier, with its accuracy on FER2013 PublicTest and its cost per face on one CPU "
-                 "thread. fast: quick, for video and the webcam; accurate: the best single network; best: an "
-                 "ensemble, most accurate and slowest. Models live in models/ (one folder each).",
+            help="The emotion classifier, with its accuracy on FER2013 PublicTest (faces it never saw in training) "
+                 "and its time per face on one CPU thread. Fast: small and quick, for video and the webcam; "
+                 "Accurate: the most accurate single network; Best: several networks averaged, most accurate and "
+                 "slowest. Then the project's other models, then models trained on the Training page, scored on "
+                 "their own validation faces (not comparable with PublicTest).",
         )
-        st.caption(f"{models[model].title}: {models[model].summary()}" if model in models else "")
+        st.caption(f"{model}: {models[model].title}." if model in models else "")
         detector = st.selectbox(
             "Face detector", options=detectors, **_seed("detector", s.detector if s.detector in detectors else detectors[0]),
             format_func=_detector_label,

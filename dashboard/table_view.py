@@ -17,6 +17,7 @@ import streamlit as st
 
 from dashboard import charts, ui
 from fer_core.emotions import EMOTIONS, display_name
+from fer_core.provenance import describe, of_table
 from fer_core.results import EXPORT_FORMATS, counted, read_table, shares, summarize
 
 if TYPE_CHECKING:
@@ -36,6 +37,12 @@ def show(table: "pd.DataFrame", name: str) -> None:
     """What the table holds: figures, the emotion mix, every face's summary and its emotions over time."""
     st.divider()
     st.subheader(f"Results: {name}")
+    made_by = of_table(table)
+    st.caption(describe(made_by) if made_by else "This file does not say what made it (it was written before "
+               "results files said so, or by another tool).")
+    if made_by:
+        with st.expander("What made these results", icon=":material/info:"):
+            st.json(made_by, expanded=True)
     faces = counted(table)  # brief false detections (short_track) left out, as everywhere else
     per_face = summarize(table)
     timed = table[table["time"].notna()]

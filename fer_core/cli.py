@@ -70,7 +70,14 @@ def _labels(rows: list[tuple]) -> list[str]:
     return [record["smoothed_label"] for record in row_dicts(rows)]
 
 
-def growing_results(path: Path | None) -> Any:
+def run_provenance(recognizer: Any, args: argparse.Namespace) -> dict[str, Any]:
+    """What made this run's results (`fer_core.provenance`), as every results file of the run says."""
+    from .provenance import provenance
+
+    return provenance(recognizer, every=getattr(args, "every", None), fps=getattr(args, "fps", None))
+
+
+def growing_results(path: Path | None, made_by: dict[str, Any] | None = None) -> Any:
     """A context giving the `LiveResultsCsv` that a .csv results file is written through while the run goes
     (so a crash or a kill keeps the rows), or None: no file, or a .json or .parquet one, written at the end."""
     from contextlib import nullcontext
@@ -79,7 +86,7 @@ def growing_results(path: Path | None) -> Any:
         return nullcontext()
     from .results_csv import LiveResultsCsv
 
-    return LiveResultsCsv(path)
+    return LiveResultsCsv(path, provenance=made_by)
 
 
 def check_results_path(path: Path | None) -> None:
@@ -165,7 +172,7 @@ def run_single(path: Path | str, recognizer: Any, args: argparse.Namespace, out:
         if args.results:
             from .results import results_table, write_table
 
-            write_table(results_table(rows), args.results)
+            write_table(results_table(rows), args.results, run_provenance(recognizer, args))
         if args.json:
             print(json.dumps({"input": str(path), "type": "image", "settings": settings, "results": row_dicts(rows)},
                              indent=2), file=out)
@@ -187,10 +194,11 @@ def run_video(video: Path | str, source: str, recognizer: Any, args: argparse.Na
     from .results import summarize, write_table
 
     output = _video_output(args.output)
-    with growing_results(args.results) as live:
+    made_by = run_provenance(recognizer, args)
+    with growing_results(args.results, made_by) as live:
         analysis = analyze_video_file(video, recognizer, args, output, sys.stderr.isatty(), source, stop, live)
     if args.results and live is None:
-        write_table(analysis.table, args.results)
+        write_table(analysis.table, args.results, made_by)
     if analysis.broke_off:
         print(_broke_off_note(source, analysis), file=sys.stderr)
     kind = "stream" if isinstance(video, str) else "video"
@@ -241,7 +249,8 @@ def run_folder(folder: Path, recognizer: Any, args: argparse.Namespace, out: Tex
     errors: list[dict[str, str]] = []
     done = 0
     part_way: tuple[str, str] | None = None  # the video a Ctrl-C stopped part-way: (source, where)
-    with growing_results(results_path) as live:
+    made_by = run_provenance(recognizer, args)
+    with growing_results(results_path, made_by) as live:
         for path in tqdm(files, unit="file", desc="analysing", file=sys.stderr, disable=not sys.stderr.isatty()):
             if stop.requested:
                 break
@@ -273,7 +282,7 @@ def run_folder(folder: Path, recognizer: Any, args: argparse.Namespace, out: Tex
                 print(f"skipped {source}: {error}", file=sys.stderr)
     table = builder.table()
     if live is None:
-        write_table(table, results_path)
+        write_table(table, results_path, made_by)
     analysed = done - len(errors)
     if args.json:
         print(json.dumps({"input": str(folder), "type": "folder", "results_file": str(results_path),

@@ -256,12 +256,34 @@ def faces_table(faces: Sequence[FaceResult], source: str, frame: int = 0, time: 
     return results_table(face_rows(faces, source, frame, time))
 
 
+PROVENANCE_ATTR = "provenance"
+"""Where a results table keeps what made it (`fer_core.provenance.provenance`): `table.attrs[PROVENANCE_ATTR]`."""
+
+
+def provenance_of(table: "pd.DataFrame") -> dict[str, Any] | None:
+    """What made the table (None: a file from before results said so, or a table made by hand)."""
+    return table.attrs.get(PROVENANCE_ATTR)
+
+
+def with_provenance(table: "pd.DataFrame", data: dict[str, Any] | None) -> "pd.DataFrame":
+    """`table`, carrying `data` as its provenance (in place; returned for chaining). None leaves it as it is."""
+    if data is not None:
+        table.attrs[PROVENANCE_ATTR] = data
+    return table
+
+
 def concat_tables(tables: Iterable["pd.DataFrame"]) -> "pd.DataFrame":
-    """Several results tables (photos of a page, files of a folder) as one."""
+    """Several results tables (photos of a page, files of a folder) as one. It keeps their provenance when
+    they all have the same one (several photos analysed with the same settings), else carries none."""
     import pandas as pd
 
+    tables = list(tables)
+    made_by = [provenance_of(t) for t in tables]
+    common = made_by[0] if made_by and all(m == made_by[0] for m in made_by) else None
     tables = [with_all_columns(t) for t in tables if len(t)]
-    return mark_short_tracks(pd.concat(tables, ignore_index=True).astype(_DTYPES)) if tables else results_table()
+    table = mark_short_tracks(pd.concat(tables, ignore_index=True).astype(_DTYPES)) if tables else results_table()
+    table.attrs.clear()  # pandas keeps attrs only sometimes: the rule above decides
+    return with_provenance(table, common)
 
 
 def with_all_columns(table: "pd.DataFrame") -> "pd.DataFrame":
@@ -376,22 +398,63 @@ def records(frame: "pd.DataFrame") -> list[dict[str, Any]]:
     return json.loads(frame.to_json(orient="records", double_precision=6))
 
 
+PROVENANCE_LINE = "# fer: "
+"""How a results CSV begins when it says what made it: this, then the provenance as one line of JSON."""
+PARQUET_KEY = b"fer"
+"""The Parquet key-value metadata key that holds the provenance (JSON)."""
+
+
 def csv_text(table: "pd.DataFrame", header: bool = True) -> str:
     """The table as CSV text: the one CSV format, whether written at once or a few rows at a time."""
     return table.to_csv(index=False, header=header)
 
 
-def export_bytes(table: "pd.DataFrame", fmt: str) -> bytes:
-    """The table as a CSV, JSON (records) or Parquet file's bytes: what downloads and `--csv` write."""
+def provenance_line(provenance: dict[str, Any] | None) -> str:
+    """A results CSV's first line, `# fer: {...}` (empty without provenance)."""
+    return f"{PROVENANCE_LINE}{json.dumps(provenance, separators=(',', ':'))}\n" if provenance else ""
+
+
+def export_bytes(table: "pd.DataFrame", fmt: str, provenance: dict[str, Any] | None = None) -> bytes:
+    """The table as a CSV, JSON or Parquet file's bytes: what downloads, `--results` and the batch job write.
+
+    Each says what made it (`provenance`, default: the table's own, `provenance_of`):
+    - CSV: a first line `# fer: {json}` before the header (pandas skips it with `comment="#"`);
+    - JSON: an object `{"provenance": {...}, "results": [rows]}` (without provenance: the list of rows);
+    - Parquet: the key-value metadata `fer` (JSON), which pyarrow, DuckDB and Spark show.
+    `read_table` reads all three back, and files from before provenance too.
+    """
+    made_by = provenance if provenance is not None else provenance_of(table)
     if fmt == "csv":
-        return csv_text(table).encode("utf-8")
+        return (provenance_line(made_by) + csv_text(table)).encode("utf-8")
     if fmt == "json":
-        return json.dumps(records(table), indent=1).encode("utf-8")
+        rows = records(table)
+        return json.dumps({"provenance": made_by, "results": rows} if made_by else rows, indent=1).encode("utf-8")
     if fmt == "parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        arrow = pa.Table.from_pandas(table, preserve_index=False)
+        if made_by:
+            arrow = arrow.replace_schema_metadata({**(arrow.schema.metadata or {}),
+                                                   PARQUET_KEY: json.dumps(made_by).encode("utf-8")})
         buffer = io.BytesIO()
-        table.to_parquet(buffer, index=False)
+        pq.write_table(arrow, buffer)
         return buffer.getvalue()
     raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(EXPORT_FORMATS)}")
+
+
+def _split_provenance_line(data: bytes) -> tuple[dict[str, Any] | None, bytes]:
+    """A CSV's provenance (None without its line) and the rest of the file."""
+    if not data.startswith(PROVENANCE_LINE.encode()):
+        return None, data
+    end = data.find(b"\n")
+    if end < 0:  # only the first line, still being written
+        return None, b""
+    try:
+        made_by = json.loads(data[len(PROVENANCE_LINE):end])
+    except ValueError:
+        made_by = None
+    return made_by if isinstance(made_by, dict) else None, data[end + 1:]
 
 
 def results_format(path: str | Path) -> str:
@@ -408,8 +471,10 @@ def results_format(path: str | Path) -> str:
 def read_table(data: bytes, name: str) -> "pd.DataFrame":
     """A results table back from a file's bytes: a `.csv`, `.json` or `.parquet` that `write_table`, the CLI's
     `--results` or a page's download wrote (also a CSV still growing, whose last line may be cut short, and
-    the CLI's `--json` output for a photo, video or stream, whose rows are under "results"). One sentence
-    (FerError) for anything else. Tables from before `clock` or `short_track` get them (`with_all_columns`)."""
+    the CLI's `--json` output for a photo, video or stream, whose rows are under "results"). What made it
+    is in `table.attrs["provenance"]` (`fer_core.provenance.of_table`; None for files from before results
+    said so). One sentence (FerError) for anything else. Tables from before `clock` or `short_track` get
+    them (`with_all_columns`)."""
     import pandas as pd
 
     from .errors import FerError
@@ -418,22 +483,32 @@ def read_table(data: bytes, name: str) -> "pd.DataFrame":
         fmt = results_format(name)
     except FerError:  # the same check as for writing, in reading words
         raise FerError(f"{name} is not a results table: those are .csv, .json or .parquet files.") from None
-    not_ours = f"{name} is not a results table of this tool (it needs the columns of fer_core.results.COLUMNS)."
+    not_ours = (f"{name} is not a results table of this tool: it lacks the columns this tool writes "
+                "(source, frame, time, face_id, the face box, the seven emotions and the labels).")
+    made_by: dict[str, Any] | None = None
     try:
         if fmt == "csv":
+            made_by, data = _split_provenance_line(data)
             table = pd.read_csv(io.BytesIO(data[: data.rfind(b"\n") + 1] or data))  # a line being written: left out
         elif fmt == "parquet":
-            table = pd.read_parquet(io.BytesIO(data))
+            import pyarrow.parquet as pq
+
+            arrow = pq.read_table(io.BytesIO(data))
+            stored = (arrow.schema.metadata or {}).get(PARQUET_KEY)
+            made_by = json.loads(stored) if stored else None
+            table = arrow.to_pandas()
         else:
             parsed = json.loads(data)
             if isinstance(parsed, dict) and parsed.get("type") == "folder":
                 raise FerError(f"{name} is a folder run's summary; open its table, {parsed.get('results_file')}.")
+            if isinstance(parsed, dict):
+                made_by = parsed.get("provenance") if isinstance(parsed.get("provenance"), dict) else None
             rows = parsed.get("results") if isinstance(parsed, dict) else parsed
             table = pd.DataFrame(rows, columns=list(COLUMNS)) if rows == [] else pd.DataFrame(rows)
     except FerError:
         raise
     except Exception:  # noqa: BLE001 - pandas, pyarrow and json each raise their own kinds
-        raise FerError(f"{name} could not be read as a {fmt.upper()} file (damaged, or not {fmt.upper()}).") from None
+        raise FerError(f"{name} could not be read: it is damaged, or not really a {_FORMAT_NAMES[fmt]} file.") from None
     needed = [c for c in COLUMNS if c not in ("short_track", "clock")]  # both added later: filled in
     if not set(needed) <= set(table.columns):
         raise FerError(not_ours)
@@ -441,13 +516,19 @@ def read_table(data: bytes, name: str) -> "pd.DataFrame":
         table = table.astype({c: t for c, t in _DTYPES.items() if c in table.columns})
     except (TypeError, ValueError):
         raise FerError(not_ours) from None
-    return with_all_columns(table)[list(COLUMNS)]
+    table = with_all_columns(table)[list(COLUMNS)]
+    table.attrs.clear()
+    return with_provenance(table, made_by)
 
 
-def write_table(table: "pd.DataFrame", path: str | Path) -> Path:
-    """Write the table in the format its file name ends with (.csv, .json or .parquet)."""
+_FORMAT_NAMES = {"csv": "CSV", "json": "JSON", "parquet": "Parquet"}
+
+
+def write_table(table: "pd.DataFrame", path: str | Path, provenance: dict[str, Any] | None = None) -> Path:
+    """Write the table in the format its file name ends with (.csv, .json or .parquet), saying what made it
+    (`provenance`, default: the table's own; see `export_bytes`)."""
     path = Path(path)
     fmt = results_format(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(export_bytes(table, fmt))
+    path.write_bytes(export_bytes(table, fmt, provenance))
     return path

@@ -10,7 +10,7 @@ reached both thresholds (it can only grow) or ended. So rows wait until their tr
 and are written in table order, in batches at least `flush_seconds` apart, each batch flushed to disk.
 A row therefore reaches the file about a second after its track is settled; a face that stays in the
 picture is settled after `MIN_TRACK_SECONDS`. The file, once closed, is byte for byte the file that
-`write_table(table, path)` would have written at the end.
+`write_table(table, path, provenance)` would have written at the end, its first line saying what made it.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import time
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from .errors import FerError
 from .results import (
@@ -30,6 +30,7 @@ from .results import (
     MIN_TRACK_SECONDS,
     Row,
     csv_text,
+    provenance_line,
     results_table,
 )
 
@@ -70,12 +71,13 @@ class LiveResultsCsv:
     the CLI does. Rows without a time (photos) are never short and go out with the next batch. The file is
     created at the first `add` (or at `close`): a run that fails before its first frame leaves an existing
     file as it was. Use it as a context manager, so that an error or a Ctrl-C still closes the file with
-    every row in it.
+    every row in it. `provenance` (`fer_core.provenance.provenance(recognizer)`) is the file's first line.
     """
 
-    def __init__(self, path: str | Path, flush_seconds: float = 1.0) -> None:
+    def __init__(self, path: str | Path, flush_seconds: float = 1.0, provenance: dict[str, Any] | None = None) -> None:
         self.path = Path(path)
         self.flush_seconds = flush_seconds
+        self.provenance = provenance
         self.rows_written = 0
         self._file: TextIO | None = None
         self._closed = False
@@ -140,7 +142,8 @@ class LiveResultsCsv:
             self._file = open(self.path, "w", encoding="utf-8", newline="")  # noqa: SIM115 - closed in close()
         except OSError as error:
             raise FerError(f"Could not write the results to {self.path} ({error.strerror or error}).") from None
-        self._write(csv_text(results_table()))  # the header: even a run with no face leaves a valid table
+        # What made it, and the header: even a run with no face leaves a valid table.
+        self._write(provenance_line(self.provenance) + csv_text(results_table()))
 
     def _verdict(self, row: Row) -> bool | None:
         return False if _is_photo(row) else self._tracks[(row[_SOURCE], int(row[_FACE_ID]))].short

@@ -26,6 +26,7 @@ from .annotate import draw_faces
 from .errors import InputNotFoundError, InvalidVideoError
 from .io import check_stream_url, stream_name, url_scheme
 from .pipeline import EmotionRecognizer
+from .provenance import provenance, stamp
 from .results import FaceResult, TableBuilder, face_rows, records, summarize, utc_clock
 from .results_csv import LiveResultsCsv
 from .settings import Settings
@@ -490,7 +491,7 @@ def analyze_video(
         raise InvalidVideoError(f"{name} has no frames to analyse.")
     return VideoAnalysis(
         info=info,
-        table=builder.table(),
+        table=stamp(builder.table(), provenance(recognizer, settings, every=every, fps=target_fps)),  # what made it
         every=every,
         frames_decoded=decoded,
         frames_analysed=analysed,

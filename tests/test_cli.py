@@ -55,12 +55,15 @@ def test_json_output_is_machine_readable(tmp_path):
 
 @pytest.mark.parametrize("suffix", [".csv", ".json", ".parquet"])
 def test_results_table_in_every_export_format(tmp_path, suffix):
-    """One layout whatever the file type: the columns of fer_core.results.COLUMNS, one row per face."""
+    """One layout whatever the file type: the columns of fer_core.results.COLUMNS, one row per face; plain
+    pandas reads each (a CSV's provenance line skipped as a comment, a JSON's rows under "results")."""
     from fer_core.results import COLUMNS
 
     target = tmp_path / f"faces{suffix}"
     code, _ = run("--input", str(PHOTOS / "unlabelled_multi_face.jpg"), "--results", str(target))
-    table = {".csv": pd.read_csv, ".json": pd.read_json, ".parquet": pd.read_parquet}[suffix](target)
+    table = {".csv": lambda p: pd.read_csv(p, comment="#"),
+             ".json": lambda p: pd.DataFrame(json.loads(p.read_text())["results"]),
+             ".parquet": pd.read_parquet}[suffix](target)
     assert code == 0 and list(table.columns) == list(COLUMNS)
     assert len(table) == 5 and table.face_id.tolist() == [1, 2, 3, 4, 5]
     assert set(table.source) == {"unlabelled_multi_face.jpg"}
@@ -84,7 +87,7 @@ def test_video_prints_a_summary_per_face(tmp_path):
     assert out.splitlines()[1].startswith("Face 1 (0.0-2.3 s): Detected Emotion: Happy (Happy")
     assert "Neutral" in out.splitlines()[1]
     assert out_video.stat().st_size > 10_000
-    table = pd.read_csv(csv)
+    table = pd.read_csv(csv, comment="#")
     assert len(table) == 36 and set(table.source) == {"single_face.mp4"} and table.frame.tolist() == list(range(0, 72, 2))
 
 
@@ -122,7 +125,7 @@ def test_folder_run_skips_a_bad_file_and_writes_a_csv(tmp_path, capsys):
     assert "happy_astronaut.png: Happy" in out and "sub/single_face.mp4: face 1: Happy" in out
     assert "3 of 4 files analysed" in out
     assert "skipped broken.jpg: broken.jpg is not an image this tool can read." in capsys.readouterr().err
-    table = pd.read_csv(csv)
+    table = pd.read_csv(csv, comment="#")
     assert set(table.source) == {"happy_astronaut.png", "surprise_posed.jpg", "sub/single_face.mp4"}
     assert table[table.source == "sub/single_face.mp4"].frame.tolist() == list(range(0, 72, 6))
     assert (tmp_path / "annotated" / "sub" / "single_face.mp4").exists()
@@ -316,7 +319,7 @@ def test_ctrl_c_on_a_long_video_keeps_the_results_so_far(tmp_path, five_minute_v
     assert 0 < frames < 9000
     assert result.stdout.startswith(f"Video: 300.0 s, {frames} of {frames} frames analysed\n")
     assert "Face 1 (0.0-" in result.stdout and "Detected Emotion: Happy" in result.stdout
-    faces = pd.read_csv(table)
+    faces = pd.read_csv(table, comment="#")
     assert faces.frame.max() == frames - 1 and faces.time.max() == pytest.approx(float(stopped.group(2)), abs=0.05)
     assert _frames_in(annotated) == frames  # the copy was closed properly, not cut off mid-file
 
@@ -336,7 +339,7 @@ def test_ctrl_c_in_a_folder_run_writes_the_files_done_so_far(tmp_path, five_minu
     assert lines[:2] == ["a_happy.jpg: Happy", "b_surprise.jpg: Surprise"]
     assert lines[-1].startswith("stopped by Ctrl-C: 3 of 4 files analysed (c_long.mp4 stopped after ")
     assert lines[-1].endswith(f"; results so far in {table}")
-    faces = pd.read_csv(table)
+    faces = pd.read_csv(table, comment="#")
     assert set(faces.source) == {"a_happy.jpg", "b_surprise.jpg", "c_long.mp4"}  # d_never.jpg was not started
     assert 0 < (faces.source == "c_long.mp4").sum() < 9000
 
@@ -350,14 +353,14 @@ def test_a_stream_url_is_read_to_its_end(stream_server, tmp_path):
     code, out = run("--input", url, "--results", str(table))
     assert code == 0
     assert out.startswith("Stream: 2.4 s, 72 of 72 frames analysed\nFace 1 (0.0-2.4 s): Detected Emotion: Happy")
-    faces = pd.read_csv(table)
+    faces = pd.read_csv(table, comment="#")
     assert set(faces.source) == {url} and faces.frame.tolist() == list(range(72))
     assert faces.time.iloc[0] == 0 and faces.time.iloc[-1] == pytest.approx(71 / 30, abs=0.01)  # from its first frame
     clocks = pd.to_datetime(faces.clock, utc=True)  # the wall clock: when the stream began, plus the time
     assert began <= clocks.iloc[0] <= pd.Timestamp.now(tz="UTC")
     assert ((clocks - clocks.iloc[0]).dt.total_seconds() - faces.time).abs().max() < 0.002
     code, _ = run("--input", str(VIDEOS / "single_face.mp4"), "--results", str(table))
-    assert code == 0 and pd.read_csv(table).clock.isna().all()  # a file's own clock is unknown
+    assert code == 0 and pd.read_csv(table, comment="#").clock.isna().all()  # a file's own clock is unknown
 
 
 def test_a_password_in_a_stream_url_is_not_written_anywhere(stream_server, tmp_path, capsys):
@@ -367,7 +370,7 @@ def test_a_password_in_a_stream_url_is_not_written_anywhere(stream_server, tmp_p
     code, out = run("--input", f"{secret}/single_face.ts?token=t0ken", "--json", "--every", "12", "--results", str(table))
     assert code == 0 and json.loads(out)["type"] == "stream"
     assert json.loads(out)["input"] == f"{shown}/single_face.ts?token=***"
-    assert set(pd.read_json(table).source) == {f"{shown}/single_face.ts?token=***"}
+    assert set(pd.DataFrame(json.loads(table.read_text())["results"]).source) == {f"{shown}/single_face.ts?token=***"}
     assert run("--input", f"{secret}/missing.ts")[0] == 1
     assert run("batch", f"{secret}/single_face.ts", "--out", str(tmp_path / "batch"))[0] == 1
     err = capsys.readouterr().err
@@ -404,7 +407,7 @@ def test_ctrl_c_while_a_stream_is_silent_stops_it_at_once_with_its_results(strea
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130 and time.time() - pressed < 5, stderr
     assert stderr.startswith("stopped by Ctrl-C after ") and stderr.endswith(f"; results so far in {table}\n")
-    assert stdout.startswith("Stream: ") and len(pd.read_csv(table)) > 0
+    assert stdout.startswith("Stream: ") and len(pd.read_csv(table, comment="#")) > 0
 
 
 def test_a_stream_run_killed_outright_keeps_the_faces_it_had_seen(stream_server, tmp_path):
@@ -426,7 +429,7 @@ def test_a_stream_run_killed_outright_keeps_the_faces_it_had_seen(stream_server,
     assert proc.poll() is None  # still waiting for the stream
     proc.kill()
     assert proc.wait(timeout=30) == -signal.SIGKILL
-    faces = pd.read_csv(table)
+    faces = pd.read_csv(table, comment="#")
     assert list(faces.columns) == list(COLUMNS) and not faces.short_track.any()
     assert len(faces) > 10 and faces.frame.tolist() == list(range(len(faces)))
 

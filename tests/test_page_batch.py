@@ -123,7 +123,7 @@ def cli_tables(tmp_path_factory):
     printed = io.StringIO()
     assert main(["--input", str(folder / "arriving.mov"), "--json", *options], out=printed) == 0
     (out / "arriving.json").write_text(printed.getvalue())
-    return out, pd.read_csv(out / "visit.csv"), json.loads(printed.getvalue())
+    return out, pd.read_csv(out / "visit.csv", comment="#"), json.loads(printed.getvalue())
 
 
 def test_open_a_results_table_from_the_command_line(monkeypatch, tmp_path, cli_tables):
@@ -164,7 +164,7 @@ def test_a_results_table_on_this_computer_is_read_again_when_it_grows(monkeypatc
     assert main(["--input", f"{stream_server.url}/single_face.ts", "--results", str(door)], out=io.StringIO()) == 0
     whole = door.read_bytes()
     lines = whole.splitlines(keepends=True)
-    door.write_bytes(b"".join(lines[:31]))  # the header and the first 30 rows, as if still being written
+    door.write_bytes(b"".join(lines[:32]))  # what made it, the header and 30 rows, as if still being written
     at = open_batch(monkeypatch, tmp_path)
     at.radio(key="batch_mode").set_value("Open a results table").run()
     at.text_input(key="batch_table_path").set_value(str(door)).run()
@@ -174,7 +174,7 @@ def test_a_results_table_on_this_computer_is_read_again_when_it_grows(monkeypatc
     door.write_bytes(whole)  # the camera went on
     os.utime(door, ns=(door.stat().st_atime_ns, door.stat().st_mtime_ns + 1_000_000_000))
     at.run()
-    assert {m.label: m.value for m in at.metric}["Rows"] == str(len(lines) - 1)
+    assert {m.label: m.value for m in at.metric}["Rows"] == str(len(lines) - 2)
     (tmp_path / "cli.log").write_text("analysing...\n")
     for wrong, message in ((tmp_path / "nowhere.csv", f"{tmp_path / 'nowhere.csv'} is not a file on this computer."),
                            (tmp_path / "cli.log", "cli.log is not a results table: those are .csv, .json or .parquet "
@@ -218,10 +218,11 @@ def test_a_file_that_is_not_a_results_table_is_one_message(monkeypatch, tmp_path
     at.radio(key="batch_mode").set_value("Open a results table").run()
     at.file_uploader(key="batch_table").set_value(("prices.csv", b"item,price\napple,3\n", "text/csv")).run()
     assert not at.exception
-    assert [e.value for e in at.error] == ["prices.csv is not a results table of this tool (it needs the columns of "
-                                           "fer_core.results.COLUMNS)."]
+    assert [e.value for e in at.error] == ["prices.csv is not a results table of this tool: it lacks the columns "
+                                           "this tool writes (source, frame, time, face_id, the face box, the seven "
+                                           "emotions and the labels)."]
     at.file_uploader(key="batch_table").set_value(("cut.parquet", b"PAR1 not really", "application/octet-stream")).run()
-    assert [e.value for e in at.error] == ["cut.parquet could not be read as a PARQUET file (damaged, or not PARQUET)."]
+    assert [e.value for e in at.error] == ["cut.parquet could not be read: it is damaged, or not really a Parquet file."]
 
 
 def test_a_streams_results_table_says_when_on_the_clock(monkeypatch, tmp_path, stream_server):
@@ -233,7 +234,7 @@ def test_a_streams_results_table_says_when_on_the_clock(monkeypatch, tmp_path, s
 
     table = tmp_path / "door.csv"
     assert main(["--input", f"{stream_server.url}/single_face.ts", "--results", str(table)], out=io.StringIO()) == 0
-    clocks = pd.read_csv(table)["clock"]
+    clocks = pd.read_csv(table, comment="#")["clock"]
     at = open_batch(monkeypatch, tmp_path)
     at.radio(key="batch_mode").set_value("Open a results table").run()
     at.file_uploader(key="batch_table").set_value(("door.csv", table.read_bytes(), "text/csv")).run()

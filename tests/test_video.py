@@ -123,6 +123,7 @@ def test_a_results_csv_grows_during_the_run_and_ends_as_the_table_written_at_onc
     `write_table` writes at the end, the brief false track of the test below included."""
     from fer_core import EmotionRecognizer
     from fer_core.detectors import default_params
+    from fer_core.provenance import provenance
     from fer_core.results import export_bytes
     from fer_core.results_csv import LiveResultsCsv
 
@@ -131,12 +132,12 @@ def test_a_results_csv_grows_during_the_run_and_ends_as_the_table_written_at_onc
     written: dict[int, int] = {}  # frames decoded: rows in the file then
 
     def progress(done: int, total: int) -> None:
-        written[done] = path.read_text().count("\n") - 1
+        written[done] = path.read_text().count("\n") - 2  # the provenance line and the header
 
-    with LiveResultsCsv(path, flush_seconds=0) as live:
+    with LiveResultsCsv(path, flush_seconds=0, provenance=provenance(loose, every=2)) as live:
         analysis = analyze_video(VIDEOS / "noface_face.mov", loose, every=2, progress=progress, results_csv=live)
     table = analysis.table
-    assert path.read_bytes() == export_bytes(table, "csv")
+    assert path.read_bytes() == export_bytes(table, "csv")  # the table carries the same provenance
     brief, real = table[table.face_id == 1], table[table.face_id == 2]
     assert brief.short_track.all() and not real.short_track.any()
     counts = list(written.values())
@@ -203,5 +204,5 @@ def test_a_brief_false_detection_is_marked_not_counted(tmp_path):
     overall = summarize(table, by=())
     assert overall.frames.iloc[0] == (table.face_id == 2).sum()
     assert [row["face_id"] for row in analysis.to_dict()["summary"]] == [2]
-    exported = pd.read_csv(write_table(table, tmp_path / "raw.csv"))
+    exported = pd.read_csv(write_table(table, tmp_path / "raw.csv"), comment="#")  # line 1: what made it
     assert exported.short_track.tolist() == table.short_track.tolist() and exported.short_track.any()

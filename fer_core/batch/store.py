@@ -2,14 +2,16 @@
 summary, an errors table and the manifest that lets a rerun skip finished work.
 
     OUT/
-      batch.json                      the settings the results were made with (a rerun must use the same)
+      batch.json                      the settings the results were made with (a rerun must use the same),
+                                      and under "provenance" what made them (`fer_core.provenance`)
       manifest.jsonl                  one JSON line per finished input (done, no_faces or failed), appended
       faces/file=<key>/part-0.parquet the results table's rows of one input (`fer_core.results.COLUMNS`)
       files.parquet                   one row per analysed input: `summarize(by=source)` + the file's facts
       errors.parquet                  one row per input that gave no faces or could not be analysed
 
 `pd.read_parquet("OUT/faces")` and `dask.dataframe.read_parquet("OUT/faces")` read every row (the partition
-adds a `file` column, the input's key); `pd.read_parquet("OUT/files.parquet")` the summary.
+adds a `file` column, the input's key); `pd.read_parquet("OUT/files.parquet")` the summary. Every Parquet
+file also says what made it, in its key-value metadata `fer` (`fer_core.results.export_bytes`).
 
 Nothing is ever half-written where a reader looks: every file is written beside its final name under a
 name starting with "." (which pyarrow, pandas and Dask skip) and renamed into place, and an input is
@@ -31,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from ..emotions import EMOTIONS
 from ..errors import FerError
+from ..provenance import stamp
 from ..results import COLUMNS, SHARE_PREFIX, concat_tables, face_ids, results_table, summarize
 from .inputs import InputFile
 
@@ -133,6 +136,8 @@ class BatchStore:
     def __init__(self, out: str | Path) -> None:
         self.out = Path(out)
         self._last_tables = 0.0
+        self.provenance: dict[str, Any] | None = None
+        """What made the results (from batch.json, set by `prepare`): every Parquet file written carries it."""
 
     # --- the run's settings ------------------------------------------------------------------------------
     def prepare(self, meta: dict[str, Any]) -> None:
@@ -154,8 +159,10 @@ class BatchStore:
             raise FerError(f"Cannot write results to {self.out} ({error.strerror}).") from None
         self._remove_leftovers()
         if existing is None:
+            meta = {**meta, "provenance": batch_provenance(meta.get("analysis") or {})}
             atomic_write(self.out / META, json.dumps({"layout": LAYOUT_VERSION, "created": _now(), **meta},
                                                      indent=2).encode(), durable=True)
+        self.provenance = (existing or meta).get("provenance")  # a folder from before provenance: None
 
     def _remove_leftovers(self) -> None:
         """Temporary files of a run that was killed mid-write (never read by anyone: their names start with .)."""
@@ -196,7 +203,7 @@ class BatchStore:
         """Write one input's partition (bytes made on the worker), then record it as finished."""
         folder = self.partition(file.key)
         if result.parquet is not None:
-            atomic_write(folder / PART_NAME, result.parquet)
+            atomic_write(folder / PART_NAME, stamp_parquet(result.parquet, self.provenance))
         else:
             shutil.rmtree(folder, ignore_errors=True)  # a stale partition of an earlier version of the file
         if result.summary.get("status") == "done":
@@ -230,12 +237,42 @@ class BatchStore:
         from ..results import export_bytes
 
         entries = self.entries()
-        atomic_write(self.out / FILES, export_bytes(files_frame(entries.values()), "parquet"), durable=force)
-        atomic_write(self.out / ERRORS, export_bytes(errors_frame(entries.values()), "parquet"), durable=force)
+        made_by = self.provenance
+        atomic_write(self.out / FILES, export_bytes(files_frame(entries.values()), "parquet", made_by), durable=force)
+        atomic_write(self.out / ERRORS, export_bytes(errors_frame(entries.values()), "parquet", made_by),
+                     durable=force)
         if force:
             self.sync()
         self._last_tables = now
         return True
+
+
+def batch_provenance(analysis: dict[str, Any]) -> dict[str, Any]:
+    """What made a batch's results (`fer_core.provenance`), from what batch.json stores as its "analysis"."""
+    from ..provenance import provenance
+    from ..settings import Settings
+
+    settings = analysis.get("settings") or {}
+    known = {k: v for k, v in settings.items() if k in Settings.__dataclass_fields__}
+    return provenance(Settings(**known), every=analysis.get("every"))
+
+
+def stamp_parquet(data: bytes, made_by: dict[str, Any] | None) -> bytes:
+    """A partition's Parquet bytes (made on a worker) with the provenance in its key-value metadata, as
+    `results.export_bytes` writes it: the client adds it, so workers need not know it (a few ms a file)."""
+    if not made_by:
+        return data
+    import io
+
+    import pyarrow.parquet as pq
+
+    from ..results import PARQUET_KEY
+
+    table = pq.read_table(io.BytesIO(data))
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), PARQUET_KEY: json.dumps(made_by).encode()})
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    return buffer.getvalue()
 
 
 @dataclass
@@ -359,7 +396,9 @@ class BatchResults:
             part = self.folder / FACES / f"{PARTITION_COLUMN}={keys[source]}" / PART_NAME
             if part.exists():
                 tables.append(pd.read_parquet(part))
-        return concat_tables(tables) if tables else results_table()
+        table = concat_tables(tables) if tables else results_table()
+        table.attrs.clear()
+        return stamp(table, self.meta.get("provenance"))  # the folder's, also for partitions from before it
 
     def mix(self) -> dict[str, float]:
         """The archive's emotion mix: the share of all face-frames per (smoothed) emotion, i.e.
