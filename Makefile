@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STREAMLIT_BASE := --server.address 127.0.0.1 --server.headless true --browser.gatherUsageStats false
 STREAMLIT_FLAGS := $(STREAMLIT_BASE) --server.fileWatcherType none
 
-.PHONY: run dev test test-fast bench browser-deps data clean gpu-pack gpu-unpack
+.PHONY: run dev test test-fast bench browser-deps data clean wild-dev gpu-pack gpu-unpack screenshots
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,11 +43,23 @@ test-fast: $(VENV)/.installed-dev
 bench: $(VENV)/.installed
 	$(PY) -m benchmarks.run_all
 
+# The README's pictures of the dashboard (docs/images/), taken from the real app in headless Chromium.
+screenshots: $(VENV)/.installed-dev browser-deps
+	$(PY) tools/screenshots.py
+
 # FER2013 Training and PublicTest as class folders in data/ (for evaluation and training; not needed to run).
 FER2013_TGZ ?= ../shared/data/fer2013_trainval.tgz
 data:
 	@test -d data/PublicTest || { mkdir -p data && tar xzf $(FER2013_TGZ) -C data; }
 	@echo "FER2013 in data/Training and data/PublicTest"
+
+# wild_dev (web and TV photos, not FER2013) and its committed split by person (splits/wild_dev.csv): models are
+# tuned and chosen on data/wild_dev_tune and reported on data/wild_dev_kept_out.
+WILD_TGZ ?= ../shared/data/wild_dev.tgz
+wild-dev:
+	@test -d data/wild_dev || { mkdir -p data && tar xzf $(WILD_TGZ) -C data; }
+	@test -d data/wild_dev_kept_out || $(PYTHON) splits/make_wild_dev_split.py --link data/wild_dev
+	@echo "wild_dev in data/wild_dev, split into data/wild_dev_tune and data/wild_dev_kept_out"
 
 # GPU training job (tools/gpu_job/README.md): pack what travels with the device call, unpack what came back.
 gpu-pack:

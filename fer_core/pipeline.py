@@ -14,7 +14,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .classifier import EmotionClassifier
-from .detectors import FaceDetector, create_detector
+from .detectors import FaceDetector, create_detector, detect_in_tight_crop
 from .models import ModelSpec
 from .preprocess import crop_faces
 from .results import Box, FaceResult, probabilities_dict
@@ -83,7 +83,8 @@ class EmotionRecognizer:
             return self.detector.detect(frame, width=width)
 
     def find_faces(self, frame: np.ndarray) -> list[Box]:
-        """Boxes for a still image, in `reading_order`: a second look at `retry_width` when the first finds none.
+        """Boxes for a still image, in `reading_order`: a second look at `retry_width` when the first finds none,
+        and a third for a small photo that is all face (`detectors.detect_in_tight_crop`).
 
         The fast first pass finds the faces of almost every photo; a face it misses (small, or just under
         the detector's threshold at that size) is then not lost. In a video the next frame is the second look.
@@ -92,6 +93,9 @@ class EmotionRecognizer:
         first, retry = self.settings.detect_width, self.settings.retry_width
         if not boxes and retry and first and retry > first and frame.shape[1] > first:
             boxes = self.detect(frame, width=retry)
+        if not boxes:
+            with self._lock:
+                boxes = detect_in_tight_crop(self.detector, frame)
         return reading_order(boxes)
 
     def crops(self, frame: np.ndarray, boxes: Sequence[Box], level_eyes: bool | None = None) -> np.ndarray:
