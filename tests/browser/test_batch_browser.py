@@ -17,12 +17,23 @@ pytestmark = pytest.mark.browser
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_batch_page_runs_samples_on_a_local_cluster(page, screenshots):
+def test_batch_page_runs_samples_on_a_local_cluster(page, screenshots, tmp_path):
+    """Nothing is chosen at first; three bundled samples and a zip of a photo and a video (in a folder) run
+    together, videos every second frame."""
     name = f"browser-test-{os.getpid()}"
     out = Path(os.environ.get("FER_BATCH_ROOT") or REPO / "batch_results") / name
     try:
         open_page(page, "Batch", "Batch")
         page.get_by_test_id("stRadioGroup").get_by_text("Run a batch").click()
+        wait_idle(page)
+        assert page.get_by_role("button", name="Run batch").is_disabled()
+        _pick_samples(page, ["happy posed", "unlabelled multi face", "face noface"])
+        page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(_trip_zip(tmp_path)))
+        page.get_by_test_id("stFileUploader").get_by_text("trip.zip", exact=True).wait_for()
+        wait_idle(page)
+        every = page.get_by_label("Video: every Nth frame", exact=True).and_(page.locator("input"))
+        every.fill("2")
+        every.press("Enter")
         wait_idle(page)
         name_box = page.get_by_label("Results folder", exact=True).and_(page.locator("input"))
         name_box.fill(name)
@@ -99,3 +110,29 @@ def test_batch_page_follows_a_results_table_as_it_grows(page, tmp_path):
                            f"m => m.innerText.includes('Rows') && m.innerText.trim().endsWith('{len(lines) - 1}'))",
                            timeout=(FOLLOW_SECONDS + 15) * 1000)
     assert_no_errors(page)
+
+
+def _pick_samples(page, names: list[str]) -> None:
+    """Choose bundled samples in the page's multiselect, one rerun at a time."""
+    box = page.get_by_test_id("stMultiSelect").filter(has_text="Bundled samples")
+    for name in names:
+        box.locator("input").click()
+        page.get_by_role("option", name=name, exact=True).click()
+        wait_idle(page)
+    page.keyboard.press("Escape")
+    for name in names:
+        assert box.get_by_text(name, exact=True).count() == 1
+
+
+def _trip_zip(folder: Path) -> Path:
+    """A zip as a user makes one: a photo and a video in a folder, and a file that is neither."""
+    import zipfile
+
+    from sample_media import PHOTOS, VIDEOS
+
+    path = folder / "trip.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.write(PHOTOS / "surprise_posed.jpg", "trip/surprise.jpg")
+        archive.write(VIDEOS / "single_face.mp4", "trip/hello.mp4")
+        archive.writestr("trip/notes.txt", "from the trip")
+    return path
