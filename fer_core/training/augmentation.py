@@ -1,7 +1,8 @@
 """Training-time augmentation settings: the named presets (the layer that applies them is augmentation_layer).
 
 Per face: a mirror, a small rotation, zoom and shift (one bilinear warp with mirrored borders), brightness
-and contrast jitter, then random erasing (a rectangle of noise). Inputs and outputs are in [-1, 1]; at
+and contrast jitter, then random erasing (a rectangle of noise); the `wild` preset adds blur and a trip to
+half resolution, as web and TV photos are softer and smaller than FER2013's studio-like crops. Inputs and outputs are in [-1, 1]; at
 inference the layer passes faces through untouched, and it is not part of the model saved for the runtime.
 """
 
@@ -21,6 +22,8 @@ class AugmentConfig:
     contrast: float = 0.2      # max contrast change, fraction
     erase: float = 0.25        # probability of random erasing
     erase_area: tuple[float, float] = (0.02, 0.15)
+    blur: float = 0.0          # probability of a Gaussian blur (sigma 0.5-1.5 px at 48 px)
+    lowres: float = 0.0        # probability of a trip to half resolution and back (a small face enlarged)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -37,6 +40,10 @@ PRESETS: dict[str, AugmentConfig | None] = {
     # (probability 0.5, 2-33% of the face); no zoom and no brightness or contrast jitter. Our ResNet-18 teachers
     # trail that run by 0.7-1.1 points with `standard`; this preset lets a GPU slot test whether the extra
     # jitter is why.
+    # Web and TV faces (wild_dev) are framed looser or tighter, softer, smaller and lit more unevenly than
+    # FER2013: wider zoom and shift, stronger light jitter, blur and low resolution.
+    "wild": AugmentConfig(shift=0.12, rotate=15.0, zoom=0.2, brightness=0.3, contrast=0.4, erase=0.25,
+                          blur=0.3, lowres=0.2),
     "reference": AugmentConfig(shift=4 / 48, rotate=10.0, zoom=0.0, brightness=0.0, contrast=0.0, erase=0.5,
                                erase_area=(0.02, 0.33)),
 }

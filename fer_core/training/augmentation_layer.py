@@ -53,6 +53,10 @@ class FaceAugmentation(keras.layers.Layer):
         size = int(faces.shape[1])
         n = ops.shape(faces)[0]
         x = self._warp(faces, n, size, c)
+        if c.get("lowres", 0) > 0:
+            x = self._lowres(x, n, size, c["lowres"])
+        if c.get("blur", 0) > 0:
+            x = self._blur(x, n, c["blur"])
         x = self._jitter(x, n, c)
         if c["erase"] > 0:
             x = self._erase(x, n, size, c)
@@ -85,6 +89,32 @@ class FaceAugmentation(keras.layers.Layer):
         top = sample(y0, x0) * (1 - fx) + sample(y0, x0 + 1) * fx
         bottom = sample(y0 + 1, x0) * (1 - fx) + sample(y0 + 1, x0 + 1) * fx
         return ops.expand_dims(top * (1 - fy) + bottom * fy, -1)
+
+    def _chosen(self, n: Any, probability: float) -> Any:
+        return self._uniform((n, 1, 1, 1), 0.0, 1.0) < probability
+
+    def _lowres(self, x: Any, n: Any, size: int, probability: float) -> Any:
+        """Half resolution and back (area down, bilinear up) for the chosen faces."""
+        half = max(2, size // 2)
+        small = ops.image.resize(x, (half, half), interpolation="area")
+        return ops.where(self._chosen(n, probability), ops.image.resize(small, (size, size)), x)
+
+    def _blur(self, x: Any, n: Any, probability: float) -> Any:
+        """A separable 5-tap Gaussian with a random sigma per face, edges repeated, for the chosen faces."""
+        sigma = self._uniform((n, 1, 1, 1), 0.5, 1.5)
+        taps = [ops.exp(-(k * k) / (2.0 * sigma * sigma)) for k in range(-2, 3)]
+        total = taps[0] + taps[1] + taps[2] + taps[3] + taps[4]
+
+        def along(v: Any, axis: int) -> Any:
+            padded = ops.concatenate([ops.take(v, [0, 0], axis=axis), v, ops.take(v, [-1, -1], axis=axis)], axis=axis)
+            length = v.shape[axis]
+            out = 0.0
+            for i, tap in enumerate(taps):
+                part = padded[:, i:i + length, :, :] if axis == 1 else padded[:, :, i:i + length, :]
+                out = out + tap * part
+            return out / total
+
+        return ops.where(self._chosen(n, probability), along(along(x, 1), 2), x)
 
     def _jitter(self, x: Any, n: Any, c: dict[str, Any]) -> Any:
         mean = ops.mean(x, axis=(1, 2, 3), keepdims=True)
