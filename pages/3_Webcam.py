@@ -76,9 +76,11 @@ if network:
         if st.button("Try again", key="webcam_retry", icon=":material/refresh:"):
             st.session_state.pop("webcam_checked_address", None)
             st.rerun()
-    elif not streaming and not (history.frames and history.source == checked.name):  # before START only
-        st.success(f"Connected to `{checked.name}`: {checked.summary}. Press **START** to watch it live.",
-                   icon=":material/videocam:")
+    else:  # the box before START only; its slot stays, or the player below would move and lose its stream
+        connected = st.empty()
+        if not streaming and not (history.frames and history.source == checked.name):
+            connected.success(f"Connected to `{checked.name}`: {checked.summary}. Press **START** to watch it live.",
+                              icon=":material/videocam:")
 source_name = checked.name if network and checked is not None else SOURCE
 SAVE_FOLDER = batch_view.batch_root() / "live"
 # A public deployment (FER_PUBLIC=1) saves nothing on the server: no toggle at all.
