@@ -88,11 +88,26 @@ def model_label(spec: "ModelSpec") -> str:
     from fer_core.models import aliases_of, primary_role, role_title
 
     role = role_title(primary_role(spec.name), "default" in aliases_of(spec.name))
+    shown = role or spec.short_title or spec.name
+    if spec.accuracy is not None and not spec.comparable:  # the score is in the caption, said in full
+        return f"{shown} - not comparable"
     accuracy = f"{spec.accuracy:.1%}".replace("%", " %") if spec.accuracy is not None else "not scored"
-    if spec.accuracy is not None and not spec.comparable:
-        accuracy += " on own validation faces, not comparable"
     cost = f", {spec.ms_per_face:.1f} ms" if spec.ms_per_face is not None else ""
-    return f"{role or spec.name} - {accuracy}{cost}"
+    return f"{shown} - {accuracy}{cost}"
+
+
+def model_caption(spec: "ModelSpec") -> str:
+    """Under the picker: the chosen model's name and title, and its score in words (said in full: the menu is
+    short), e.g. "91.2 % on its own validation faces: not comparable with the PublicTest scores"."""
+    if spec.accuracy is None:
+        score = "Not scored."
+    elif spec.comparable:
+        score = f"{spec.accuracy:.1%} right on FER2013 PublicTest."
+    else:
+        score = (f"{spec.accuracy:.1%} right on its own validation faces (a part of its training upload): not "
+                 "comparable with the PublicTest scores of the other models.")
+    cost = f" {spec.ms_per_face:.2f} ms per face." if spec.ms_per_face is not None else ""
+    return f"{spec.name}: {spec.title}. {score}{cost}"
 
 
 def sidebar() -> Settings:
@@ -123,7 +138,7 @@ def sidebar() -> Settings:
                  "slowest. Then the project's other models, then models trained on the Training page, scored on "
                  "their own validation faces (not comparable with PublicTest).",
         )
-        st.caption(f"{model}: {models[model].title}." if model in models else "")
+        st.caption(model_caption(models[model]) if model in models else "")
         detector = st.selectbox(
             "Face detector", options=detectors, **_seed("detector", s.detector if s.detector in detectors else detectors[0]),
             format_func=_detector_label,

@@ -52,6 +52,9 @@ class ModelSpec:
     metrics: dict[str, Any] = field(default_factory=dict)
     members: tuple[str, ...] = ()
     """An ensemble: the names of registry models whose probabilities are averaged (no weights of its own)."""
+    short_title: str = ""
+    """A name short enough for a menu ("ResNet-18 128 ep"): the model picker shows it where the model has no
+    role (Fast, Accurate, Best); empty: the model's name."""
     temperature: float = 1.0
     """Divides the log-probabilities before use (fer_core.calibration): fitted on PublicTest so that "90 %"
     means right 9 times in 10. 1.0 (no change) for a model.json without one. An ensemble averages its

@@ -151,19 +151,23 @@ def test_write_table_takes_an_explicit_provenance(tmp_path, astronaut):
 
 
 def test_models_are_offered_roles_first_and_a_user_model_last_and_not_comparable(tmp_path):
-    from dashboard.settings import model_label
+    from dashboard.settings import model_caption, model_label
     from fer_core.models import list_models, picker_order
 
     mine = tmp_path / "mine"
     shutil.copytree(MODELS_DIR / get_model("fast").name, mine, ignore=shutil.ignore_patterns("*.keras", "*.npz"))
     spec = json.loads((mine / "model.json").read_text())
+    spec.pop("short_title", None)
     spec.update(name="mine", title="Trained on my photos", metrics={"val_accuracy": 0.97, "val_data": "upload split"})
     (mine / "model.json").write_text(json.dumps(spec))
     ordered = picker_order(list_models(extra_dirs=[tmp_path]))
     labels = [model_label(s) for s in ordered]
     assert labels[0].startswith("Fast (default) - ") and labels[1].startswith("Accurate - ")
     assert labels[2].startswith("Best - ") and ordered[-1].name == "mine"
-    assert labels[-1] == "mine - 97.0 % on own validation faces, not comparable"
+    assert labels[-1] == "mine - not comparable"
+    assert "97.0% right on its own validation faces" in model_caption(ordered[-1])
+    assert "not comparable with the PublicTest scores" in model_caption(ordered[-1])
+    assert max(len(label) for label in labels[:-1]) <= 31  # what the sidebar's box shows whole (browser-checked)
     fast = get_model("fast")
     assert labels[0] == f"Fast (default) - {fast.accuracy:.1%}".replace("%", " %") + f", {fast.ms_per_face:.1f} ms"
 
