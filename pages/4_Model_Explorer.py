@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 
 import cv2
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, explorer, resources, ui
+from dashboard import charts, explorer, model_card, resources, ui
 from dashboard.explorer import model_comparison
 from fer_core.emotions import display_name
 from fer_core.models import ALIAS_ROLES
@@ -162,7 +161,6 @@ with tab_face:
 
 # --- Model card -----------------------------------------------------------------------------------------
 with tab_card:
-    card = spec.card()
     facts = pd.DataFrame(
         [("Name", spec.name), ("Title", spec.title), ("Input", f"{spec.input_size}x{spec.input_size} grey, [-1, 1]"),
          ("Face margin", f"{spec.face_margin:.0%} on each side of the detector's box, squared"),
@@ -196,14 +194,4 @@ with tab_card:
         with st.expander("Metrics recorded with the model"):
             st.json(spec.metrics, expanded=True)
     with st.container(border=True):
-        if card:
-            # The card's own headings are demoted so they sit under the page's title.
-            st.markdown(re.sub(r"^(#{1,4}) ", lambda m: "#" * min(len(m.group(1)) + 2, 6) + " ", card,
-                               flags=re.MULTILINE))
-        else:
-            st.markdown(f"##### {spec.title}")
-            st.markdown(spec.description or
-                        "A Mini-XCEPTION CNN trained on FER2013 (48x48 grey faces, seven emotions). It works best on "
-                        "frontal, evenly lit faces; accuracy drops with turned heads, strong shadows and occlusion, "
-                        "and FER2013's labels are noisy (human agreement about 65%). Do not use it to make decisions "
-                        "about people.")
+        model_card.show(spec)  # for users (no development history); the full card one click away
