@@ -14,12 +14,23 @@ if TYPE_CHECKING:
     from fer_core.models import ModelSpec
 
 
-def show(spec: "ModelSpec") -> None:
-    """The user's card, then the full README.md in an expander (its headings demoted under the page's)."""
+FULL_CARD = "The full model card: how it was trained and measured"
+
+
+def show(spec: "ModelSpec", in_expander: bool = False) -> None:
+    """The user's card, then the full README.md in an expander (its headings demoted under the page's); drawn
+    inside an expander already (`in_expander`: Streamlit nests none), the full card follows under a rule."""
     st.markdown(user_card(spec))
     card = spec.card()
-    if card:
-        with st.expander("The full model card: how it was trained and measured", icon=":material/description:"):
-            st.markdown(re.sub(r"^(#{1,4}) ", lambda m: "#" * min(len(m.group(1)) + 2, 6) + " ", card,
-                               flags=re.MULTILINE))
-            st.caption(f"{spec.card_path.relative_to(spec.directory.parent.parent) if spec.shipped else spec.card_path}")
+    if not card:
+        return
+    demoted = re.sub(r"^(#{1,4}) ", lambda m: "#" * min(len(m.group(1)) + 2, 6) + " ", card, flags=re.MULTILINE)
+    where = f"models/{spec.directory.name}/README.md" if spec.shipped else str(spec.card_path)
+    if in_expander:
+        st.divider()
+        st.caption(f"{FULL_CARD} ({where}):")
+        st.markdown(demoted)
+        return
+    with st.expander(FULL_CARD, icon=":material/description:"):
+        st.markdown(demoted)
+        st.caption(where)

@@ -335,5 +335,7 @@ if done and Path(done["dir"]).exists():
     else:
         st.caption(f"Saved as '{done['name']}' in {where}; choose it in the sidebar's model list on any page.")
     with st.expander("Model card"):
-        card = folder / "README.md"
-        st.markdown(card.read_text(encoding="utf-8") if card.exists() else "(no card)")
+        from dashboard import model_card
+        from fer_core.models import load_spec
+
+        model_card.show(load_spec(folder), in_expander=True)  # for users first, then the full card

@@ -49,3 +49,21 @@ def test_the_app_shows_the_users_card_and_the_full_card_one_click_away():
     assert at.markdown[0].value.startswith("##### Accurate")
     assert at.expander[0].label == "The full model card: how it was trained and measured"
     assert "## How it was trained" in "\n".join(m.value for m in at.expander[0].markdown).replace("####", "##")
+
+
+def _card_in_an_expander() -> None:
+    import streamlit as st
+
+    from dashboard import model_card
+    from fer_core.models import get_model
+
+    with st.expander("Model card", expanded=True):
+        model_card.show(get_model("fast"), in_expander=True)
+
+
+def test_inside_an_expander_the_full_card_follows_the_users_card():
+    """The Training page shows a new model's card in an expander, where Streamlit allows no second one."""
+    at = AppTest.from_function(_card_in_an_expander, default_timeout=30).run()
+    assert not at.exception, [e.value for e in at.exception]
+    texts = [m.value for m in at.expander[0].markdown]
+    assert texts[0].startswith("##### Fast (default)") and any("How it was trained" in t for t in texts[1:])
