@@ -242,15 +242,15 @@ def role_title(role: str | None, default: bool = False) -> str | None:
 
 def picker_order(specs: list[ModelSpec]) -> list[ModelSpec]:
     """The models in the order a user meets them: the roles (fast, accurate, best), the other shipped models
-    (the most accurate first), then models trained on the Training page (never first by accident: their own
-    validation faces are not PublicTest)."""
+    (the most accurate on PublicTest first, those not yet scored after them), then models trained on the
+    Training page (never first by accident: their own validation faces are not PublicTest)."""
     roles = list(ROLE_TITLES)
 
     def rank(spec: ModelSpec) -> tuple:
         role = primary_role(spec.name)
         if role is not None:
             return (0, roles.index(role), "")
-        group = 1 if spec.shipped and spec.comparable else 2
-        return (group, -(spec.accuracy or 0.0) if spec.comparable else 0.0, spec.name)
+        scored = spec.comparable and spec.accuracy is not None
+        return (1 if spec.shipped else 2, not scored, -(spec.accuracy or 0.0) if scored else 0.0, spec.name)
 
     return sorted(specs, key=rank)

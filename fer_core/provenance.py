@@ -91,7 +91,7 @@ def describe(data: dict[str, Any] | None) -> str:
     resnet_m_distilled_resnet18_150ep (calibrated, temperature 1.10), with the yunet detector, smoothing 5;
     emotion-recognition-fer 0.11.0." """
     if not data:
-        return "Made before results files said what made them (no model recorded)."
+        return "What made these results is not recorded."
     from .models import role_title
 
     model = data.get("model") or {}

@@ -47,7 +47,7 @@ def test_provenance_names_the_model_its_role_temperature_detector_settings_and_v
     assert accurate["role"] == "accurate" and accurate["default"] is False
     assert accurate["name"] == get_model("accurate").name
     assert describe(made_by).startswith(f"Made by the Fast (default) model, {default.name} (")
-    assert "one frame in 3 analysed" in describe(made_by) and describe(None).startswith("Made before")
+    assert "one frame in 3 analysed" in describe(made_by) and describe(None) == "What made these results is not recorded."
 
 
 @pytest.mark.parametrize("fmt", EXPORT_FORMATS)
@@ -212,3 +212,13 @@ def test_the_image_page_says_what_made_its_result_and_the_picker_speaks_in_roles
     assert any(c.value.startswith(f"Made by the Fast (default) model, {fast.name}") for c in at.caption)
     picker.set_value(accurate.name).run()
     assert any(c.value.startswith(f"Made by the Accurate model, {accurate.name}") for c in at.caption)
+
+
+def test_a_video_analysis_carries_what_made_it_into_the_video_pages_downloads(haar_recognizer):
+    """The Video page downloads `analyze_video`'s table as it is: its provenance, frame step included."""
+    from fer_core.video import analyze_video
+
+    table = analyze_video(VIDEOS / "single_face.mp4", haar_recognizer, every=4).table
+    assert of_table(table) == provenance(haar_recognizer, every=4)
+    for fmt in EXPORT_FORMATS:
+        assert of_table(read_table(export_bytes(table, fmt), f"clip.{fmt}"))["run"] == {"every": 4}
