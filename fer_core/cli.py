@@ -174,7 +174,8 @@ def run_single(path: Path | str, recognizer: Any, args: argparse.Namespace, out:
 
             write_table(results_table(rows), args.results, run_provenance(recognizer, args))
         if args.json:
-            print(json.dumps({"input": str(path), "type": "image", "settings": settings, "results": row_dicts(rows)},
+            print(json.dumps({"input": str(path), "type": "image", "settings": settings,
+                              "provenance": run_provenance(recognizer, args), "results": row_dicts(rows)},
                              indent=2), file=out)
         else:
             labels = _labels(rows)
@@ -203,8 +204,8 @@ def run_video(video: Path | str, source: str, recognizer: Any, args: argparse.Na
         print(_broke_off_note(source, analysis), file=sys.stderr)
     kind = "stream" if isinstance(video, str) else "video"
     if args.json:
-        print(json.dumps({"input": source if kind == "stream" else str(video), "type": kind, **analysis.to_dict()},
-                         indent=2), file=out)
+        print(json.dumps({"input": source if kind == "stream" else str(video), "type": kind, "provenance": made_by,
+                          **analysis.to_dict()}, indent=2), file=out)
     else:
         seconds = analysis.info.duration or analysis.last_time + 1 / analysis.info.fps  # a live stream: as read
         print(f"{kind.capitalize()}: {seconds:.1f} s, {analysis.frames_analysed} of {analysis.frames_decoded} "

@@ -222,3 +222,11 @@ def test_a_video_analysis_carries_what_made_it_into_the_video_pages_downloads(ha
     assert of_table(table) == provenance(haar_recognizer, every=4)
     for fmt in EXPORT_FORMATS:
         assert of_table(read_table(export_bytes(table, fmt), f"clip.{fmt}"))["run"] == {"every": 4}
+
+
+def test_the_json_printed_for_a_photo_or_a_video_says_what_made_it():
+    for source, name in ((PHOTOS / "happy_astronaut.png", "photo.json"), (VIDEOS / "single_face.mp4", "clip.json")):
+        out = io.StringIO()
+        assert main(["--input", str(source), "--json", "--every", "5"], out=out) == 0
+        made_by = of_table(read_table(out.getvalue().encode(), name))
+        assert made_by["model"]["role"] == "fast" and made_by["run"]["every"] == 5
