@@ -20,8 +20,8 @@ from .cli_options import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, add_settings_arg
 from .emotions import EMOTIONS, display_name
 from .errors import FerError, InputNotFoundError, UnsupportedInputError
 from .interrupt import StopOnCtrlC
-from .io import is_image_path, is_video_path, load_image, stream_name, url_scheme
-from .results import face_rows, results_format, row_dicts
+from .io import is_image_path, is_video_path, load_photo, stream_name, url_scheme
+from .results import face_rows, results_format, row_dicts, scale_faces
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,11 +58,11 @@ def analyze_image_file(path: Path, recognizer: Any, output: Path | None, source:
     """Rows of the results table for one image (and its annotated copy when asked)."""
     from .annotate import draw_faces
 
-    image = load_image(path)
-    faces = recognizer.analyze(image)
+    photo = load_photo(path)  # a JPEG over the pixel bound decoded reduced: boxes mapped back to the file's pixels
+    faces = recognizer.analyze(photo.image)
     if output is not None:
-        _write_image(output, draw_faces(image, faces, numbered=len(faces) > 1))
-    return face_rows(faces, source)
+        _write_image(output, draw_faces(photo.image, faces, numbered=len(faces) > 1))
+    return face_rows(scale_faces(faces, photo.scale), source)
 
 
 def _labels(rows: list[tuple]) -> list[str]:

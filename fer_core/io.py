@@ -261,13 +261,26 @@ def decode_photo(data: bytes, name: str = "the image", max_side: int | None = PH
     return Photo(_to_bgr(turned), full_w, full_h)
 
 
-def load_image(source: str | Path | bytes) -> np.ndarray:
-    """Load a path or encoded bytes as a BGR uint8 array."""
+def _read(source: str | Path | bytes) -> tuple[bytes, str]:
+    """The bytes of a path or of encoded bytes, and the name messages give them."""
     if isinstance(source, (bytes, bytearray, memoryview)):
-        return decode_image(bytes(source))
+        return bytes(source), "the image"
     path = Path(source)
     if not path.exists():
         raise InputNotFoundError(f"{path} does not exist.")
     if path.is_dir():
         raise InvalidImageError(f"{path} is a folder, not an image.")
-    return decode_image(path.read_bytes(), name=path.name)
+    return path.read_bytes(), path.name
+
+
+def load_image(source: str | Path | bytes) -> np.ndarray:
+    """Load a path or encoded bytes as a BGR uint8 array, at full size (at most `MAX_PIXELS`)."""
+    return decode_image(*_read(source))
+
+
+def load_photo(source: str | Path | bytes, max_side: int | None = None) -> Photo:
+    """Load a path or encoded bytes as a `Photo`: at full size where it fits `MAX_PIXELS` (and `max_side`), a
+    JPEG beyond the bound decoded reduced (`decode_photo`). Boxes found on `image` map back to the file's
+    pixels with `Photo.scale` (`fer_core.results.scale_faces`): what the command line and the batch job read."""
+    data, name = _read(source)
+    return decode_photo(data, name=name, max_side=max_side)

@@ -106,27 +106,57 @@ def _jpeg_of_size(width: int, height: int) -> bytes:
     return bytes(data)
 
 
-def test_a_jpeg_over_the_pixel_bound_is_decoded_reduced_and_its_faces_map_back(yunet_recognizer):
-    """A 61-megapixel group photo (9600x6400 JPEG): no longer refused; decoded straight at a reduced size (at
-    most 2048 pixels for the page, or at half size, 15 megapixels, when no size is asked), five faces whose boxes
-    map back to the photo's own pixels. The full-size decode (`decode_image`) still refuses it."""
-    photo_1000 = load_image(PHOTOS / "unlabelled_multi_face.jpg")
-    buf = io.BytesIO()
-    Image.open(PHOTOS / "unlabelled_multi_face.jpg").resize((9600, 6400), Image.Resampling.BILINEAR).save(buf, "JPEG",
-                                                                                                           quality=85)
-    data = buf.getvalue()
+@pytest.fixture(scope="module")
+def group_61mp(tmp_path_factory) -> Path:
+    """The sample group photo enlarged to 9600x6400 (61 megapixels), a JPEG of 2.9 MB."""
+    path = tmp_path_factory.mktemp("big") / "group.jpg"
+    Image.open(PHOTOS / "unlabelled_multi_face.jpg").resize((9600, 6400), Image.Resampling.BILINEAR).save(path,
+                                                                                                          quality=85)
+    return path
+
+
+def _same_faces_scaled(boxes: list[Box], small: list[Box], factor: float = 9.6) -> None:
+    """The same faces in the same order, where the 1000-pixel photo's are, `factor` times as far."""
+    assert len(boxes) == len(small) == 5
+    for box, face in zip(boxes, small):
+        assert abs(box.x - face.x * factor) < 0.05 * face.w * factor
+        assert abs(box.y - face.y * factor) < 0.05 * face.h * factor
+
+
+def test_a_jpeg_over_the_pixel_bound_is_decoded_reduced_and_its_faces_map_back(group_61mp, yunet_recognizer):
+    """A 61-megapixel group photo: no longer refused; decoded straight at a reduced size (at most 2048 pixels
+    for the page, or at half size, 15 megapixels, when no size is asked), five faces whose boxes map back to
+    the photo's own pixels. The full-size decode (`decode_image`, `load_image`) still refuses it."""
+    from fer_core.results import scale_faces
+
+    data = group_61mp.read_bytes()
     assert 9600 * 6400 > MAX_PIXELS
     shown = decode_photo(data, "group.jpg")
     assert shown.image.shape == (1365, PHOTO_MAX_SIDE, 3) and (shown.width, shown.height) == (9600, 6400)
     whole = decode_photo(data, "group.jpg", max_side=None)
     assert whole.image.shape == (3200, 4800, 3) and whole.scale == 2.0  # the pixels decoded: 15.4 MP
-    small_faces, faces = yunet_recognizer.analyze(photo_1000), yunet_recognizer.analyze(shown.image)
-    assert len(faces) == len(small_faces) == 5
-    for face, small in zip(faces, small_faces):  # the same faces, in the same order, where they are in the photo
-        assert abs(face.box.x * shown.scale - small.box.x * 9.6) < 0.05 * small.box.w * 9.6
-        assert abs(face.box.y * shown.scale - small.box.y * 9.6) < 0.05 * small.box.h * 9.6
+    small = [f.box for f in yunet_recognizer.analyze(load_image(PHOTOS / "unlabelled_multi_face.jpg"))]
+    _same_faces_scaled([f.box for f in scale_faces(yunet_recognizer.analyze(shown.image), shown.scale)], small)
     with pytest.raises(InvalidImageError, match=f"^group.jpg is 9600x6400 pixels, {LIMIT}$"):
         decode_image(data, "group.jpg")
+
+
+def test_the_command_line_and_the_batch_job_read_it_too(group_61mp, tmp_path, yunet_recognizer):
+    """`--input group.jpg --results` and a batch task: five faces, boxes in the file's pixels, its own size."""
+    from fer_core.batch.tasks import analyze_photo
+    from fer_core.cli import main
+    from fer_core.results import read_table
+    from fer_core.settings import Settings
+
+    small = [f.box for f in yunet_recognizer.analyze(load_image(PHOTOS / "unlabelled_multi_face.jpg"))]
+    results, annotated = tmp_path / "faces.csv", tmp_path / "annotated.jpg"
+    assert main(["--input", str(group_61mp), "--results", str(results), "--output", str(annotated)],
+                out=io.StringIO()) == 0
+    table = read_table(results.read_bytes(), results.name)
+    _same_faces_scaled([Box(r.x, r.y, r.w, r.h) for r in table.itertuples()], small)
+    assert load_image(annotated).shape == (3200, 4800, 3)  # drawn on what was decoded
+    done = analyze_photo(str(group_61mp), "group.jpg", "group.jpg", Settings())
+    assert (done.summary["width"], done.summary["height"], done.summary["faces"]) == (9600, 6400, 5)
 
 
 def test_the_bound_holds_on_the_pixels_actually_decoded():

@@ -119,8 +119,8 @@ def _check_file(path: Path, name: str) -> Failure | None:
 def analyze_photo(path: str, source: str, key: str, settings: "Settings") -> "EncodedResult | Failure":
     """One photo through the frame path (with the second look of `EmotionRecognizer.find_faces`), encoded
     for its partition here on the worker."""
-    from ..io import load_image
-    from ..results import faces_table
+    from ..io import load_photo
+    from ..results import faces_table, scale_faces
     from .store import encode_result
 
     start = time.perf_counter()
@@ -129,11 +129,11 @@ def analyze_photo(path: str, source: str, key: str, settings: "Settings") -> "En
     if bad is not None:
         return bad
     try:
-        image = load_image(file)
-        faces = recognizer_for(settings).analyze(image)
+        photo = load_photo(file)  # a JPEG over the pixel bound decoded reduced, its boxes mapped back
+        faces = scale_faces(recognizer_for(settings).analyze(photo.image), photo.scale)
         table = faces_table(faces, source)
         result = encode_result(source, key, "photo", table, {
-            "width": int(image.shape[1]), "height": int(image.shape[0]), "frames_analysed": 1,
+            "width": photo.width, "height": photo.height, "frames_analysed": 1,
             "seconds": round(time.perf_counter() - start, 4)})
     except Exception as error:  # noqa: BLE001 - every failure becomes an errors-table row
         return failure_for(error, source)
