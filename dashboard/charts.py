@@ -226,3 +226,137 @@ def probability_comparison(classes: Sequence[str], before: Sequence[float], afte
     fig.update_layout(barmode="group", showlegend=False)
     fig.update_yaxes(range=[0, 1.05], tickformat=".0%")
     return fig
+
+
+# --- Model Explorer: views of the evaluation table --------------------------------------------------------
+
+def confusion_squares(matrix: np.ndarray, classes: Sequence[str], side: int = 500) -> go.Figure:
+    """The confusion matrix as a scatter of square markers, one per cell (rows = true, columns = predicted).
+
+    Why not a heatmap: Streamlit returns no selection from a Plotly heatmap, and a click on a cell must open
+    its faces. Each marker's customdata is (true class, predicted class, count); its colour is the share of
+    its row, as in `confusion_heatmap`. Drawn `side` pixels square (a marker's size is in pixels, so the
+    figure's size is fixed for the squares to tile).
+    """
+    m = np.asarray(matrix, dtype=float)
+    k = m.shape[0]
+    rows = m.sum(axis=1, keepdims=True)
+    share = np.divide(m, rows, out=np.zeros_like(m), where=rows > 0)
+    labels = [display_name(c) for c in classes]
+    ii, jj = np.meshgrid(np.arange(k), np.arange(k), indexing="ij")
+    ii, jj = ii.ravel(), jj.ravel()
+    counts = m[ii, jj].astype(int)
+    fig = go.Figure(go.Scatter(
+        x=[labels[j] for j in jj], y=[labels[i] for i in ii], mode="markers+text",
+        marker=dict(symbol="square", size=int((side - 110) / k) - 3, color=share[ii, jj], cmin=0, cmax=1,
+                    colorscale=[[0, "#F7FBFF"], [0.5, "#6BAED6"], [1, "#08306B"]], showscale=False,
+                    line=dict(color=["#1F2933" if i == j else "#D9E2EC" for i, j in zip(ii, jj)], width=1)),
+        text=[str(c) if c else "" for c in counts],
+        textfont=dict(size=13, color=["#FFFFFF" if s > 0.55 else "#1F2933" for s in share[ii, jj]]),
+        customdata=np.column_stack([[classes[i] for i in ii], [classes[j] for j in jj], counts]),
+        hovertemplate="true %{y}, predicted %{x}: %{customdata[2]} faces (%{marker.color:.0%} of row)"
+                      "<br>click to show them in the gallery<extra></extra>",
+    ))
+    style(fig, side)
+    fig.update_layout(width=side, clickmode="event+select", dragmode=False, margin=dict(l=90, r=10, t=10, b=90))
+    fig.update_xaxes(title="predicted", tickangle=-35, categoryorder="array", categoryarray=labels, showgrid=False,
+                     range=[-0.5, k - 0.5], fixedrange=True)
+    fig.update_yaxes(title="true", categoryorder="array", categoryarray=labels, autorange="reversed",
+                     showgrid=False, fixedrange=True)
+    return fig
+
+
+def embedding_map(points: np.ndarray, colour_by: Sequence[str], hover: Sequence[str], rows: Sequence[int],
+                  height: int = 560, palette: Mapping[str, str] | None = None) -> go.Figure:
+    """A 2-D map of the model's features, one trace per colour group (a legend entry each).
+
+    `colour_by` is each point's group (an emotion or "right" / "wrong"), `hover` its hover text, `rows` its
+    row in the evaluation table (customdata[0]: a selection hands it back, the hover picture shows its face).
+    Drawn with WebGL (`Scattergl`): thousands of points stay smooth.
+    """
+    palette = dict(palette or COLORS_HEX)
+    groups = np.asarray(colour_by)
+    order = [g for g in list(EMOTIONS) + ["right", "wrong", "no face"] if g in set(groups)]
+    order += sorted(set(groups) - set(order))
+    fig = go.Figure()
+    for g in order:
+        idx = np.flatnonzero(groups == g)
+        custom = [[int(r)] for r in np.asarray(rows)[idx]]  # a list: Plotly would send an array as binary
+        fig.add_trace(go.Scattergl(
+            x=points[idx, 0].tolist(), y=points[idx, 1].tolist(), mode="markers", name=display_name(g),
+            marker=dict(color=palette.get(g, "#888888"), size=6, opacity=0.8, line=dict(width=0)),
+            text=np.asarray(hover, dtype=object)[idx], customdata=custom,
+            hovertemplate="%{text}<extra></extra>",
+        ))
+    style(fig, height)
+    fig.update_layout(showlegend=True, dragmode="lasso", clickmode="event+select",
+                      legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0, itemsizing="constant"),
+                      margin=dict(l=10, r=10, t=30, b=10))
+    fig.update_xaxes(showticklabels=False, showgrid=False)
+    fig.update_yaxes(showticklabels=False, showgrid=False)
+    return fig
+
+
+def reliability_diagram(curves: Mapping[str, pd.DataFrame], height: int = 380) -> go.Figure:
+    """Accuracy against confidence per confidence bin, one line per curve ("before", "after"), with the
+    diagonal of perfect calibration and bars for how many faces fall in each bin.
+
+    Each frame needs `confidence` (mean confidence in the bin), `accuracy` (share right in the bin) and
+    `count`; empty bins are left out.
+    """
+    colours = ["#9AA5B1", "#2563EB", "#D55E00", "#009E73"]
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfectly calibrated",
+                             line=dict(color="#CBD2D9", dash="dash", width=1.5), hoverinfo="skip"))
+    for (name, frame), colour in zip(curves.items(), colours):
+        frame = frame[frame["count"] > 0]
+        fig.add_trace(go.Bar(x=frame["confidence"], y=frame["count"], name=f"faces ({name})", yaxis="y2",
+                             marker=dict(color=colour, opacity=0.18), width=1 / 15 * 0.9, showlegend=False,
+                             hovertemplate=f"{name}: %{{y}} faces near %{{x:.0%}} confidence<extra></extra>"))
+        fig.add_trace(go.Scatter(x=frame["confidence"], y=frame["accuracy"], mode="lines+markers", name=name,
+                                 line=dict(color=colour, width=2.4), marker=dict(size=7),
+                                 hovertemplate=f"{name}: %{{x:.0%}} confident, %{{y:.0%}} right<extra></extra>"))
+    style(fig, height)
+    fig.update_layout(showlegend=True, barmode="overlay",
+                      legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
+                      yaxis=dict(range=[0, 1.02], tickformat=".0%", title="share right"),
+                      yaxis2=dict(overlaying="y", side="right", showgrid=False, title="faces", rangemode="tozero"))
+    fig.update_xaxes(range=[0, 1.0], tickformat=".0%", title="confidence (top probability)")
+    return fig
+
+
+def recall_side_by_side(recalls: pd.DataFrame, names: Sequence[str], height: int = 320) -> go.Figure:
+    """Per-class recall of two models as paired bars (solid: the first, faded: the second); `recalls` is
+    indexed by class with one column per name."""
+    classes = list(recalls.index)
+    labels = [display_name(c) for c in classes]
+    colours = [COLORS_HEX.get(c, "#888") for c in classes]
+    fig = go.Figure()
+    for name, opacity in zip(names, (1.0, 0.4)):
+        fig.add_trace(go.Bar(x=labels, y=recalls[name], name=name, marker=dict(color=colours, opacity=opacity),
+                             text=[f"{v:.0%}" for v in recalls[name]], textposition="outside", cliponaxis=False,
+                             hovertemplate=f"{name}, %{{x}}: recall %{{y:.0%}}<extra></extra>"))
+    style(fig, height)
+    fig.update_layout(barmode="group", showlegend=True, legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0))
+    fig.update_yaxes(range=[0, 1.1], tickformat=".0%", title="recall")
+    return fig
+
+
+def slice_intervals(frame: pd.DataFrame, height: int | None = None) -> go.Figure:
+    """Accuracy per slice with its 95 % interval, worst first, as dots with error bars; each point's
+    customdata is its row number in `frame` (a click hands it back). `frame` needs `label`, `accuracy`,
+    `low`, `high` and `n` (faces), as `fer_core.explore.slices` gives them."""
+    frame = frame.reset_index(drop=True)
+    fig = go.Figure(go.Scatter(
+        x=frame["accuracy"], y=frame["label"], mode="markers",
+        marker=dict(size=11, color="#2563EB", symbol="square"),
+        error_x=dict(type="data", symmetric=False, array=frame["high"] - frame["accuracy"],
+                     arrayminus=frame["accuracy"] - frame["low"], color="#9AA5B1", thickness=1.5),
+        customdata=np.column_stack([frame.index.to_numpy(), frame["n"].to_numpy()]),
+        hovertemplate="%{y}: %{x:.0%} right of %{customdata[1]} faces<br>click to show them<extra></extra>",
+    ))
+    style(fig, height or max(260, 26 * len(frame) + 60))
+    fig.update_layout(clickmode="event+select", dragmode=False)
+    fig.update_xaxes(range=[0, 1.02], tickformat=".0%", title="accuracy (95 % interval)", fixedrange=True)
+    fig.update_yaxes(autorange="reversed", fixedrange=True, type="category")
+    return fig

@@ -498,76 +498,6 @@ def test_live_session_callback_publishes_results_through_the_queue():
     session.close()
 
 
-# --- Model Explorer --------------------------------------------------------------------------------------
-
-def test_explorer_accuracy_saliency_playground_and_card():
-    at = open_app("pages/4_Model_Explorer.py")
-    assert not at.error
-    metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Faces"] == "70"
-    accuracy = int(metrics["Accuracy"].rstrip("%"))
-    assert 40 <= accuracy <= 90, "far above chance (14%) on the bundled FER2013 faces"
-    assert at.selectbox(key="explorer_class").value == "happy"
-    at.selectbox(key="explorer_class").set_value("surprise").run()
-    at.select_slider(key="explorer_face").set_value(3).run()
-    at.selectbox(key="explorer_target").set_value("neutral").run()
-    ok(at)
-    for key, value in [("pg_brightness", -80), ("pg_contrast", 0.5), ("pg_blur", 2.0), ("pg_rotation", 30),
-                       ("pg_patch", 0.4)]:
-        at.slider(key=key).set_value(value).run()
-        ok(at)
-    at.toggle(key="pg_mirror").set_value(True).run()
-    ok(at)
-    assert at.slider(key="pg_patch_x"), "patch position sliders appear with a patch"
-    assert any("→" in m.value for m in at.markdown)
-    from fer_core.models import get_model
-
-    assert any(f"`{get_model(None).name}`" in m.value for m in at.markdown), "the default model's card"
-    assert not at.error
-
-
-def test_explain_follows_the_predicted_class_until_the_user_picks_one():
-    """Happy -> Fear used to leave "Explain" on Happy: the saliency map explained a class nobody looked at."""
-    at = open_app("pages/4_Model_Explorer.py")
-    title = at.title[0].value
-    from dashboard.navigation import PAGES as PAGE_INFOS
-
-    assert "Model Explorer" in title and "Model Explorer" in [p.title for p in PAGE_INFOS]
-
-    def predicted() -> str:
-        """The model's label for the face shown, as the page's chip says it."""
-        import re
-
-        text = next(m.value for m in at.markdown if m.value.startswith("True: "))
-        return re.search(r"Model: <span[^>]*>([A-Za-z]+)", text).group(1).lower()
-
-    assert at.selectbox(key="explorer_target").value == predicted()
-    at.selectbox(key="explorer_class").set_value("fear").run()
-    ok(at)
-    fear_label = at.selectbox(key="explorer_target").value
-    assert fear_label == predicted(), "a new face: Explain is the model's label for it"
-    other = "disgust" if fear_label != "disgust" else "angry"
-    at.selectbox(key="explorer_target").set_value(other).run()
-    at.slider(key="pg_brightness").set_value(40).run()  # any other rerun keeps the user's pick
-    assert at.selectbox(key="explorer_target").value == other
-    at.select_slider(key="explorer_face").set_value(2).run()
-    ok(at)
-    assert at.selectbox(key="explorer_target").value == predicted(), "the next face: its own label again"
-
-
-def test_model_card_draws_the_training_curves_from_the_log():
-    """The curves come from training_log.csv (no saved plotly HTML, which would load plotly from a CDN)."""
-    import json
-
-    at = open_app("pages/4_Model_Explorer.py")
-    at.sidebar.selectbox(key="_sb_model").set_value("mini_xception_wide48_ft").run()
-    ok(at)
-    specs = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
-    curves = [spec for spec in specs if any(t.get("name") == "val_accuracy" for t in spec["data"])]
-    assert len(curves) == 1 and len(curves[0]["data"][0]["x"]) == 22, "22 epochs of mini_xception_wide48_ft"
-    assert not list(REPO.glob("models/*/*.html"))
-
-
 def huge_png(width: int = 10_000, height: int = 6_000) -> bytes:
     """A valid PNG of 60 megapixels that compresses to a few KB (1-bit grey, all black)."""
     import struct
@@ -606,3 +536,210 @@ print("tensorflow" in sys.modules)
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+# --- Model Explorer (issue 26): a lab on the bundled sample, with the real model ----------------------------
+
+EXPLORER = "pages/4_Model_Explorer.py"
+EXPLORER_VIEWS = {"map": ":material/scatter_plot: Embedding map", "calibration": ":material/speed: Calibration",
+                  "compare": ":material/compare_arrows: Model against model", "slices": ":material/segment: Slices",
+                  "errors": ":material/report: Likely label errors", "card": ":material/description: Model card"}
+
+
+def explorer_view(at: AppTest, view: str) -> AppTest:
+    at.session_state["explorer_view"] = EXPLORER_VIEWS[view]
+    at.run()
+    ok(at)
+    return at
+
+
+def gallery(at: AppTest) -> list[tuple[str, str]]:
+    """(button label, row) of every face on the gallery's page, in order."""
+    return [(b.label, b.key.rsplit("_", 1)[1]) for b in at.button if b.key and b.key.startswith("explorer_open_")]
+
+
+def sample_table():
+    from fer_core.explore import bundled_sample, evaluate_set
+
+    return evaluate_set(bundled_sample(), None).table
+
+
+def test_explorer_evaluates_the_bundled_sample_and_pages_the_gallery():
+    at = open_app(EXPLORER)
+    assert not at.error
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Faces"] == "350" and metrics["No face found"] == "0"
+    assert 40 <= float(metrics["Accuracy"].rstrip("%")) <= 90, "far above chance (14%) on FER2013 faces"
+    faces = gallery(at)
+    assert len(faces) == 48, "one page of 48 faces"
+    assert faces[0][0].startswith(":red["), "most confident mistakes first"
+    at.pagination(key="explorer_page").set_value(8).run()
+    ok(at)
+    assert len(gallery(at)) == 350 - 7 * 48, "the last page holds the rest"
+    labels = {d.label for d in at.get("download_button")}
+    assert {"CSV", "Parquet"} <= labels
+
+
+def test_explorer_gallery_filters_and_sorts():
+    table = sample_table()
+    at = open_app(EXPLORER)
+    at.multiselect(key="explorer_f_true").set_value(["happy"]).run()
+    at.button_group(key="explorer_f_outcome").set_value("wrong").run()
+    ok(at)
+    rows = [int(r) for _, r in gallery(at)]
+    expected = table[(table["true_label"] == "happy") & ~table["correct"]]
+    assert sorted(rows) == sorted(expected.index), "exactly the Happy faces the model got wrong"
+    confidences = [table.loc[r, "confidence"] for r in rows]
+    assert confidences == sorted(confidences, reverse=True), "most confident mistakes first"
+    at.selectbox(key="explorer_f_sort").set_value("least confident").run()
+    confidences = [table.loc[int(r), "confidence"] for _, r in gallery(at)]
+    assert confidences == sorted(confidences)
+    at.button_group(key="explorer_f_outcome").set_value("all").run()
+    at.slider(key="explorer_f_conf").set_value((0.9, 1.0)).run()
+    assert all(table.loc[int(r), "confidence"] >= 0.9 for _, r in gallery(at))
+    slice_name = next(o for o in at.selectbox(key="explorer_f_slice").options if o.startswith("brightness"))
+    at.slider(key="explorer_f_conf").set_value((0.0, 1.0)).run()
+    at.selectbox(key="explorer_f_slice").set_value(slice_name).run()
+    ok(at)
+    assert 0 < len(gallery(at)) < 48
+
+
+def test_explorer_a_view_selection_fills_the_gallery_and_can_be_cleared():
+    """Every view hands its faces over as a `Selection` in session state (the browser test clicks a confusion
+    cell); the gallery shows exactly those faces and says so, and Clear shows every face again."""
+    import json
+
+    from dashboard.explorer import Selection
+    from fer_core.explore import confusion
+
+    table = sample_table()
+    at = open_app(EXPLORER)
+    spec = json.loads(next(c for c in at.get("plotly_chart") if "square" in c.proto.spec).proto.spec)
+    counts = {(t, p): int(n) for t, p, n in spec["data"][0]["customdata"]}
+    matrix = confusion(table)
+    assert all(counts[t, p] == matrix.loc[t, p] for t, p in counts), "the clickable matrix is the library's"
+    cell = table[(table["true_label"] == "sad") & (table["predicted"] == "neutral")]
+    at.session_state["explorer_selection"] = Selection("true Sad, predicted Neutral", tuple(cell.index), "confusion")
+    at.run()
+    ok(at)
+    assert sorted(int(r) for _, r in gallery(at)) == sorted(cell.index)
+    assert any("true Sad, predicted Neutral" in m.value for m in at.markdown)
+    at.button(key="explorer_clear").click().run()
+    assert len(gallery(at)) == 48 and not any("Showing" in m.value for m in at.markdown)
+
+
+def test_explorer_face_close_up_saliency_playground_and_every_model():
+    import re
+
+    from fer_core.models import list_models
+
+    at = open_app(EXPLORER)
+    label, row = gallery(at)[0]
+    at.button(key=f"explorer_open_{row}").click().run()
+    ok(at)
+    chip = next(m.value for m in at.markdown if m.value.startswith("True: "))
+    predicted = re.search(r"Model: <span[^>]*>([A-Za-z]+)", chip).group(1)
+    assert predicted in label and at.selectbox(key="explorer_target").value == predicted.lower(), \
+        "Explain starts on the model's label for this face"
+    at.selectbox(key="explorer_target").set_value("neutral" if predicted != "Neutral" else "happy").run()
+    for key, value in [("pg_brightness", -80), ("pg_blur", 2.0), ("pg_rotation", 30), ("pg_patch", 0.4)]:
+        at.slider(key=key).set_value(value).run()
+        ok(at)
+    at.toggle(key="pg_mirror").set_value(True).run()
+    assert at.selectbox(key="explorer_target").value != predicted.lower(), "the user's pick stays"
+    assert any("→" in m.value for m in at.markdown)
+    every = next(d.value for d in at.dataframe if "model" in d.value.columns)
+    assert len(every) == len(list_models()) and every[["angry", "happy", "neutral"]].notna().all().all()
+
+
+def test_explorer_embedding_map_calibration_comparison_slices_and_label_errors():
+    import json
+
+    table = sample_table()
+    at = open_app(EXPLORER)
+    explorer_view(at, "map")
+    spec = json.loads(next(c for c in at.get("plotly_chart") if "scattergl" in c.proto.spec).proto.spec)
+    rows = sorted(int(r[0]) for trace in spec["data"] for r in trace["customdata"])
+    assert rows == list(range(350)), "every face once on the map, carrying its row"
+    assert {t["name"] for t in spec["data"]} == {"Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral"}
+
+    explorer_view(at, "calibration")
+    metrics = {m.label: m.value for m in at.metric}
+    assert {"ECE after", "ECE before", "NLL after", "NLL before"} <= set(metrics)
+    assert any("FER+ votes" in c.value for c in at.caption), "the bundled faces carry FER+ votes"
+
+    explorer_view(at, "compare")
+    at.selectbox(key="explorer_compare_model").set_value("mini_xception_fer2013").run()
+    ok(at)
+    metrics = {m.label: m.value for m in at.metric}
+    assert "Agreement" in metrics and "McNemar p" in metrics
+    at.button(key="explorer_compare_show").click().run()
+    shown = gallery(at)
+    assert shown and any("disagrees" in m.value for m in at.markdown)
+
+    explorer_view(at, "slices")
+    frame = next(d.value for d in at.dataframe if "label" in d.value.columns)
+    assert (frame["accuracy"].iloc[0] <= frame["accuracy"].max()) and len(frame) >= 8
+
+    explorer_view(at, "errors")
+    errors = next(d.value for d in at.dataframe if "crowd_disagrees" in d.value.columns)
+    assert len(errors) and not table.loc[table["file"].isin(errors["file"]), "correct"].any()
+    at.button(key="explorer_errors_show").click().run()
+    first = [int(r) for _, r in gallery(at)][:3]
+    assert [table.loc[r, "file"] for r in first] == list(errors["file"][:3]), "ranked as the list"
+    assert any(d.label == "Download the list (CSV)" for d in at.get("download_button"))
+
+
+def test_explorer_model_card_draws_the_training_curves_from_the_log():
+    """The curves come from training_log.csv (no saved plotly HTML, which would load plotly from a CDN)."""
+    import json
+
+    at = open_app(EXPLORER)
+    at.sidebar.selectbox(key="_sb_model").set_value("mini_xception_wide48_ft").run()
+    explorer_view(at, "card")
+    assert any("At a glance" in m.value for m in at.markdown)
+    specs = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    curves = [spec for spec in specs if any(t.get("name") == "val_accuracy" for t in spec["data"])]
+    assert len(curves) == 1 and len(curves[0]["data"][0]["x"]) == 22, "22 epochs of mini_xception_wide48_ft"
+    assert not list(REPO.glob("models/*/*.html"))
+
+
+def _zip_of(files: dict[str, bytes]) -> bytes:
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        for name, data in files.items():
+            z.writestr(name, data)
+    return buffer.getvalue()
+
+
+def test_explorer_evaluates_an_uploaded_zip_and_bad_input_loses_nothing(tmp_path, monkeypatch):
+    sample = REPO / "samples" / "fer2013_sample"
+    good = _zip_of({f"mine/{label}/{p.name}": p.read_bytes()
+                    for label in ("happy", "sad") for p in sorted((sample / label).iterdir())[:5]})
+    monkeypatch.setenv("FER_SERVER_ROOTS", str(tmp_path))
+    at = open_app(EXPLORER)
+    at.button_group(key="explorer_set_kind").set_value("zip").run()
+    at.file_uploader(key="explorer_zip").set_value([("mine.zip", good, "application/zip")]).run()
+    ok(at)
+    assert not at.error and {m.label: m.value for m in at.metric}["Faces"] == "10"
+    assert {int(r) for _, r in gallery(at)} == set(range(10))
+
+    no_classes = _zip_of({"photos/a.png": png_bytes(np.zeros((48, 48), np.uint8))})
+    at.file_uploader(key="explorer_zip").set_value([("flat.zip", no_classes, "application/zip")]).run()
+    ok(at)
+    assert len(at.error) == 1 and "class folders" in at.error[0].value
+    assert {m.label: m.value for m in at.metric}["Faces"] == "10", "the set on show stays"
+
+    not_images = tmp_path / "notes"
+    (not_images / "happy").mkdir(parents=True)
+    (not_images / "happy" / "readme.txt").write_text("not a face")
+    (tmp_path / "empty" / "sad").mkdir(parents=True)
+    at.button_group(key="explorer_set_kind").set_value("folder").run()
+    for path in (str(not_images), str(tmp_path / "empty"), str(tmp_path / "no_such_folder"), "/etc"):
+        at.text_input(key="explorer_folder").set_value(path).run()
+        at.button(key="explorer_folder_go").click().run()
+        ok(at)
+        assert len(at.error) == 1 and at.error[0].value.count(". ") == 0, (path, at.error[0].value)
+        assert {m.label: m.value for m in at.metric}["Faces"] == "10", "the set on show stays"

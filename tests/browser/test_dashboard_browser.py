@@ -217,16 +217,18 @@ def test_a_network_camera_gone_after_its_check_is_one_sentence(page, tmp_path):
 
 def test_model_explorer_face_playground_and_card(page, screenshots):
     open_page(page, "Model_Explorer", "Model Explorer")
-    page.locator('[role="tab"]', has_text="One face up close").click()
-    page.get_by_text("Robustness playground").wait_for()
-    page.get_by_text("Mirror", exact=True).click()  # a playground control: reruns the page
+    page.locator('[class*="st-key-explorer_open_"] button[kind="tertiary"]').first.click()  # a face up close
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_text("Robustness playground").wait_for()
+    dialog.get_by_text("Mirror", exact=True).click()  # a playground control: reruns the dialog
     wait_idle(page)
-    page.locator('[role="tab"]', has_text="One face up close").click()
-    page.get_by_text("Changed face", exact=True).wait_for()
-    page.locator('[data-testid="stImage"] img').nth(3).wait_for()
+    dialog.get_by_text("Changed face", exact=True).wait_for()
+    dialog.locator('[data-testid="stImage"] img').nth(3).wait_for()
     page.wait_for_timeout(500)
     assert_no_errors(page)
     snap(page, screenshots / "model_explorer_face.png")
+    page.keyboard.press("Escape")
+    wait_idle(page)
     page.locator('[role="tab"]', has_text="Model card").click()
     page.get_by_text("At a glance").wait_for()
     page.wait_for_timeout(300)

@@ -224,11 +224,12 @@ def test_training_shows_activity_at_once_and_a_result_that_fits(page, screenshot
 
 def test_explain_follows_the_face_shown(page):
     open_page(page, "Model_Explorer", "Model Explorer")
-    page.locator('[role="tab"]', has_text="One face up close").click()
-    pick(page, "True emotion", "Fear")
-    page.locator('[role="tab"]', has_text="One face up close").click()
-    model_says = page.locator(".fer-chip").filter(has=page.locator("small")).first.inner_text()
-    explain = page.locator('[data-testid="stSelectbox"]', has_text="Explain").first.evaluate(
+    page.locator('[class*="st-key-explorer_open_"] button[kind="tertiary"]:visible').nth(3).click()  # a face up close
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_text("Occlusion map", exact=False).first.wait_for()
+    wait_idle(page)
+    model_says = dialog.locator(".fer-chip").filter(has=page.locator("small")).first.inner_text()
+    explain = dialog.locator('[data-testid="stSelectbox"]', has_text="Explain").first.evaluate(
         "e => e.innerText + ' ' + [...e.querySelectorAll('input')].map(i => i.value).join(' ')")
     assert model_says.split()[0].rstrip("0123456789%") in explain, (model_says, explain)
 
