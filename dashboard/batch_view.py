@@ -296,13 +296,15 @@ def errors(results: "BatchResults") -> None:
 
 
 def downloads(folder: Path, results: "BatchResults") -> None:
-    from fer_core.results import export_bytes
+    from fer_core.results import export_bytes, provenance_line
 
     stem = safe_stem(folder.name)
+    made_by = provenance_line(results.meta.get("provenance"))  # the summaries say what made them too
     d = st.columns(4)
-    d[0].download_button("Per-file summary (CSV)", results.files.to_csv(index=False).encode(), f"{stem}_files.csv",
-                         "text/csv", key="batch_dl_files", on_click="ignore", width="stretch", icon=":material/table:")
-    d[1].download_button("Errors (CSV)", results.errors.to_csv(index=False).encode(), f"{stem}_errors.csv",
+    d[0].download_button("Per-file summary (CSV)", (made_by + results.files.to_csv(index=False)).encode(),
+                         f"{stem}_files.csv", "text/csv", key="batch_dl_files", on_click="ignore", width="stretch",
+                         icon=":material/table:")
+    d[1].download_button("Errors (CSV)", (made_by + results.errors.to_csv(index=False)).encode(), f"{stem}_errors.csv",
                          "text/csv", key="batch_dl_errors", on_click="ignore", width="stretch",
                          icon=":material/error:")
     # Every row of every input: made only when asked for (an archive's table can be large).
