@@ -27,8 +27,8 @@ Rect = tuple[int, int, int, int]  # x0, y0, x1, y1
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
-PHONE_WIDTH = 360
-"""CSS pixels a picture is shown at on a phone: a 390-pixel screen less the page's margins."""
+PHONE_WIDTH = 320
+"""CSS pixels a picture is shown at on a phone: the Image page on a 390-pixel screen shows it 326 wide."""
 PHONE_TEXT_HEIGHT = 10
 """How tall a label's letters are (in CSS pixels) when the picture is shown `PHONE_WIDTH` pixels wide."""
 _TEXT_HEIGHT_AT_SCALE_1 = cv2.getTextSize("Hg", FONT, 1.0, 1)[0][1]  # 22 pixels
@@ -52,12 +52,12 @@ class Style:
     def for_frame(cls, shape: Sequence[int]) -> "Style":
         """Proportional to the frame's width, the side a page fits to the screen: the letters are
         `PHONE_TEXT_HEIGHT` pixels tall when the picture is shown `PHONE_WIDTH` pixels wide (a 1000-pixel
-        photo gets 28-pixel letters and 3-pixel lines), and never under 11 pixels; a frame far wider than tall
+        photo gets 31-pixel letters and 4-pixel lines), and never under 11 pixels; a frame far wider than tall
         (a panorama) caps them at a tenth of its height."""
         height, width = max(int(shape[0]), 1), max(int(shape[1]), 1)
         text = min(width * PHONE_TEXT_HEIGHT / PHONE_WIDTH, height / 10)
         scale = max(0.5, text / _TEXT_HEIGHT_AT_SCALE_1)
-        return cls(font_scale=scale, text_thickness=max(1, round(scale * 1.6)), line_width=max(2, round(text / 9)),
+        return cls(font_scale=scale, text_thickness=max(1, round(scale * 1.6)), line_width=max(2, round(text / 8)),
                    padding=max(3, round(scale * 5)))
 
 

@@ -225,8 +225,8 @@ def test_the_group_photo_is_numbered_in_rows(yunet_recognizer, haar_recognizer):
 @pytest.mark.parametrize("width, height", [(640, 360), (640, 480), (1000, 667), (2048, 1365), (1365, 2048),
                                            (4000, 2668), (8000, 5336)])
 def test_labels_are_readable_when_the_picture_is_shown_at_phone_width(width, height):
-    """On a 390-pixel phone the page shows the picture about 360 pixels wide: a label's letters are then at least
-    9.5 pixels tall (they were 7 at every size), the label itself at least 16, its box lines at least 1."""
+    """On a 390-pixel phone the Image page shows the picture 326 pixels wide (`PHONE_WIDTH` is 320): a label's
+    letters are then at least 9.5 pixels tall (they were 6.5), the label itself at least 16, its lines 1."""
     from fer_core.annotate import PHONE_WIDTH, Style, layout_labels
     from fer_core.results import FaceResult
 
@@ -252,7 +252,7 @@ def test_small_frames_keep_a_legible_minimum_and_panoramas_a_sane_maximum():
 
 def test_an_annotated_photo_draws_the_larger_labels():
     """The letters drawn on the 1000-pixel group photo, from the top of '#' to the foot of 'y' (the dark rows in
-    the label): at least 12 pixels at phone width (they were 26 pixels in the picture, 9 at phone width)."""
+    the label): at least 12 pixels at phone width (they were 26 pixels in the picture, 8 at phone width)."""
     from fer_core.annotate import PHONE_WIDTH, draw_faces, layout_labels
     from fer_core.pipeline import EmotionRecognizer
 
