@@ -234,3 +234,20 @@ def test_the_json_printed_for_a_photo_or_a_video_says_what_made_it():
         assert main(["--input", str(source), "--json", "--every", "5"], out=out) == 0
         made_by = of_table(read_table(out.getvalue().encode(), name))
         assert made_by["model"]["role"] == "fast" and made_by["run"]["every"] == 5
+
+
+def test_the_batch_pages_results_table_view_shows_what_made_it(monkeypatch, tmp_path, astronaut):
+    """A downloaded table opened on the Batch page: under its title, what made it (in words and in full); an
+    older file says it does not say."""
+    from test_page_batch import open_batch
+
+    at = open_batch(monkeypatch, tmp_path)
+    at.radio(key="batch_mode").set_value("Open a results table").run()
+    at.file_uploader(key="batch_table").set_value(("astronaut.csv", export_bytes(astronaut, "csv"), "text/csv")).run()
+    assert not at.exception and not at.error
+    assert describe(of_table(astronaut)) in [c.value for c in at.caption]
+    assert "What made these results" in [e.label for e in at.expander]
+    plain = astronaut.copy()
+    plain.attrs.clear()
+    at.file_uploader(key="batch_table").set_value(("old.csv", export_bytes(plain, "csv"), "text/csv")).run()
+    assert any(c.value.startswith("This file does not say what made it") for c in at.caption)

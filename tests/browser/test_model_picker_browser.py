@@ -78,5 +78,21 @@ def test_the_model_picker_speaks_in_roles_and_cuts_nothing_off(browser, server_w
         assert box.input_value() == longest and box.evaluate("e => e.scrollWidth <= e.clientWidth + 1")
         picker_caption = page.locator('[data-testid="stSidebar"] [data-testid="stCaptionContainer"]').first
         assert picker_caption.is_visible()
+        if width == 1280:  # the result says which model made it, under the result itself
+            from dashboard.settings import model_label
+            from fer_core.models import list_models
+
+            other = texts[3]  # the first model without a role: not the default
+            box.fill(other)
+            page.get_by_role("option", name=other, exact=True).click()
+            wait_idle(page)
+            chosen = next(s for s in list_models() if model_label(s) == other)
+            page.get_by_test_id("stRadioGroup").get_by_text("Sample photo").click()
+            wait_idle(page)
+            made_by = page.locator('[data-testid="stMain"] [data-testid="stCaptionContainer"]',
+                                   has_text="Made by the ")
+            made_by.first.wait_for()
+            assert made_by.first.inner_text().startswith(f"Made by the model {chosen.name} (")
+            page.screenshot(path=str(screenshots / "result_made_by.png"), full_page=True)
     finally:
         context.close()
