@@ -51,3 +51,57 @@ def test_table_report_and_bad_folder(capsys, tmp_path):
     assert "has none of the class folders" in capsys.readouterr().err
     with pytest.raises(DatasetError):
         evaluate(tmp_path / "missing", None)
+
+
+def test_json_reports_macro_recall_ece_and_nll(capsys):
+    from fer_core.calibration import expected_calibration_error
+    from fer_core.explore import PROB_COLUMNS, bundled_sample, evaluate_set
+
+    assert main([str(bundled_sample().root), "--model", "fast", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["n"] == 350 and report["macro_recall"] == pytest.approx(report["accuracy"], abs=1e-4)  # balanced
+    run = evaluate_set(bundled_sample(), "fast", features=False, cache=False)
+    labels = run.table["true_label"].map({c: i for i, c in enumerate(report["classes"])}).to_numpy()
+    assert report["ece"] == pytest.approx(expected_calibration_error(run.table[PROB_COLUMNS].to_numpy(), labels), abs=1e-4)
+    assert 0 < report["nll"] < report["nll_raw"] + 0.05 and report["temperature"] == run.settings["temperature"]
+
+
+def test_faces_table_and_compare_from_the_command_line(tmp_path, capsys):
+    import pandas as pd
+
+    from fer_core.explore import FACE_COLUMNS, bundled_sample
+
+    out = tmp_path / "faces.parquet"
+    assert main([str(bundled_sample().root), "--model", "fast", "--faces", str(out)]) == 0
+    assert f"evaluation table (350 rows) written to {out}" in capsys.readouterr().out
+    table = pd.read_parquet(out)
+    assert list(table.columns) == FACE_COLUMNS and len(table) == 350
+    assert main([str(FER_MINI), "--model", "fast", "--compare", "mini_xception_fer2013", "--json"]) == 0
+    comparison = json.loads(capsys.readouterr().out)["comparison"]
+    assert comparison["n"] == 70 and 0 < comparison["agreement"] < 1 and 0 <= comparison["mcnemar_p"] <= 1
+    assert set(comparison["per_class_recall"]) == set(comparison["per_class_recall"]) & {
+        "angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"}
+    assert main([str(FER_MINI), "--model", "fast", "--compare", "mini_xception_fer2013"]) == 0
+    assert "McNemar's exact p" in capsys.readouterr().out
+
+
+def test_bad_input_is_one_line_and_exit_1(tmp_path, capsys):
+    import zipfile
+
+    no_classes = tmp_path / "no_classes.zip"
+    with zipfile.ZipFile(no_classes, "w") as archive:
+        archive.writestr("photos/a.jpg", (FER_MINI / "happy").joinpath(next((FER_MINI / "happy").iterdir()).name).read_bytes())
+    not_images = tmp_path / "not_images"
+    (not_images / "happy").mkdir(parents=True)
+    (not_images / "happy" / "notes.txt").write_text("hello")
+    empty_class = tmp_path / "empty_class"
+    (empty_class / "sad").mkdir(parents=True)
+    cases = {str(no_classes): "no_classes.zip has none of the class folders",
+             str(not_images): "has no images", str(empty_class): "The class folder sad in",
+             str(tmp_path / "missing"): "does not exist"}
+    for path, message in cases.items():
+        assert main([path]) == 1
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1 and "Traceback" not in err
+    assert main([str(FER_MINI), "--faces", str(tmp_path / "faces.xlsx")]) == 1
+    assert "written as .csv or .parquet" in capsys.readouterr().err

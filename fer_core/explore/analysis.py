@@ -231,7 +231,8 @@ def _slice_keys(faces: pd.DataFrame, by: str, bins: int) -> pd.Series:
 
 def slices(table: pd.DataFrame | EvaluationRun, by: str | Sequence[str] = ("face_px", "brightness", "contrast",
            "blur", "yaw", "set", "true_label"), bins: int = 4, min_count: int = 1) -> pd.DataFrame:
-    """Accuracy and face count per slice, with its 95 % Wilson interval, worst slice first.
+    """Accuracy and face count per slice, with its 95 % Wilson interval, worst slice first (the larger first
+    among equals: a small slice's accuracy is the less certain; `low` and `high` say how much).
 
     Numeric facts (`SLICE_FACTS`) are cut into `bins` quantile bins (roll and yaw by their size); any other
     column (`set`, `true_label`, `predicted`, ...) slices by value. Facts that are NaN throughout (pose on
@@ -255,7 +256,7 @@ def slices(table: pd.DataFrame | EvaluationRun, by: str | Sequence[str] = ("face
     low, high = wilson_interval(frame["correct"].to_numpy(), frame["n"].to_numpy())
     frame["low"], frame["high"] = low, high
     frame["gap"] = frame["accuracy"] - overall
-    return frame.sort_values(["high", "accuracy", "n"], ascending=[True, True, False]).reset_index(drop=True)
+    return frame.sort_values(["accuracy", "n"], ascending=[True, False]).reset_index(drop=True)
 
 
 def slice_mask(table: pd.DataFrame | EvaluationRun, by: str, slice_name: str, bins: int = 4) -> pd.Series:

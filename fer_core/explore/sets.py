@@ -130,22 +130,29 @@ def looks_like_crops(paths: list[Path]) -> bool:
     return small >= CROP_SHARE * len(sample)
 
 
-def open_folder(path: str | Path, name: str | None = None, detect: bool | None = None) -> LabelledSet:
+def _sentence(text: str) -> str:
+    """"the upload" opens a sentence as "The upload"; a file or folder name keeps its own spelling."""
+    return "The" + text[3:] if text.startswith("the ") else text
+
+
+def open_folder(path: str | Path, name: str | None = None, detect: bool | None = None,
+                shown: str | None = None) -> LabelledSet:
     """The labelled set in a folder of class folders (`angry/ ... neutral/`; a missing class is fine).
 
     `detect=None` decides crops or photos from the images; True or False says so. Raises `DatasetError`
-    (one sentence) for a path that does not exist, a folder without class folders, an empty class folder,
-    or class folders without images.
+    (one sentence, naming the folder as `shown`, default its path) for a path that does not exist, a folder
+    without class folders, or a class folder without images.
     """
     path = Path(path)
+    shown = shown or str(path)
     if not path.exists():
-        raise DatasetError(f"{path} does not exist.")
+        raise DatasetError(f"{_sentence(shown)} does not exist.")
     if not path.is_dir():
-        raise DatasetError(f"{path} is not a folder of class folders ({', '.join(EMOTIONS)}).")
+        raise DatasetError(f"{_sentence(shown)} is not a folder of class folders ({', '.join(EMOTIONS)}).")
     root = _find_root(path)
     folders = _class_folders(root)
     if not folders:
-        raise DatasetError(f"{path} has none of the class folders {', '.join(EMOTIONS)}.")
+        raise DatasetError(f"{_sentence(shown)} has none of the class folders {', '.join(EMOTIONS)}.")
     items: list[LabelledItem] = []
     for label in EMOTIONS:
         if label not in folders:
@@ -153,7 +160,7 @@ def open_folder(path: str | Path, name: str | None = None, detect: bool | None =
         images = [p for p in sorted(folders[label].iterdir())
                   if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")]
         if not images:
-            raise DatasetError(f"The class folder {folders[label].name} in {path.name} has no images "
+            raise DatasetError(f"The class folder {folders[label].name} in {shown} has no images "
                                f"({', '.join(sorted(IMAGE_EXTENSIONS))}).")
         items += [LabelledItem(p, label) for p in images]
     kind: SetKind
@@ -168,7 +175,8 @@ def open_zip(source: bytes | str | Path, workdir: str | Path, name: str | None =
              detect: bool | None = None, max_mb: int = MAX_ZIP_MB, max_files: int = MAX_ZIP_FILES) -> LabelledSet:
     """The labelled set in a zip of class folders, unpacked under `workdir` with the Training page's safe
     reader (`fer_core.training.data.extract_zip`): no member may leave `workdir`, at most `max_files` members
-    and `max_mb` unpacked (counted on the bytes actually inflated), honest one-sentence `DatasetError`s."""
+    and `max_mb` unpacked (counted on the bytes actually inflated), honest one-sentence `DatasetError`s that
+    name the zip as `name` (an upload's file name; default "the upload", or the zip file's name)."""
     from ..training.data import extract_zip
 
     if isinstance(source, (str, Path)):
@@ -178,14 +186,11 @@ def open_zip(source: bytes | str | Path, workdir: str | Path, name: str | None =
         label = name or zip_path.name
         data = zip_path.read_bytes()
     else:
-        label = name or "The upload"
+        label = name or "the upload"
         data = bytes(source)
-    workdir = Path(workdir)
-    folder = extract_zip(data, workdir, name=label, max_bytes=max_mb * 2**20, max_files=max_files)
-    try:
-        return open_folder(folder, name=Path(label).stem if label != "The upload" else "upload", detect=detect)
-    except DatasetError as error:
-        raise DatasetError(str(error).replace(str(folder), label)) from None
+    folder = extract_zip(data, Path(workdir), name=_sentence(label), max_bytes=max_mb * 2**20, max_files=max_files)
+    set_name = Path(label).stem if label != "the upload" else "upload"
+    return open_folder(folder, name=set_name, detect=detect, shown=label)
 
 
 def bundled_sample() -> LabelledSet:

@@ -48,7 +48,7 @@ FACE_COLUMNS: list[str] = [
 - `file`: the image's path relative to the set's root (`happy/PublicTest_123.jpg`); `set`: the set's name.
 - `true_label`: the class folder the image is in (one of EMOTIONS).
 - `p_<class>` (7): calibrated probabilities; `raw_p_<class>` (7): before the model's temperature.
-- `predicted`: the argmax class (None where no face was found); `confidence`: its calibrated probability;
+- `predicted`: the argmax class (missing, NaN, where no face was found); `confidence`: its calibrated probability;
   `correct`: predicted == true_label (False where no face was found).
 - `face_found`: False for a photo in which the detector found no face. Such rows are kept, so they can be
   counted and listed, with NaN probabilities and facts; every metric leaves them out.
@@ -118,7 +118,8 @@ def _model_fingerprint(spec: ModelSpec) -> dict[str, Any]:
         members = []
         weights = hashlib.blake2b(spec.weights_path.read_bytes(), digest_size=16).hexdigest()
     return {"name": spec.name, "weights": weights, "input_size": spec.input_size, "face_margin": spec.face_margin,
-            "classes": list(spec.classes), "temperature": spec.temperature, "members": members}
+            "classes": list(spec.classes), "temperature": spec.temperature,
+            "temperature_tta": spec.temperature_tta, "members": members}
 
 
 def _cache_key(spec: ModelSpec, labelled_set: LabelledSet, settings: dict[str, Any]) -> str:
@@ -204,7 +205,8 @@ def evaluate_set(
         "level_eyes": bool(recognizer.settings.level_eyes) if detect else None,
         "detect_width": recognizer.settings.detect_width if detect else None,
         "retry_width": recognizer.settings.retry_width if detect else None,
-        "temperature": spec.temperature, "kind": labelled_set.kind, "root": str(labelled_set.root),
+        "temperature": float(recognizer.classifier.temperature), "kind": labelled_set.kind,
+        "root": str(labelled_set.root),
     }
     folder = None
     if cache:
@@ -257,14 +259,14 @@ def evaluate_set(
     if extractor is not None:
         dims = extractor.dimensions
         feats = np.full((total, dims), np.nan, dtype=np.float32)
+    temperature = float(recognizer.classifier.temperature)
     for b in range(0, len(rows), BATCH):
         chunk = rows[b:b + BATCH]
         batch = inputs[chunk]
         raw[chunk] = recognizer.classify_crops(batch, calibrated=False)
-        # A single network's calibrated output is its raw output at its temperature (EmotionClassifier.predict);
-        # an ensemble calibrates each member before averaging, so it is asked again.
-        calibrated[chunk] = (recognizer.classify_crops(batch, calibrated=True) if spec.is_ensemble
-                             else apply_temperature(raw[chunk], spec.temperature))
+        # What classify_crops(calibrated=True) returns, without running the network twice: the raw output
+        # (an ensemble's: its members' average) at the classifier's temperature (its mirror-TTA one with tta).
+        calibrated[chunk] = apply_temperature(raw[chunk], temperature)
         if extractor is not None:
             feats[chunk] = extractor.features(batch)
 
