@@ -299,7 +299,8 @@ def embedding_map(points: np.ndarray, colour_by: Sequence[str], hover: Sequence[
 
 def reliability_diagram(curves: Mapping[str, pd.DataFrame], height: int = 380) -> go.Figure:
     """Accuracy against confidence per confidence bin, one line per curve ("before", "after"), with the
-    diagonal of perfect calibration and bars for how many faces fall in each bin.
+    diagonal of perfect calibration and grey bars for how many faces fall in each bin (of the first curve
+    named "after ...").
 
     Each frame needs `confidence` (mean confidence in the bin), `accuracy` (share right in the bin) and
     `count`; empty bins are left out.
@@ -308,11 +309,14 @@ def reliability_diagram(curves: Mapping[str, pd.DataFrame], height: int = 380) -
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfectly calibrated",
                              line=dict(color="#CBD2D9", dash="dash", width=1.5), hoverinfo="skip"))
+    counted = False
     for (name, frame), colour in zip(curves.items(), colours):
         frame = frame[frame["count"] > 0]
-        fig.add_trace(go.Bar(x=frame["confidence"], y=frame["count"], name=f"faces ({name})", yaxis="y2",
-                             marker=dict(color=colour, opacity=0.18), width=1 / 15 * 0.9, showlegend=False,
-                             hovertemplate=f"{name}: %{{y}} faces near %{{x:.0%}} confidence<extra></extra>"))
+        if not counted and "after" in name:  # one set of bars: how many faces each bin holds
+            counted = True
+            fig.add_trace(go.Bar(x=frame["confidence"], y=frame["count"], name="faces", yaxis="y2",
+                                 marker=dict(color="#CBD2D9", opacity=0.45), width=1 / 15 * 0.9, showlegend=False,
+                                 hovertemplate="%{y} faces near %{x:.0%} confidence<extra></extra>"))
         fig.add_trace(go.Scatter(x=frame["confidence"], y=frame["accuracy"], mode="lines+markers", name=name,
                                  line=dict(color=colour, width=2.4), marker=dict(size=7),
                                  hovertemplate=f"{name}: %{{x:.0%}} confident, %{{y:.0%}} right<extra></extra>"))
@@ -326,14 +330,12 @@ def reliability_diagram(curves: Mapping[str, pd.DataFrame], height: int = 380) -
 
 
 def recall_side_by_side(recalls: pd.DataFrame, names: Sequence[str], height: int = 320) -> go.Figure:
-    """Per-class recall of two models as paired bars (solid: the first, faded: the second); `recalls` is
-    indexed by class with one column per name."""
-    classes = list(recalls.index)
-    labels = [display_name(c) for c in classes]
-    colours = [COLORS_HEX.get(c, "#888") for c in classes]
+    """Per-class recall of two models as paired bars (dark: the first, light: the second); `recalls` is indexed
+    by class with one column per name."""
+    labels = [display_name(c) for c in recalls.index]
     fig = go.Figure()
-    for name, opacity in zip(names, (1.0, 0.4)):
-        fig.add_trace(go.Bar(x=labels, y=recalls[name], name=name, marker=dict(color=colours, opacity=opacity),
+    for name, colour in zip(names, ("#1F4E8C", "#E69F00")):
+        fig.add_trace(go.Bar(x=labels, y=recalls[name], name=name, marker=dict(color=colour),
                              text=[f"{v:.0%}" for v in recalls[name]], textposition="outside", cliponaxis=False,
                              hovertemplate=f"{name}, %{{x}}: recall %{{y:.0%}}<extra></extra>"))
     style(fig, height)
@@ -342,10 +344,11 @@ def recall_side_by_side(recalls: pd.DataFrame, names: Sequence[str], height: int
     return fig
 
 
-def slice_intervals(frame: pd.DataFrame, height: int | None = None) -> go.Figure:
+def slice_intervals(frame: pd.DataFrame, overall: float | None = None, height: int | None = None) -> go.Figure:
     """Accuracy per slice with its 95 % interval, worst first, as dots with error bars; each point's
     customdata is its row number in `frame` (a click hands it back). `frame` needs `label`, `accuracy`,
-    `low`, `high` and `n` (faces), as `fer_core.explore.slices` gives them."""
+    `low`, `high` and `n` (faces), as `fer_core.explore.slices` gives them; `overall`, the whole set's
+    accuracy, is drawn as a dashed line."""
     frame = frame.reset_index(drop=True)
     fig = go.Figure(go.Scatter(
         x=frame["accuracy"], y=frame["label"], mode="markers",
@@ -356,6 +359,10 @@ def slice_intervals(frame: pd.DataFrame, height: int | None = None) -> go.Figure
         hovertemplate="%{y}: %{x:.0%} right of %{customdata[1]} faces<br>click to show them<extra></extra>",
     ))
     style(fig, height or max(260, 26 * len(frame) + 60))
+    if overall is not None:
+        fig.add_vline(x=overall, line=dict(color="#D55E00", dash="dash", width=1.5),
+                      annotation=dict(text=f"whole set {overall:.0%}", font=dict(size=11, color="#D55E00")),
+                      annotation_position="top")
     fig.update_layout(clickmode="event+select", dragmode=False)
     fig.update_xaxes(range=[0, 1.02], tickformat=".0%", title="accuracy (95 % interval)", fixedrange=True)
     fig.update_yaxes(autorange="reversed", fixedrange=True, type="category")

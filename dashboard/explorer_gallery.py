@@ -143,9 +143,8 @@ def gallery(run: Any, slice_options: dict[str, tuple[int, ...]]) -> None:
             r = table.iloc[int(row)]
             with col.container(border=True, gap="small", key=f"explorer_tile_{row}"):
                 st.image(run.crops[int(row)], width="stretch")
-                st.button(_face_label(r), key=f"explorer_open_{row}", type="tertiary",
-                          on_click=_open, args=(int(row),), width="stretch",
-                          help=f"{r['file']}: true {display_name(str(r['true_label']))}. Click to see it up close.")
+                st.button(_face_label(r), key=f"explorer_open_{row}", type="tertiary", on_click=_open,
+                          args=(int(row),), width="stretch")
                 st.caption(f"true {display_name(str(r['true_label']))}")
     if pages > 1:
         st.pagination(pages, key="explorer_page", max_visible_pages=9)

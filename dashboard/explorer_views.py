@@ -7,7 +7,6 @@ Each view draws what `fer_core.explore` computes and hands faces to the gallery 
 
 from __future__ import annotations
 
-import importlib.util
 import time
 from typing import Any
 
@@ -16,6 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from fer_core.emotions import COLORS_HEX, display_name
+from fer_core.explore import EMBED_METHODS
 from fer_core.settings import Settings
 
 from . import charts, explorer, ui
@@ -76,7 +76,7 @@ def confusion_view(run: Any, table: pd.DataFrame) -> None:
 # --- embedding map ---------------------------------------------------------------------------------------
 
 METHOD_NAMES = {"umap": "UMAP", "tsne": "t-SNE", "pca": "PCA"}
-MAP_METHODS = [m for m in ("umap", "tsne", "pca") if m != "umap" or importlib.util.find_spec("umap")]
+MAP_METHODS = sorted(EMBED_METHODS, key=lambda m: m == "pca")  # t-SNE (the clearer map) first
 LARGE_FOR_TSNE = 1500
 
 @st.cache_data(show_spinner="Laying out the faces on a map...", max_entries=8)
@@ -104,14 +104,14 @@ def map_view(run: Any, table: pd.DataFrame, run_key: tuple) -> None:
     left, right = st.columns([1, 1])
     colour = left.segmented_control("Colour by", ["true label", "prediction", "right or wrong"],
                                     default="true label", key="explorer_map_colour", required=True)
-    # t-SNE draws the clearer map but takes about a minute for 3,589 faces on two busy cores: large sets
-    # open on PCA (seconds), and t-SNE is one click away.
+    # t-SNE draws the clearer map but takes 15 s to 2 minutes for 3,589 faces on two shared cores: large
+    # sets open on PCA (seconds), and t-SNE is one click away.
     large = len(table) > LARGE_FOR_TSNE
     default = "pca" if large else MAP_METHODS[0]
     method = right.segmented_control("Layout", MAP_METHODS, default=default, key=f"explorer_map_method_{large}",
                                      format_func=METHOD_NAMES.get, required=True,
-                                     help="t-SNE keeps neighbours together (a few seconds for thousands of faces); "
-                                          "PCA is instant and keeps the large-scale directions.")
+                                     help="t-SNE keeps neighbours together (seconds for hundreds of faces, up to "
+                                          "minutes for thousands); PCA is quick and keeps the large-scale directions.")
     start = time.perf_counter()
     try:
         xy = _layout(run_key, run.features, method)
@@ -208,8 +208,8 @@ def compare_view(run: Any, source: explorer.SetSource, settings: Settings) -> No
     result = explore.compare(table_a, explorer.table_of(run_b), run.model, other)
     m = st.columns(4)
     m[0].metric("Agreement", f"{result.agreement:.1%}", help="Faces both models give the same label.")
-    m[1].metric(f"Accuracy of {run.model}", f"{result.accuracy_a:.1%}")
-    m[2].metric(f"Accuracy of {other}", f"{result.accuracy_b:.1%}",
+    m[1].metric("Accuracy, this model", f"{result.accuracy_a:.1%}", help=run.model)
+    m[2].metric("Accuracy, the second", f"{result.accuracy_b:.1%}", help=other,
                 delta=f"{(result.accuracy_b - result.accuracy_a) * 100:+.1f} points")
     m[3].metric("McNemar p", f"{result.mcnemar_p:.3g}",
                 help=f"Only {run.model} right: {result.only_a_right}; only {other} right: {result.only_b_right}. "
@@ -235,7 +235,8 @@ SLICE_BY = ("face_px", "brightness", "contrast", "blur", "yaw", "roll", "detecto
 def _slices(run_key: tuple, _table: pd.DataFrame) -> pd.DataFrame:
     from fer_core import explore
 
-    by = [c for c in SLICE_BY if c in _table and (_table[c].notna().any())]
+    faces = _table[_table["face_found"]]
+    by = [c for c in SLICE_BY if c in faces and faces[c].nunique(dropna=True) > 1]
     frame = explore.slices(_table, by=by)
     frame["label"] = [_slice_label(b, s) for b, s in zip(frame["by"], frame["slice"])]
     return frame
@@ -277,24 +278,23 @@ def slices_view(table: pd.DataFrame, run_key: tuple) -> None:
         st.info("No slices: no face was found in this set.")
         return
     overall = float(table.loc[table["face_found"], "correct"].mean())
-    left, right = st.columns([1.3, 1], gap="large")
+    left, right = st.columns([1, 1.15], gap="medium")
     with left:
         shown = frame.head(20)
-        st.plotly_chart(charts.slice_intervals(shown), key="explorer_slices", config=NO_BAR, width="stretch",
+        st.plotly_chart(charts.slice_intervals(shown, overall), key="explorer_slices", config=NO_BAR, width="stretch",
                         on_select=lambda: _slice_clicked(table, shown), selection_mode="points")
         st.caption(f"The 20 worst slices by the top of their 95 % interval (Wilson), against {overall:.1%} on the "
                    "whole set. Click a slice to see its faces in the gallery. Facts are cut into quarters; pose "
                    "exists only where the detector ran.")
     with right:
-        st.dataframe(frame[["label", "n", "accuracy", "low", "high", "gap"]], hide_index=True, width="stretch",
+        st.dataframe(frame[["label", "n", "accuracy", "low", "high"]], hide_index=True, width="stretch",
                      height=min(640, 36 * len(frame) + 40), column_config={
                          "label": st.column_config.TextColumn("slice"),
                          "n": st.column_config.NumberColumn("faces"),
                          "accuracy": st.column_config.ProgressColumn("accuracy", min_value=0, max_value=1,
                                                                      format="percent"),
                          "low": st.column_config.NumberColumn("95 % low", format="percent"),
-                         "high": st.column_config.NumberColumn("95 % high", format="percent"),
-                         "gap": st.column_config.NumberColumn("vs. the set", format="percent")})
+                         "high": st.column_config.NumberColumn("95 % high", format="percent")})
 
 
 # --- likely label errors ---------------------------------------------------------------------------------
