@@ -10,6 +10,7 @@ import pytest
 
 from sample_media import FER_MINI, PHOTOS
 from fer_core import EMOTIONS, Box, EmotionRecognizer, create_detector, get_model, list_models, load_image
+from fer_core.calibration import apply_temperature
 from fer_core.errors import FerError, ModelNotFoundError
 from fer_core.preprocess import crop_faces, prepare_face, square_crop_region, to_gray
 
@@ -151,8 +152,12 @@ def test_mirror_tta_averages_the_face_and_its_mirror():
     tta = EmotionRecognizer(detector="haar", tta=True)
     image = load_image(PHOTOS / "angry_posed.jpg")
     batch = plain.crops(image, plain.detect(image))
-    expected = (plain.classify_crops(batch) + plain.classify_crops(batch[:, :, ::-1, :].copy())) / 2
-    np.testing.assert_allclose(tta.classify_crops(batch), expected, atol=1e-5)
+    # On the network's own outputs; the calibrated ones then get the mirror-TTA temperature.
+    expected = (plain.classify_crops(batch, calibrated=False)
+                + plain.classify_crops(batch[:, :, ::-1, :].copy(), calibrated=False)) / 2
+    np.testing.assert_allclose(tta.classify_crops(batch, calibrated=False), expected, atol=1e-5)
+    np.testing.assert_allclose(tta.classify_crops(batch), apply_temperature(expected, tta.model.temperature_tta),
+                               atol=1e-5)
 
 
 def test_results_are_json_serialisable(haar_recognizer):
@@ -177,7 +182,7 @@ def test_tflite_model_agrees_with_the_keras_original_on_real_faces(haar_recogniz
         image = load_image(PHOTOS / photo)
         faces.extend(pretrained.crops(image, pretrained.detect(image)))
     batch = np.stack(faces)
-    fast = pretrained.classify_crops(batch)
+    fast = pretrained.classify_crops(batch, calibrated=False)  # the network itself, before its temperature
     reference = original.predict(batch, verbose=0)
     np.testing.assert_allclose(fast, reference, atol=1e-4)
     assert (fast.argmax(1) == reference.argmax(1)).all()
@@ -240,11 +245,12 @@ def test_ensemble_averages_its_members_on_real_faces():
     assert spec.is_ensemble and spec.members == ("mini_xception_fer2013", "mini_xception_wide48_ft")
     faces = np.stack([prepare_face(to_gray(load_image(p)), 48) for p in sorted((FER_MINI / "happy").glob("*.jpg"))])
     ensemble = EmotionClassifier("mini_xception_ensemble").predict(faces)
-    # The pre-trained member sees the 48x48 faces upscaled to its 64x64 input.
-    pretrained = EmotionClassifier("mini_xception_fer2013").predict(resize_batch(faces, 64))
-    own = EmotionClassifier("mini_xception_wide48_ft").predict(faces)
+    # The pre-trained member sees the 48x48 faces upscaled to its 64x64 input. The members' own outputs are
+    # averaged, then the ensemble's temperature applies.
+    pretrained = EmotionClassifier("mini_xception_fer2013").predict(resize_batch(faces, 64), calibrated=False)
+    own = EmotionClassifier("mini_xception_wide48_ft").predict(faces, calibrated=False)
     assert resize_batch(faces, 64).shape[1:] == (64, 64, 1)
-    np.testing.assert_allclose(ensemble, (pretrained + own) / 2, atol=1e-5)
+    np.testing.assert_allclose(ensemble, apply_temperature((pretrained + own) / 2, spec.temperature), atol=1e-5)
     faces_found = EmotionRecognizer(model="mini_xception_ensemble").analyze(load_image(PHOTOS / "happy_astronaut.png"))
     assert [f.label for f in faces_found] == ["happy"]
 
