@@ -210,13 +210,23 @@ def format_comparison(comparison: Any) -> str:
     return "\n".join(lines)
 
 
-def record(result: Evaluation, spec: ModelSpec, data_dir: Path) -> None:
-    """Store an evaluation of face crops in the model's model.json (mirror TTA under its own keys)."""
+def record(result: Evaluation, spec: ModelSpec, data_dir: Path, detector: str = DEFAULT_DETECTOR) -> None:
+    """Store an evaluation in the model's model.json (mirror TTA under its own keys).
+
+    Face crops are the model's validation figures (PublicTest for shipped models: what every list shows). A
+    `--detect` run on whole photos goes under `metrics.end_to_end[<folder name>]` instead (e.g.
+    `wild_dev_kept_out`): the whole pipeline on faces unlike FER2013, which the README's model table shows.
+    """
     from .classifier import measure_ms_per_face
     from .models import record_metrics
 
     if result.detect:
-        raise FerError("--record stores the classifier's accuracy on face crops; run it without --detect.")
+        end_to_end = dict(spec.metrics.get("end_to_end") or {})
+        end_to_end[Path(data_dir).name + ("_tta" if result.tta else "")] = {
+            "accuracy": result.accuracy, "macro_recall": result.macro_recall, "n": result.n,
+            "no_face": result.no_face, "detector": detector}
+        record_metrics(spec, {"end_to_end": end_to_end})
+        return
     suffix = "_tta" if result.tta else ""
     record_metrics(spec, {f"val_accuracy{suffix}": result.accuracy, "val_data": str(data_dir),
                           f"val_per_class{suffix}": {c: round(m["recall"], 4) for c, m in result.per_class.items()},
@@ -260,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
             comparison = compare(run, evaluate_run(args.data_dir, other, detect=args.detect,
                                                    progress=sys.stderr.isatty()))
         if args.record:
-            record(result, recognizer.model, args.data_dir)
+            record(result, recognizer.model, args.data_dir, args.detector)
     except FerError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

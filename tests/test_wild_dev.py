@@ -129,3 +129,28 @@ def test_the_third_look_skips_large_photos_and_finds_nothing_in_empty_ones() -> 
     recognizer = EmotionRecognizer()
     for shape in ((60, 45, 3), (200, 150, 3)):
         assert recognizer.find_faces(np.full(shape, 128, np.uint8)) == []
+
+
+def test_an_end_to_end_evaluation_is_recorded_beside_the_crop_figures(tmp_path: Path, monkeypatch) -> None:
+    import json
+
+    from fer_core.evaluate import main
+    from fer_core.models import get_model
+
+    source = get_model("fast").directory
+    folder = tmp_path / "models" / "fast_copy"
+    folder.mkdir(parents=True)
+    shutil.copy(source / "model.tflite", folder / "model.tflite")
+    data = json.loads((source / "model.json").read_text()) | {"name": "fast_copy"}
+    (folder / "model.json").write_text(json.dumps(data))
+    monkeypatch.setenv("FER_MODELS_DIRS", str(tmp_path / "models"))
+    photos = tmp_path / "wild_like_kept_out"
+    for label, name in (("happy", "happy_posed.jpg"), ("happy", "happy_astronaut.png"), ("surprise", "surprise_posed.jpg")):
+        (photos / label).mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / "samples" / "photos" / name, photos / label / name)
+    assert main([str(photos), "--detect", "--model", "fast_copy", "--record"]) == 0
+    recorded = json.loads((folder / "model.json").read_text())["metrics"]
+    figures = recorded["end_to_end"]["wild_like_kept_out"]
+    assert figures["n"] == 3 and figures["no_face"] == 0 and figures["detector"] == "yunet"
+    assert 0.0 <= figures["macro_recall"] <= 1.0 and 0.0 <= figures["accuracy"] <= 1.0
+    assert recorded["val_accuracy"] == data["metrics"]["val_accuracy"]  # the PublicTest figure is left alone
