@@ -85,6 +85,12 @@ def test_features_are_the_models_global_average_pool(sample_run):
     pool = next(t for t in interpreter.get_tensor_details()
                 if "global_average_pooling" in t["name"] and list(t["shape"]) == [4, 256])
     np.testing.assert_allclose(sample_run.features[:4], interpreter.get_tensor(pool["index"]), rtol=1e-4, atol=1e-4)
+    # Probabilities and features come from one call of the model's file: the classifier's numbers exactly.
+    from fer_core.classifier import EmotionClassifier
+
+    full = (sample_run.crops.astype(np.float32) / 127.5 - 1)[..., None]
+    np.testing.assert_allclose(sample_run.table[RAW_PROB_COLUMNS].to_numpy(),
+                               EmotionClassifier("fast").predict(full, calibrated=False), atol=1e-6)
     # An ensemble's features are its members' side by side.
     best = FeatureExtractor("best")
     assert best.dimensions == sum(FeatureExtractor(m).dimensions for m in get_model("best").members)

@@ -57,7 +57,9 @@ class FeatureExtractor:
         content, self.tensor_name = with_feature_output(self.spec.weights_path.read_bytes(), len(self.spec.classes))
         self._interpreter = Interpreter(model_content=content, num_threads=num_threads)
         self._input = self._interpreter.get_input_details()[0]
-        self._output = next(o for o in self._interpreter.get_output_details() if o["name"] == self.tensor_name)
+        outputs = self._interpreter.get_output_details()
+        self._output = next(o for o in outputs if o["name"] == self.tensor_name)
+        self._probabilities = next(o for o in outputs if o["name"] != self.tensor_name)
         self._batch = -1
         self._lock = threading.Lock()
 
@@ -67,7 +69,7 @@ class FeatureExtractor:
             return sum(m.dimensions for m in self._members)
         return int(self._output["shape"][-1])
 
-    def _run(self, batch: np.ndarray) -> np.ndarray:
+    def _run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         with self._lock:
             if batch.shape[0] != self._batch:
                 self._interpreter.resize_tensor_input(self._input["index"], list(batch.shape))
@@ -76,7 +78,8 @@ class FeatureExtractor:
                 self._batch = batch.shape[0]
             self._interpreter.set_tensor(self._input["index"], batch)
             self._interpreter.invoke()
-            return self._interpreter.get_tensor(self._output["index"]).mean(axis=(1, 2))
+            return (self._interpreter.get_tensor(self._output["index"]).mean(axis=(1, 2)),
+                    self._interpreter.get_tensor(self._probabilities["index"]).copy())
 
     def features(self, batch: np.ndarray) -> np.ndarray:
         """(N, S, S, 1) float32 in [-1, 1] (at the model's input size) -> (N, D) float32."""
@@ -86,4 +89,13 @@ class FeatureExtractor:
                                   axis=1)
         if len(batch) == 0:
             return np.zeros((0, self.dimensions), dtype=np.float32)
-        return self._run(batch).astype(np.float32)
+        return self._run(batch)[0].astype(np.float32)
+
+    def features_and_outputs(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A single network's features and its raw probabilities from one call: the same network on the same
+        input as `EmotionClassifier.predict(batch, calibrated=False)` without mirror TTA, so the same numbers
+        (the tests check it), at the cost of one pass instead of two."""
+        if self._members:
+            raise ValueError("an ensemble's outputs come from EmotionClassifier; ask it for features only")
+        features, outputs = self._run(np.ascontiguousarray(batch, dtype=np.float32))
+        return features.astype(np.float32), outputs

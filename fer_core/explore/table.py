@@ -260,15 +260,20 @@ def evaluate_set(
         dims = extractor.dimensions
         feats = np.full((total, dims), np.nan, dtype=np.float32)
     temperature = float(recognizer.classifier.temperature)
+    # A single network without mirror TTA gives its probabilities and features from one call of its own file.
+    one_pass = not spec.is_ensemble and not recognizer.classifier.tta
     for b in range(0, len(rows), BATCH):
         chunk = rows[b:b + BATCH]
         batch = inputs[chunk]
-        raw[chunk] = recognizer.classify_crops(batch, calibrated=False)
+        if extractor is not None and one_pass:
+            feats[chunk], raw[chunk] = extractor.features_and_outputs(batch)
+        else:
+            raw[chunk] = recognizer.classify_crops(batch, calibrated=False)
+            if extractor is not None:
+                feats[chunk] = extractor.features(batch)
         # What classify_crops(calibrated=True) returns, without running the network twice: the raw output
         # (an ensemble's: its members' average) at the classifier's temperature (its mirror-TTA one with tta).
         calibrated[chunk] = apply_temperature(raw[chunk], temperature)
-        if extractor is not None:
-            feats[chunk] = extractor.features(batch)
 
     keep = np.flatnonzero(readable)
     crops = unscale_pixels(inputs[keep]).reshape(len(keep), size, size)

@@ -6,8 +6,9 @@ explorer can measure calibration against the crowd and find faces whose FER2013 
 
 The votes are looked up in a `ferplus_votes.csv` inside the set's folder (the bundled sample carries its
 own, so tests and CI have them), then in the project's shared copy (`../shared/data/ferplus_votes_trainval.csv`
-beside the checkout, or the file named by `FER_VOTES_CSV`). Faces are matched by class folder and file name,
-as the training code matches them (`match_rows`): FER2013 reuses a few names across class folders.
+beside the checkout, or the file named by `FER_VOTES_CSV`). Faces are matched by class folder and file name
+(any case), as the training code matches them (`training.data.match_rows`): FER2013 reuses a few names
+across class folders, and a face moved to another class folder is no longer the face the votes were for.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import pandas as pd
 
 from ..emotions import EMOTIONS
 from ..models import REPO_ROOT
-from ..training.data import FERPLUS_TO_EMOTIONS, match_rows
+from ..training.data import FERPLUS_TO_EMOTIONS
 
 VOTE_COLUMNS: list[str] = [f"votes_{c}" for c in EMOTIONS]
 """Each face's share of the FER+ votes per class (contempt, unknown and not-a-face votes left out); NaN where
@@ -32,16 +33,24 @@ SHARED_VOTES = REPO_ROOT.parent / "shared" / "data" / "ferplus_votes_trainval.cs
 _VOTES_COLUMN = "votes_neutral_happiness_surprise_sadness_anger_disgust_fear_contempt"
 
 
+def _key(path: str) -> str:
+    """`PublicTest/angry/PublicTest_1.jpg` or `/any/where/angry/PublicTest_1.jpg` -> `angry/publictest_1.jpg`."""
+    parts = path.replace("\\", "/").lower().rsplit("/", 2)
+    return "/".join(parts[-2:])
+
+
 @functools.lru_cache(maxsize=4)
-def _read_votes(path: str, mtime: float) -> tuple[list[str], np.ndarray]:
-    """(file keys, vote shares (M, 7)) of the faces in one FER+ votes CSV that have any emotion vote."""
+def _read_votes(path: str, mtime: float) -> tuple[dict[str, int], np.ndarray]:
+    """(class folder/file name -> row, vote shares (M, 7)) of the faces in one FER+ votes CSV that have any
+    emotion vote."""
     table = pd.read_csv(path, usecols=["file", _VOTES_COLUMN], dtype=str)
     counts = np.array([row.split() for row in table[_VOTES_COLUMN]], dtype=np.float64)
     shares = np.zeros((len(table), len(EMOTIONS)))
     shares[:, list(FERPLUS_TO_EMOTIONS)] = counts[:, : len(FERPLUS_TO_EMOTIONS)]
     total = shares.sum(axis=1, keepdims=True)
     keep = total[:, 0] > 0
-    return list(table["file"][keep]), shares[keep] / total[keep]
+    rows = {_key(name): row for row, name in enumerate(table["file"][keep])}
+    return rows, shares[keep] / total[keep]
 
 
 def votes_files(root: Path) -> list[Path]:
@@ -56,15 +65,15 @@ def votes_files(root: Path) -> list[Path]:
 def vote_shares(paths: list[Path], root: Path) -> np.ndarray:
     """(N, 7) FER+ vote shares for the images at `paths` (NaN rows where a face has none)."""
     out = np.full((len(paths), len(EMOTIONS)), np.nan)
+    keys = [_key(str(p)) for p in paths]
     missing = np.ones(len(paths), dtype=bool)
-    sources = [str(p) for p in paths]
     for votes_path in votes_files(root):
         if not missing.any():
             break
-        keys, shares = _read_votes(str(votes_path), votes_path.stat().st_mtime)
-        rows = match_rows(keys, [s for s, m in zip(sources, missing) if m])
-        where = np.flatnonzero(missing)
-        found = rows >= 0
-        out[where[found]] = shares[rows[found]]
-        missing[where[found]] = False
+        rows, shares = _read_votes(str(votes_path), votes_path.stat().st_mtime)
+        for i in np.flatnonzero(missing):
+            row = rows.get(keys[i])
+            if row is not None:
+                out[i] = shares[row]
+                missing[i] = False
     return out
