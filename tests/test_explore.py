@@ -262,9 +262,9 @@ def test_compare_two_models_on_the_same_faces(sample_run, tmp_path):
 def test_wilson_interval_and_slices_worst_first(sample_run):
     low, high = wilson_interval(8, 10)
     assert float(low) == pytest.approx(0.4902, abs=1e-4) and float(high) == pytest.approx(0.9433, abs=1e-4)
-    table = slices(sample_run.table, by=["brightness", "true_label", "yaw"])
+    table = slices(sample_run.table, by=["brightness", "true_label", "yaw", "set", "face_px"])
     assert list(table["accuracy"]) == sorted(table["accuracy"])  # worst first
-    assert set(table["by"]) == {"brightness", "true_label"}  # no pose on crops
+    assert set(table["by"]) == {"brightness", "true_label"}  # no pose on crops; one set, one size: no slices
     assert table[table["by"] == "true_label"]["n"].sum() == 350
     assert ((table["low"] <= table["accuracy"]) & (table["accuracy"] <= table["high"])).all()
     worst = table.iloc[0]

@@ -230,13 +230,14 @@ def _slice_keys(faces: pd.DataFrame, by: str, bins: int) -> pd.Series:
 
 
 def slices(table: pd.DataFrame | EvaluationRun, by: str | Sequence[str] = ("face_px", "brightness", "contrast",
-           "blur", "yaw", "set", "true_label"), bins: int = 4, min_count: int = 1) -> pd.DataFrame:
+           "blur", "roll", "yaw", "set", "true_label"), bins: int = 4, min_count: int = 1) -> pd.DataFrame:
     """Accuracy and face count per slice, with its 95 % Wilson interval, worst slice first (the larger first
     among equals: a small slice's accuracy is the less certain; `low` and `high` say how much).
 
     Numeric facts (`SLICE_FACTS`) are cut into `bins` quantile bins (roll and yaw by their size); any other
-    column (`set`, `true_label`, `predicted`, ...) slices by value. Facts that are NaN throughout (pose on
-    crops) give no slices. Columns: by, slice, n, correct, accuracy, low, high, and `gap`: the slice's
+    column (`set`, `true_label`, `predicted`, ...) slices by value. A column that gives a single slice (pose on
+    crops: NaN throughout; `set` for one set; face size when every crop is 48 pixels) is left out: that slice
+    would be the whole table. Columns: by, slice, n, correct, accuracy, low, high, and `gap`: the slice's
     accuracy minus the whole set's.
     """
     faces = _faces(table)
@@ -248,6 +249,8 @@ def slices(table: pd.DataFrame | EvaluationRun, by: str | Sequence[str] = ("face
             raise KeyError(f"the evaluation table has no column {name!r}")
         keys = _slice_keys(faces, name, bins)
         grouped = faces["correct"].astype(int).groupby(keys.to_numpy(), dropna=True, sort=False).agg(["sum", "count"])
+        if len(grouped) < 2:
+            continue
         for key, row in grouped.iterrows():
             parts.append({"by": name, "slice": str(key), "n": int(row["count"]), "correct": int(row["sum"])})
     frame = pd.DataFrame(parts, columns=["by", "slice", "n", "correct"])
