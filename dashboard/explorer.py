@@ -31,6 +31,7 @@ from fer_core.settings import Settings
 SELECTION_KEY = "explorer_selection"
 FACE_KEY = "explorer_face"  # the row shown up close, if any
 SOURCE_KEY = "explorer_source"  # the SetSource on show (the bundled sample when absent)
+RUN_KEY = "explorer_run_key"  # the run the selection belongs to
 RUNS_KEPT = 6
 
 
@@ -82,6 +83,16 @@ def select(label: str, rows: Any, source: str, ranked: bool = False) -> None:
 def clear_selection() -> None:
     st.session_state.pop(SELECTION_KEY, None)
     st.session_state["explorer_page"] = 1
+
+
+def follow_run(run_key: tuple) -> None:
+    """A selection belongs to one run: another model or set (whose cells, clusters and slices differ) starts
+    the gallery again from every face."""
+    if st.session_state.get(RUN_KEY) != run_key:
+        if RUN_KEY in st.session_state:
+            clear_selection()
+            st.session_state.pop(FACE_KEY, None)
+        st.session_state[RUN_KEY] = run_key
 
 
 def selection() -> Selection | None:
@@ -237,3 +248,18 @@ def model_comparison() -> pd.DataFrame:
              "with mirror TTA": s.metrics.get("val_accuracy_tta"), "ms per face": s.ms_per_face, "title": s.title}
             for s in list_models()]
     return pd.DataFrame(rows)
+
+
+def thumbnail(run: Any, row: int, found: bool) -> np.ndarray:
+    """What the gallery shows for a row: the face the model saw, or, for a photo with no face found, the
+    photo itself (small), read from the set's folder."""
+    if found:
+        return run.crops[row]
+    import cv2
+
+    image = cv2.imread(str(Path(run.settings.get("root", ".")) / str(run.table["file"].iloc[row])),
+                       cv2.IMREAD_GRAYSCALE)
+    if image is None:
+        return run.crops[row]
+    scale = 160 / max(image.shape)
+    return cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image

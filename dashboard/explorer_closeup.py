@@ -52,6 +52,12 @@ def close_up(run: Any, row: int) -> None:
     classes = list(EMOTIONS)
     model_name = run.model
     tta = bool(run.settings.get("tta", False))
+    if not bool(r["face_found"]):
+        st.markdown(f"**{r['file']}** · true {display_name(str(r['true_label']))}")
+        st.image(explorer.thumbnail(run, row, False), width=320)
+        st.info("The face detector found no face in this photo, so the model never saw it: it is listed here and "
+                "left out of every figure.", icon=":material/face_retouching_off:")
+        return
     probs = np.array([float(r[f"p_{c}"]) for c in classes])
     predicted = classes[int(np.argmax(probs))]
     true = str(r["true_label"])

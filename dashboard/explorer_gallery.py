@@ -142,7 +142,7 @@ def gallery(run: Any, slice_options: dict[str, tuple[int, ...]]) -> None:
         for col, row in zip(cols, shown[start:start + COLUMNS]):
             r = table.iloc[int(row)]
             with col.container(border=True, gap="small", key=f"explorer_tile_{row}"):
-                st.image(run.crops[int(row)], width="stretch")
+                st.image(explorer.thumbnail(run, int(row), bool(r["face_found"])), width="stretch")
                 st.button(_face_label(r), key=f"explorer_open_{row}", type="tertiary", on_click=_open,
                           args=(int(row),), width="stretch")
                 st.caption(f"true {display_name(str(r['true_label']))}")

@@ -40,6 +40,7 @@ if run is None:
         bar.empty()
 table = explorer.table_of(run)
 run_key = (source.key, settings.key())
+explorer.follow_run(run_key)
 explorer_views.summary(run, table, source, spec)
 
 VIEWS = [":material/grid_on: Confusion", ":material/scatter_plot: Embedding map", ":material/speed: Calibration",

@@ -743,3 +743,23 @@ def test_explorer_evaluates_an_uploaded_zip_and_bad_input_loses_nothing(tmp_path
         ok(at)
         assert len(at.error) == 1 and at.error[0].value.count(". ") == 0, (path, at.error[0].value)
         assert {m.label: m.value for m in at.metric}["Faces"] == "10", "the set on show stays"
+
+
+def test_explorer_whole_photos_go_through_the_detector_and_a_photo_without_a_face_is_listed():
+    photos = REPO / "samples" / "photos"
+    blank = np.tile(np.linspace(40, 200, 400, dtype=np.uint8), (300, 1))  # a grey ramp: no face in it
+    zipped = _zip_of({"happy/happy_astronaut.png": (photos / "happy_astronaut.png").read_bytes(),
+                      "surprise/surprise_posed.jpg": (photos / "surprise_posed.jpg").read_bytes(),
+                      "neutral/wall.png": png_bytes(np.dstack([blank] * 3))})
+    at = open_app(EXPLORER)
+    at.button_group(key="explorer_set_kind").set_value("zip").run()
+    at.file_uploader(key="explorer_zip").set_value([("photos.zip", zipped, "application/zip")]).run()
+    ok(at)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Faces"] == "2" and metrics["No face found"] == "1", metrics
+    at.button_group(key="explorer_f_outcome").set_value("no face found").run()
+    (label, row), = gallery(at)
+    assert label == "no face"
+    at.button(key=f"explorer_open_{row}").click().run()
+    ok(at)
+    assert any("found no face in this photo" in i.value for i in at.info)
