@@ -50,6 +50,7 @@ def test_the_table_on_the_bundled_sample(sample_run):
     np.testing.assert_allclose(p.sum(axis=1), 1, atol=1e-5)
     np.testing.assert_allclose(p, apply_temperature(raw, spec.temperature), atol=1e-6)
     assert (table["predicted"] == [EMOTIONS[i] for i in p.argmax(axis=1)]).all()
+    assert (p.argmax(axis=1) == raw.argmax(axis=1)).all()  # the temperature changes no answer
     np.testing.assert_allclose(table["confidence"], p.max(axis=1))
     assert (table["correct"] == (table["predicted"] == table["true_label"])).all()
     assert 0.6 <= table["correct"].mean() <= 0.8  # fast: 69.6 % on all of PublicTest
@@ -127,7 +128,9 @@ def test_photos_where_no_face_is_found_are_kept_and_counted(tmp_path):
     cv2.imwrite(str(tmp_path / "neutral" / "empty_room.jpg"), next(iter_frames(VIDEOS / "no_face.mp4")).image)
     labelled = open_folder(tmp_path)
     assert labelled.kind == "photos"  # decided from the images: large, not square
-    run = evaluate_set(labelled, "fast", cache=False)
+    calls: list[tuple[int, int]] = []
+    run = evaluate_set(labelled, "fast", cache=False, progress=lambda done, total: calls.append((done, total)))
+    assert calls[-1] == (4, 4)
     table = run.table.set_index("file")
     assert not table.at["neutral/empty_room.jpg", "face_found"]
     assert table.loc["neutral/empty_room.jpg", PROB_COLUMNS].isna().all()

@@ -7,7 +7,7 @@ dataclass, so the dashboard, the CLI and a notebook show the same figures. Rows 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Sequence
 
 import numpy as np
@@ -17,9 +17,6 @@ from ..calibration import DEFAULT_BINS, cross_entropy, expected_calibration_erro
 from ..emotions import EMOTIONS
 from .table import PROB_COLUMNS, RAW_PROB_COLUMNS, EvaluationRun
 from .votes import VOTE_COLUMNS
-
-Table = "pd.DataFrame | EvaluationRun"
-
 
 def _faces(table: pd.DataFrame | EvaluationRun) -> pd.DataFrame:
     frame = table.table if isinstance(table, EvaluationRun) else table
