@@ -164,7 +164,9 @@ class Comparison:
         data["per_class_recall"] = {c: {"a": round(float(r.recall_a), 4), "b": round(float(r.recall_b), 4),
                                         "support": int(r.support)} for c, r in self.per_class.iterrows()}
         data["disagreement_files"] = list(self.disagreements["file"])
-        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in data.items()}
+        rounded = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in data.items()}
+        rounded["mcnemar_p"] = float(f"{self.mcnemar_p:.4g}")  # a small p keeps its digits, not 0.0
+        return rounded
 
 
 def compare(table_a: pd.DataFrame | EvaluationRun, table_b: pd.DataFrame | EvaluationRun,
