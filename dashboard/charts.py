@@ -253,6 +253,8 @@ def confusion_squares(matrix: np.ndarray, classes: Sequence[str], side: int = 50
                     line=dict(color=["#1F2933" if i == j else "#D9E2EC" for i, j in zip(ii, jj)], width=1)),
         text=[str(c) if c else "" for c in counts],
         textfont=dict(size=13, color=["#FFFFFF" if s > 0.55 else "#1F2933" for s in share[ii, jj]]),
+        selected=dict(marker=dict(opacity=1.0)),
+        unselected=dict(marker=dict(opacity=0.5), textfont=dict(color="#7B8794")),  # the clicked cell stands out
         customdata=np.column_stack([[classes[i] for i in ii], [classes[j] for j in jj], counts]),
         hovertemplate="true %{y}, predicted %{x}: %{customdata[2]} faces (%{marker.color:.0%} of row)"
                       "<br>click to show them in the gallery<extra></extra>",

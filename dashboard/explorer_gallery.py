@@ -28,6 +28,12 @@ SORTS = {
     "file": "By file name, as the set lists them.",
 }
 OUTCOMES = ["all", "right", "wrong", "no face found"]
+_CSS = """<style>
+  [class*="st-key-explorer_tile_"] {padding: 0.45rem 0.35rem 0.2rem 0.35rem;}
+  [class*="st-key-explorer_tile_"] button p {font-size: 0.82rem; white-space: nowrap;}
+  [class*="st-key-explorer_tile_"] img {border-radius: 6px;}
+</style>"""
+"""Tiles a little tighter than Streamlit's bordered containers: "✗ Surprise 93%" fits on one line."""
 
 
 @dataclass(frozen=True)
@@ -116,8 +122,8 @@ def _banner(chosen: explorer.Selection | None, shown: int, total: int) -> None:
     if chosen is None:
         left.markdown(f"**{shown:,}** of {total:,} faces.")
         return
-    left.markdown(f":material/filter_alt: Showing **{chosen.label}** ({len(chosen.rows):,} faces, "
-                  f"{shown:,} after the filters below).")
+    after = f", {shown:,} under the filters" if shown != len(chosen.rows) else ""
+    left.markdown(f":material/filter_alt: Showing **{chosen.label}** ({len(chosen.rows):,} faces{after}).")
     right.button("Clear", icon=":material/filter_alt_off:", key="explorer_clear", on_click=explorer.clear_selection,
                  width="stretch", help="Show every face again.")
 
@@ -125,6 +131,7 @@ def _banner(chosen: explorer.Selection | None, shown: int, total: int) -> None:
 @st.fragment
 def gallery(run: Any, slice_options: dict[str, tuple[int, ...]]) -> None:
     """The gallery of `run`'s faces under the current selection and filters, one page at a time."""
+    st.html(_CSS)
     table = explorer.table_of(run)
     classes = list(EMOTIONS)
     chosen = explorer.selection()

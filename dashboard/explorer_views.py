@@ -7,7 +7,6 @@ Each view draws what `fer_core.explore` computes and hands faces to the gallery 
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import numpy as np
@@ -112,7 +111,6 @@ def map_view(run: Any, table: pd.DataFrame, run_key: tuple) -> None:
                                      format_func=METHOD_NAMES.get, required=True,
                                      help="t-SNE keeps neighbours together (seconds for hundreds of faces, up to "
                                           "minutes for thousands); PCA is quick and keeps the large-scale directions.")
-    start = time.perf_counter()
     try:
         xy = _layout(run_key, run.features, method)
     except Exception as error:  # noqa: BLE001
@@ -134,8 +132,7 @@ def map_view(run: Any, table: pd.DataFrame, run_key: tuple) -> None:
     hover_pictures("explorer_map", run_key, run.crops)
     st.caption(f"Each dot is a face, placed by the model's own penultimate features ({run.features.shape[1]} "
                f"numbers) reduced to 2-D by {METHOD_NAMES[method]}: faces the model sees alike lie "
-               f"close. Hover a dot to see the face; draw a lasso or a box to show those faces in the gallery. "
-               f"Drawn in {time.perf_counter() - start:.1f} s.")
+               f"close. Hover a dot to see the face; draw a lasso or a box to show those faces in the gallery.")
 
 
 # --- calibration -----------------------------------------------------------------------------------------
