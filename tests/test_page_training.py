@@ -1,12 +1,14 @@
-"""The Training page under AppTest: train on the bundled sample, see the result, the model is registered
-(in a temporary user-models folder, never in models/), downloadable, and selectable; bad zips get one
-clear message."""
+"""The Training page under AppTest: train on the bundled sample (in a child process), see the result, the
+model is registered (in a temporary user-models folder, never in models/), downloadable, and selectable; the
+server (this test process, where AppTest runs the page) never imports TensorFlow; a sidebar change or a visit
+to another page does not touch a run; Stop keeps the best finished epoch; bad zips get one clear message."""
 
 from __future__ import annotations
 
 import io
 import os
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -37,6 +39,17 @@ def open_page() -> AppTest:
     return at
 
 
+def wait_for_run(at: AppTest, until=lambda at: "training_job" not in at.session_state, timeout: float = 300) -> None:
+    """Rerun the page (as its fragment does every second in a browser) until `until(at)`: by default, until the
+    child process's run is over and its result (or error) is on the page."""
+    deadline = time.time() + timeout
+    while not until(at):
+        assert time.time() < deadline, "the training run did not end in time"
+        time.sleep(0.5)
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+
+
 def test_training_page_trains_on_the_sample_and_registers_the_model(user_models):
     at = open_page()
     assert "Training" in at.title[0].value
@@ -45,6 +58,9 @@ def test_training_page_trains_on_the_sample_and_registers_the_model(user_models)
     at.text_input(key="train_name").set_value("page_test_model")
     at.button(key="train_start").click().run()
     assert not at.exception, [e.value for e in at.exception]
+    assert "training_job" in at.session_state  # running in its child process
+    wait_for_run(at)
+    assert "tensorflow" not in sys.modules and "keras" not in sys.modules  # the server never loaded them
     assert not at.error, [e.value for e in at.error]
     folder = user_models / "page_test_model"
     assert (folder / "model.tflite").exists() and (folder / "model.json").exists()
@@ -70,12 +86,14 @@ def test_a_second_run_never_overwrites_and_is_compared_with_its_base(user_models
     at.slider(key="train_epochs").set_value(2)
     at.text_input(key="train_name").set_value("twice").run()
     at.button(key="train_start").click().run()
+    wait_for_run(at)
     assert not at.exception and not at.error, [e.value for e in at.exception] + [e.value for e in at.error]
     first = user_models / "twice" / "model.tflite"
     stamp = first.stat().st_mtime_ns
     # The same name again: the page says where this run will go, and it goes there.
     assert any("will be saved as 'twice_2'" in i.value for i in at.info)
     at.button(key="train_start").click().run()
+    wait_for_run(at)
     assert not at.exception and not at.error
     assert (user_models / "twice_2" / "model.tflite").exists() and first.stat().st_mtime_ns == stamp
     labels = {m.label: m for m in at.metric}
@@ -84,6 +102,57 @@ def test_a_second_run_never_overwrites_and_is_compared_with_its_base(user_models
     assert any("Only 14 validation faces" in w.value for w in at.warning)
     layout = json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]
     assert layout["xaxis"]["dtick"] == 1 and layout["xaxis"]["tick0"] == 1
+
+
+def _epochs_done(at: AppTest) -> int:
+    from fer_core.training.job import read_events
+
+    job = at.session_state["training_job"] if "training_job" in at.session_state else None
+    return 0 if job is None else sum(e["event"] == "epoch" for e in read_events(job["work"]))
+
+
+def test_a_run_goes_on_through_a_sidebar_change_and_a_visit_to_another_page(user_models):
+    """The run is a child process kept in the session: a sidebar change reruns the page and another page
+    replaces it, and neither touches the run; the page says it runs with the recipe it started with, and the
+    result is there on coming back."""
+    at = open_page()
+    at.slider(key="train_epochs").set_value(2)
+    at.text_input(key="train_name").set_value("through_clicks").run()
+    at.button(key="train_start").click().run()
+    pid = at.session_state["training_job"]["job"].process.pid
+    at.sidebar.toggle(key="_sb_tta").set_value(True).run()  # a sidebar setting changes mid-run
+    assert not at.exception
+    assert at.session_state["training_job"]["job"].process.pid == pid and at.session_state["training_job"]["job"].running
+    assert any("with the recipe it started with" in c.value for c in at.caption)
+    assert at.button(key="train_start").disabled
+    at.switch_page("pages/1_Image.py").run()  # another page while it trains
+    assert not at.exception
+    at.switch_page(PAGE).run()
+    assert at.slider(key="train_epochs").value == 2  # the recipe's inputs came back too
+    wait_for_run(at)
+    assert not at.error, [e.value for e in at.error]
+    assert (user_models / "through_clicks" / "model.tflite").exists()
+    assert at.session_state["training_result"]["name"] == "through_clicks"
+    assert "tensorflow" not in sys.modules
+
+
+def test_stop_ends_the_run_and_keeps_the_best_finished_epoch(user_models):
+    at = open_page()
+    at.slider(key="train_epochs").set_value(50)
+    at.text_input(key="train_name").set_value("stopped_early").run()
+    at.button(key="train_start").click().run()
+    wait_for_run(at, until=lambda at: _epochs_done(at) >= 1)
+    child = at.session_state["training_job"]["job"].process
+    at.button(key="train_stop").click().run()
+    assert child.poll() is not None  # the training process is gone at once
+    wait_for_run(at)
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    done = at.session_state["training_result"]
+    assert done["stopped"] and 1 <= len(done["history"]) < 50
+    assert (user_models / "stopped_early" / "model.tflite").exists()
+    assert any(f"Stopped after {len(done['history'])} of 50 epochs" in i.value for i in at.info)
+    card = (user_models / "stopped_early" / "training.json").read_text()
+    assert '"stopped_early": true' in card
 
 
 def test_upload_without_a_file_asks_for_one(user_models):

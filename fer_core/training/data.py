@@ -306,6 +306,86 @@ def split_validation(ds: FaceDataset, fraction: float, seed: int = 0) -> tuple[F
     return ds.subset(np.flatnonzero(~val_mask)), ds.subset(np.flatnonzero(val_mask))
 
 
+GROUPINGS = {
+    "subfolder": "the folder inside each class folder (happy/S005/001.png: S005)",
+    "prefix": "the file name up to its first _, - or space (S005_001_00000011.png: S005)",
+}
+"""How `face_groups` tells which faces belong together (one subject, one video sequence)."""
+
+
+def face_groups(ds: FaceDataset, how: str) -> list[str]:
+    """The group of every face, by `how` (a key of GROUPINGS), read from its source path.
+
+    Frames of one sequence or photos of one person are near-copies of each other: split at random, some land
+    in validation with their twins in training, and the validation accuracy measures memory, not skill
+    (CK+-style data scored 100 %). Whole groups must go to one side (`split_by_group`).
+    """
+    import re
+
+    if how not in GROUPINGS:
+        raise DatasetError(f"Unknown grouping '{how}'; choose one of {', '.join(GROUPINGS)}.")
+    groups = []
+    for source in ds.sources:
+        path = Path(source)
+        if how == "prefix":
+            groups.append(re.split(r"[_\- ]", path.stem, maxsplit=1)[0].lower())
+            continue
+        parts = path.parts[:-1]
+        below = next((parts[i + 1] for i in range(len(parts) - 1, -1, -1) if _class_index(parts[i]) is not None
+                      and i + 1 < len(parts)), "")
+        groups.append(below)
+    if how == "subfolder" and not any(groups):
+        raise DatasetError("The class folders hold no subfolders to group the faces by (e.g. happy/S005/001.png); "
+                           "group them by file-name prefix, or split at random.")
+    return groups
+
+
+def split_by_group(ds: FaceDataset, groups: list[str], fraction: float, seed: int = 0) -> tuple[FaceDataset, FaceDataset]:
+    """Whole groups to validation (groups in random order until about `fraction` of the faces), the rest to
+    training: no group on both sides. Faces without a group (an empty name) count as a group each."""
+    if not 0 < fraction < 1:
+        raise DatasetError(f"The validation split must be between 0 and 1, got {fraction}.")
+    names = [g or f"\0{i}" for i, g in enumerate(groups)]
+    unique = sorted(set(names))
+    if len(unique) < 2:
+        raise DatasetError(f"All {len(ds)} faces are in one group ({unique[0] if unique else 'none'}): there is no "
+                           "second group to validate on. Split at random, or give the faces a group each.")
+    order = np.random.default_rng(seed).permutation(len(unique))
+    sizes = {g: 0 for g in unique}
+    for g in names:
+        sizes[g] += 1
+    target, taken, val_groups = fraction * len(ds), 0, set()
+    for i in order:
+        if taken >= target or len(val_groups) == len(unique) - 1:
+            break
+        val_groups.add(unique[i])
+        taken += sizes[unique[i]]
+    val_mask = np.array([g in val_groups for g in names])
+    return ds.subset(np.flatnonzero(~val_mask)), ds.subset(np.flatnonzero(val_mask))
+
+
+def near_duplicates(train_x: np.ndarray, val_x: np.ndarray, threshold: float = 0.95, limit: int = 2000) -> int:
+    """How many validation faces (of the first `limit`) have a near-copy among the training faces.
+
+    Faces are compared as 16x16 thumbnails, each centred and scaled to unit length (so brightness and
+    contrast do not matter): a correlation above `threshold` is a near-copy (consecutive frames of one
+    video; the same photo shifted by a pixel). In FER2013 PublicTest 1.8 % of faces pass it (most of them
+    the dataset's known duplicates); a share well above that means twins on both sides of the split.
+    """
+    def vectors(x: np.ndarray) -> np.ndarray:
+        small = resize_faces(np.asarray(x, np.uint8), 16).reshape(len(x), -1).astype(np.float32)
+        small -= small.mean(axis=1, keepdims=True)
+        return small / np.maximum(np.linalg.norm(small, axis=1, keepdims=True), 1e-6)
+
+    if not len(train_x) or not len(val_x):
+        return 0
+    val = vectors(val_x[:limit])
+    best = np.full(len(val), -1.0, np.float32)
+    for start in range(0, len(train_x), 4096):
+        best = np.maximum(best, (vectors(train_x[start:start + 4096]) @ val.T).max(axis=0))
+    return int((best > threshold).sum())
+
+
 # ------------------------------------------------------------------------------ stored teacher targets
 def save_soft_targets(path: str | Path, sources: list[str], probs: np.ndarray, teachers: list[str]) -> Path:
     """Store a teacher's probabilities by face file name (float16: FER2013 Training takes about 0.6 MB)."""
