@@ -30,9 +30,13 @@ from fer_core.results import Box
 from fer_core.video import iter_frames
 
 
+NETWORK = "resnet_m_distilled_resnet18_150ep"
+"""A single network (the `fast` role is a pair), so its features are its own pooled channels."""
+
+
 @pytest.fixture(scope="module")
 def sample_run(tmp_path_factory):
-    return evaluate_set(bundled_sample(), "fast", cache_dir=tmp_path_factory.mktemp("cache"))
+    return evaluate_set(bundled_sample(), NETWORK, cache_dir=tmp_path_factory.mktemp("cache"))
 
 
 def test_the_bundled_sample_has_fifty_faces_per_class_with_votes():
@@ -42,7 +46,7 @@ def test_the_bundled_sample_has_fifty_faces_per_class_with_votes():
 
 
 def test_the_table_on_the_bundled_sample(sample_run):
-    table, spec = sample_run.table, get_model("fast")
+    table, spec = sample_run.table, get_model(NETWORK)
     assert list(table.columns) == FACE_COLUMNS and len(table) == 350 and sample_run.model == spec.name
     assert table["file"].iloc[0] == "angry/" + sorted(p.name for p in (bundled_sample().root / "angry").iterdir())[0]
     assert (table["set"] == "bundled sample").all() and table["face_found"].all()
@@ -70,13 +74,13 @@ def test_the_table_on_the_bundled_sample(sample_run):
 
 
 def test_features_are_the_models_global_average_pool(sample_run):
-    """The map's features are the fast model's own 256 pooled channels, read as the interpreter computes them."""
+    """The map's features are the network's own 256 pooled channels, read as the interpreter computes them."""
     from ai_edge_litert.interpreter import Interpreter
 
     assert sample_run.features.shape == (350, 256) and np.isfinite(sample_run.features).all()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        interpreter = Interpreter(model_path=str(get_model("fast").weights_path),
+        interpreter = Interpreter(model_path=str(get_model(NETWORK).weights_path),
                                   experimental_preserve_all_tensors=True)
     batch = (sample_run.crops[:4].astype(np.float32) / 127.5 - 1)[..., None]
     interpreter.resize_tensor_input(interpreter.get_input_details()[0]["index"], list(batch.shape))
@@ -91,7 +95,7 @@ def test_features_are_the_models_global_average_pool(sample_run):
 
     full = (sample_run.crops.astype(np.float32) / 127.5 - 1)[..., None]
     np.testing.assert_allclose(sample_run.table[RAW_PROB_COLUMNS].to_numpy(),
-                               EmotionClassifier("fast").predict(full, calibrated=False), atol=1e-6)
+                               EmotionClassifier(NETWORK).predict(full, calibrated=False), atol=1e-6)
     # An ensemble's features are its members' side by side.
     best = FeatureExtractor("best")
     assert best.dimensions == sum(FeatureExtractor(m).dimensions for m in get_model("best").members)
@@ -104,19 +108,19 @@ def test_a_cached_run_reopens_and_a_changed_face_is_evaluated_again(tmp_path):
         for path in sorted((bundled_sample().root / emotion).glob("*.jpg"))[:5]:
             shutil.copy(path, root / emotion / path.name)
     cache = tmp_path / "cache"
-    first = evaluate_set(open_folder(root), "fast", cache_dir=cache)
-    again = evaluate_set(open_folder(root), "fast", cache_dir=cache)
+    first = evaluate_set(open_folder(root), NETWORK, cache_dir=cache)
+    again = evaluate_set(open_folder(root), NETWORK, cache_dir=cache)
     assert not first.from_cache and again.from_cache
     pd.testing.assert_frame_equal(first.table, again.table)
     assert np.array_equal(first.crops, again.crops) and np.allclose(first.features, again.features)
     moved = tmp_path / "moved"
     shutil.copytree(root, moved)  # the same faces elsewhere (a zip unpacked again): still the cached run
-    elsewhere = evaluate_set(open_folder(moved, name="moved"), "fast", cache_dir=cache)
+    elsewhere = evaluate_set(open_folder(moved, name="moved"), NETWORK, cache_dir=cache)
     assert elsewhere.from_cache and elsewhere.root == moved and (elsewhere.table["set"] == "moved").all()
     changed = next((moved / "sad").glob("*.jpg"))
     changed.write_bytes((root / "happy" / next((root / "happy").glob("*.jpg")).name).read_bytes())
-    assert not evaluate_set(open_folder(moved), "fast", cache_dir=cache).from_cache
-    assert not evaluate_set(open_folder(root), "fast", tta=True, cache_dir=cache).from_cache
+    assert not evaluate_set(open_folder(moved), NETWORK, cache_dir=cache).from_cache
+    assert not evaluate_set(open_folder(root), NETWORK, tta=True, cache_dir=cache).from_cache
 
 
 def test_photos_where_no_face_is_found_are_kept_and_counted(tmp_path):
@@ -129,7 +133,7 @@ def test_photos_where_no_face_is_found_are_kept_and_counted(tmp_path):
     labelled = open_folder(tmp_path)
     assert labelled.kind == "photos"  # decided from the images: large, not square
     calls: list[tuple[int, int]] = []
-    run = evaluate_set(labelled, "fast", cache=False, progress=lambda done, total: calls.append((done, total)))
+    run = evaluate_set(labelled, NETWORK, cache=False, progress=lambda done, total: calls.append((done, total)))
     assert calls[-1] == (4, 4)
     table = run.table.set_index("file")
     assert not table.at["neutral/empty_room.jpg", "face_found"]

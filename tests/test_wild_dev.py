@@ -137,7 +137,7 @@ def test_an_end_to_end_evaluation_is_recorded_beside_the_crop_figures(tmp_path: 
     from fer_core.evaluate import main
     from fer_core.models import get_model
 
-    source = get_model("fast").directory
+    source = get_model("resnet_m_distilled_resnet18_150ep").directory  # a single network (fast is a pair)
     folder = tmp_path / "models" / "fast_copy"
     folder.mkdir(parents=True)
     shutil.copy(source / "model.tflite", folder / "model.tflite")
