@@ -1,10 +1,11 @@
-"""Image page: upload photos (or pick a sample) and see every face's emotion."""
+"""Image page: upload photos (or pick a sample) and see every face's emotion. The photos chosen (uploads too)
+are kept for the session, so a visit to another page comes back to the same results (`dashboard.kept`)."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import files, image_view, resources, ui
+from dashboard import files, image_view, kept, resources, ui
 from fer_core.io import decode_photo
 from fer_core.results import concat_tables
 
@@ -15,23 +16,27 @@ settings = ui.setup_page(
 )
 ui.legend()
 
-source = st.radio("Source", ["Upload photos", "Sample photo"], horizontal=True, key="image_source",
+source = st.radio("Source", ["Upload photos", "Sample photo"], horizontal=True, key=kept.remember("image_source"),
                   label_visibility="collapsed")
 inputs: list[tuple[str, bytes | None, object]] = []  # (name, data, error)
 if source == "Upload photos":
-    uploads = st.file_uploader(
+    st.file_uploader(
         f"Photos (JPG, PNG, WebP or BMP, up to {files.upload_limit_mb()} MB each)",
         type=files.IMAGE_TYPES, accept_multiple_files=True, key="image_uploads",
+        on_change=kept.upload_changed, args=("image_uploads",),
     )
-    for upload in uploads or []:
-        inputs.append((upload.name, upload.getvalue(), None))
+    for upload_name, upload_data in kept.uploads("image_uploads"):  # after a page switch: the photos kept
+        inputs.append((upload_name, upload_data, None))
+    if inputs and not st.session_state.get("image_uploads"):
+        st.caption(f"Showing the {len(inputs)} photo{'s' if len(inputs) > 1 else ''} uploaded earlier in this "
+                   "session; drop others to replace them.")
     if not inputs:
         st.info("Drop one or several photos above, or switch to **Sample photo** to try a bundled one.", icon=":material/upload:")
 else:
     samples = files.sample_photos()
     names = list(samples)
-    default = names.index("happy astronaut") if "happy astronaut" in names else 0
-    choice = st.selectbox("Sample photo", names, index=default, key="image_sample")
+    choice = st.selectbox("Sample photo", names,
+                          key=kept.remember("image_sample", "happy astronaut" if "happy astronaut" in names else names[0]))
     inputs.append((samples[choice].name, samples[choice].read_bytes(), None))
 
 if inputs:
