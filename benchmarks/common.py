@@ -225,17 +225,20 @@ def stop_process(proc: subprocess.Popen, timeout: float = 10) -> None:
         proc.wait()
 
 
-def wait_idle(page, timeout: float = 30.0) -> None:
-    """Until a Streamlit script run is over (a Playwright page): the status widget ("Running...") shows while
-    a run lasts, so wait for it to stay away for 0.8 s."""
+def wait_idle(page, timeout: float = 30.0, quiet: float = 0.8) -> None:
+    """Until a Streamlit script run is over (a Playwright page): while a run lasts the status widget shows
+    ("Running...") and the elements of the run before that the new one has not yet replaced carry
+    data-stale="true" (so a locator could find an old and a new copy of one element). Wait until neither is
+    on the page, for `quiet` seconds in a row: a run that a click asked for may start a moment later."""
+    busy = page.locator('[data-testid="stStatusWidget"], [data-stale="true"]')
     deadline = time.time() + timeout
     quiet_since = None
     while time.time() < deadline:
-        if page.locator('[data-testid="stStatusWidget"]').count():
+        if busy.count():
             quiet_since = None
         elif quiet_since is None:
             quiet_since = time.time()
-        elif time.time() - quiet_since > 0.8:
+        elif time.time() - quiet_since > quiet:
             return
         page.wait_for_timeout(100)
     raise AssertionError("the page kept running")

@@ -12,6 +12,14 @@ CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 BASE_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
              "--disable-component-update", "--disable-sync", "--no-first-run"]
 ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
+# An element of the page's current run: while a run lasts, Streamlit keeps the last run's elements that it has not
+# replaced yet, marked data-stale="true", so a locator without this can match an old and a new copy at once.
+CURRENT = '[data-testid="stElementContainer"]:not([data-stale="true"])'
+
+
+def current(page, test_id: str):
+    """The elements with this data-testid that belong to the current run (never a stale copy)."""
+    return page.locator(f'{CURRENT} [data-testid="{test_id}"]')
 
 
 def chromium_path() -> str | None:
