@@ -107,6 +107,13 @@ def test_an_uploaded_labelled_zip_is_evaluated(page, tmp_path, screenshots):
     assert {caption for _, caption in gallery_faces(page)} == {"true Happy", "true Sad", "true Surprise"}
     assert_no_errors(page)
     snap(page, screenshots / "explorer_zip.png")
+    with page.expect_download() as download:
+        page.locator(".st-key-explorer_dl_csv button:visible").first.click()
+    import pandas as pd
+
+    table = pd.read_csv(download.value.path())
+    assert len(table) == 12 and set(table["true_label"]) == {"happy", "sad", "surprise"}
+    assert {"p_happy", "raw_p_happy", "predicted", "confidence", "correct", "blur"} <= set(table.columns)
 
 
 def test_an_embedding_map_selection_filters_the_gallery(page, screenshots):
