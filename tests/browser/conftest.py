@@ -71,37 +71,48 @@ class Server(str):
     pid: int
 
 
+def _started(proc: subprocess.Popen, url: str, log_path: Path) -> bool:
+    """Whether the server answers its health check (False when it exited first, e.g. its port was taken)."""
+    deadline = time.time() + 60
+    while proc.poll() is None:
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as response:
+                if response.read().strip() == b"ok":
+                    return True
+        except OSError:
+            pass
+        if time.time() > deadline:
+            stop_process(proc)
+            raise RuntimeError(f"streamlit did not start within 60 s; see {log_path}")
+        time.sleep(0.3)
+    return False
+
+
 @contextlib.contextmanager
 def streamlit_server(log_name: str, user_models: Path, server_root: Path | None = None) -> Iterator[Server]:
     """`streamlit run app.py` started as `make run` starts it (file watcher off, bound to 127.0.0.1, no usage
     statistics) on a free port, models trained on the Training page going to `user_models` (never the
     repository's user_models/), and the tests' temporary folder `server_root` among the folders whose paths
     the pages open (FER_SERVER_ROOTS); stopped, by its own pid, on exit."""
-    port = free_port()
-    cmd = [*make_run_command(), "--server.port", str(port)]
     log_path = REPO / "test-output" / log_name
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    log = open(log_path, "w")
     env = {**os.environ, "FER_USER_MODELS_DIR": str(user_models)}
     if server_root is not None:
         env["FER_SERVER_ROOTS"] = str(server_root)
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env)
-    url = Server(f"http://127.0.0.1:{port}")
-    url.pid = proc.pid
+    # A free port can be taken by another process before streamlit binds it: then start again on another.
+    for attempt in range(3):
+        port = free_port()
+        log = open(log_path, "w")
+        proc = subprocess.Popen([*make_run_command(), "--server.port", str(port)], cwd=REPO, stdout=log,
+                                stderr=subprocess.STDOUT, env=env)
+        url = Server(f"http://127.0.0.1:{port}")
+        url.pid = proc.pid
+        if _started(proc, url, log_path):
+            break
+        log.close()
+        if attempt == 2 or "is not available" not in log_path.read_text(errors="replace"):
+            raise RuntimeError(f"streamlit exited early; see {log_path}")
     try:
-        deadline = time.time() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"streamlit exited early; see {log_path}")
-            try:
-                with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as response:
-                    if response.read().strip() == b"ok":
-                        break
-            except OSError:
-                pass
-            if time.time() > deadline:
-                raise RuntimeError(f"streamlit did not start within 60 s; see {log_path}")
-            time.sleep(0.3)
         yield url
     finally:
         stop_process(proc)
