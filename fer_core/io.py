@@ -37,7 +37,7 @@ _LIMIT = f"more than the {MAX_PIXELS // 1_000_000} megapixel limit"
 
 PHOTO_MAX_SIDE = 2048
 """The dashboard analyses and shows a photo at most this many pixels on its long side (`decode_photo`): the
-detector works on a 320- or 640-pixel copy and the model on 64-pixel crops, so a 40-megapixel phone photo
+detector works on a 320- or 640-pixel copy and the model on 48-pixel crops (64 for the 2017 Mini-XCEPTION), so a 40-megapixel phone photo
 gives the same faces at 2048 pixels, at a twentieth of the memory."""
 
 

@@ -45,7 +45,8 @@ class _Stopped:
         signalling = False
 
 
-# STUN/TURN servers: none on one machine; for a deployment, from secrets.toml or the environment (README).
+# STUN/TURN servers: none on one machine; for a deployment, from secrets.toml or the environment
+# (docs/dashboard.md, "Webcam from another machine").
 try:
     ICE_SERVERS = rtc.ice_servers(secrets=rtc.streamlit_secrets())
 except rtc.IceConfigError as error:
