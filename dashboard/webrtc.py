@@ -154,7 +154,7 @@ CAMERA_HELP: dict[str, tuple[str, str]] = {
     "NoMediaAPI": (
         "This browser does not offer the camera to this page.",
         "Browsers only give the camera to secure pages: open the dashboard at http://localhost:8501 on this "
-        "machine, or serve it over https for other machines (docs/dashboard.md, "Webcam from another machine"), in a current browser."),
+        "machine, or serve it over https for other machines (docs/dashboard.md, 'Webcam from another machine'), in a current browser."),
 }
 CAMERA_HELP["OverconstrainedError"] = CAMERA_HELP["NotFoundError"]
 CAMERA_HELP["SecurityError"] = CAMERA_HELP["NoMediaAPI"]
