@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import time
 import zipfile
 from pathlib import Path
 from urllib.parse import urlparse
@@ -20,12 +21,16 @@ SAMPLES = REPO / "samples"
 FITS = """e => { const s = e.querySelector('.dvn-scroller'); return !s || s.scrollWidth <= s.clientWidth + 1; }"""
 
 
-def tables_fit(page) -> None:
-    """Every table on the page fits its card: no horizontal scrolling inside it."""
+def tables_fit(page, timeout: float = 10.0) -> None:
+    """Every table on the page fits its card: no horizontal scrolling inside it. The grid sizes its columns
+    a moment after it is drawn (longer on a loaded machine), so each table has `timeout` seconds to settle."""
     tables = page.locator('[data-testid="stDataFrame"]')
     for i in range(tables.count()):
         if tables.nth(i).is_visible():
-            assert tables.nth(i).evaluate(FITS), f"table {i} is wider than its card"
+            deadline = time.time() + timeout
+            while not tables.nth(i).evaluate(FITS):
+                assert time.time() < deadline, f"table {i} is wider than its card"
+                page.wait_for_timeout(200)
 
 
 def pick(page, label: str, option: str, scope: str = "") -> None:
@@ -75,7 +80,6 @@ def test_first_visit_by_address_then_every_page_stays_on_this_machine(browser, f
                 tables_fit(page)
                 page.locator('[role="tab"]', has_text="Model card").click()
                 page.get_by_text("At a glance").wait_for()
-                page.wait_for_timeout(500)
                 tables_fit(page)
             if info is PAGES[0]:
                 page.get_by_role("button", name="Try on a sample photo").click()
@@ -114,7 +118,6 @@ def test_big_group_photo_is_downscaled_once_and_its_table_fits(page, tmp_path, s
     wait_idle(page, 60)
     assert page.locator(".fer-chip", has_text="5. ").count() == 1
     page.locator('[data-testid="stDataFrame"]').first.wait_for()
-    page.wait_for_timeout(500)
     tables_fit(page)
     assert_no_errors(page)
     snap(page, screenshots / "image_big_group.png")
@@ -144,7 +147,6 @@ def test_a_brief_false_detection_is_not_a_face(page, screenshots):
     assert page.get_by_text("1 brief detection (under 5 analysed frames or 0.5 s) not counted").count() == 1
     assert page.locator('[role="tab"]', has_text="Face ").count() == 0, "one face: no tab per face"
     page.locator('[data-testid="stDataFrame"]').first.wait_for()
-    page.wait_for_timeout(500)
     tables_fit(page)
     assert_no_errors(page)
     snap(page, screenshots / "video_brief_detection.png")
@@ -214,7 +216,6 @@ def test_training_shows_activity_at_once_and_a_result_that_fits(page, screenshot
     page.locator(".js-plotly-plot .xtick text").first.wait_for()
     ticks = page.locator(".js-plotly-plot .xtick text").all_text_contents()
     assert ticks and all(re.fullmatch(r"\d+", t.strip()) for t in ticks), ticks
-    page.wait_for_timeout(500)
     tables_fit(page)
     assert_no_errors(page)
     snap(page, screenshots / "training_result.png")
