@@ -241,11 +241,13 @@ def probabilities_under_every_model(face: np.ndarray, tta: bool) -> pd.DataFrame
 
 
 def model_comparison() -> pd.DataFrame:
-    """Every registry model with its role, recorded PublicTest accuracy and cost per face, side by side."""
+    """Every registry model with its role, recorded PublicTest accuracy and cost per face, side by side.
+
+    Models go by their short titles (the picker's), so the table fits its card; the cards hold the long ones."""
     from fer_core.models import aliases_of, list_models
 
-    rows = [{"model": s.name, "aliases": ", ".join(aliases_of(s.name)), "PublicTest": s.accuracy,
-             "with mirror TTA": s.metrics.get("val_accuracy_tta"), "ms per face": s.ms_per_face, "title": s.title}
+    rows = [{"model": s.short_title or s.name, "aliases": ", ".join(aliases_of(s.name)), "PublicTest": s.accuracy,
+             "with mirror TTA": s.metrics.get("val_accuracy_tta"), "ms per face": s.ms_per_face, "name": s.name}
             for s in list_models()]
     return pd.DataFrame(rows)
 
