@@ -11,10 +11,13 @@ import os
 import sys
 import threading
 import time
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import cv2
 import numpy as np
+
+if TYPE_CHECKING:
+    from ai_edge_litert.interpreter import Interpreter
 
 from .calibration import apply_temperature
 from .models import ModelSpec, get_model
@@ -41,6 +44,21 @@ def _quiet_native_stderr() -> Iterator[None]:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+
+
+def invoke(interpreter: "Interpreter", input_detail: dict, batch: np.ndarray, allocated: int) -> int:
+    """Fill the interpreter's input with `batch` and run it, resizing first when the batch size changed.
+
+    Returns the batch size now allocated (the caller keeps it, so the next call of the same size skips
+    the costly re-allocation). The caller holds the interpreter's lock.
+    """
+    if batch.shape[0] != allocated:
+        interpreter.resize_tensor_input(input_detail["index"], list(batch.shape))
+        with _quiet_native_stderr():
+            interpreter.allocate_tensors()
+    interpreter.set_tensor(input_detail["index"], batch)
+    interpreter.invoke()
+    return batch.shape[0]
 
 
 def resize_batch(batch: np.ndarray, size: int) -> np.ndarray:
@@ -92,13 +110,7 @@ class EmotionClassifier:
             return np.mean([m.predict(resize_batch(batch, m.input_size), calibrated=False)
                             for m in self._members], axis=0)
         with self._lock:
-            if batch.shape[0] != self._batch:
-                self._interpreter.resize_tensor_input(self._input["index"], list(batch.shape))
-                with _quiet_native_stderr():
-                    self._interpreter.allocate_tensors()
-                self._batch = batch.shape[0]
-            self._interpreter.set_tensor(self._input["index"], batch)
-            self._interpreter.invoke()
+            self._batch = invoke(self._interpreter, self._input, batch, self._batch)
             return self._interpreter.get_tensor(self._output["index"]).copy()
 
     def predict(self, batch: np.ndarray, calibrated: bool = True) -> np.ndarray:

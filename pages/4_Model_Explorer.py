@@ -47,24 +47,16 @@ VIEWS = [":material/grid_on: Confusion", ":material/scatter_plot: Embedding map"
          ":material/compare_arrows: Model against model", ":material/segment: Slices",
          ":material/report: Likely label errors", ":material/description: Model card"]
 tabs = st.tabs(VIEWS, key="explorer_view", on_change="rerun")
-with tabs[0]:
-    if tabs[0].open:
-        explorer_views.confusion_view(run, table)
-with tabs[1]:
-    if tabs[1].open:
-        explorer_views.map_view(run, table, run_key)
-with tabs[2]:
-    if tabs[2].open:
-        explorer_views.calibration_view(run, table)
-with tabs[3]:
-    if tabs[3].open:
-        explorer_views.compare_view(run, source, settings)
-with tabs[4]:
-    if tabs[4].open:
-        explorer_views.slices_view(table, run_key)
-with tabs[5]:
-    if tabs[5].open:
-        explorer_views.label_errors_view(table, source)
+SHOW_VIEW = [lambda: explorer_views.confusion_view(run, table),
+             lambda: explorer_views.map_view(run, table, run_key),
+             lambda: explorer_views.calibration_view(run, table),
+             lambda: explorer_views.compare_view(run, source, settings),
+             lambda: explorer_views.slices_view(table, run_key),
+             lambda: explorer_views.label_errors_view(table, source)]
+for tab, show in zip(tabs, SHOW_VIEW):
+    with tab:
+        if tab.open:  # only the open view is computed
+            show()
 
 # --- Model card -----------------------------------------------------------------------------------------
 with tabs[6]:

@@ -17,7 +17,7 @@ import threading
 
 import numpy as np
 
-from ..classifier import _quiet_native_stderr, resize_batch
+from ..classifier import invoke, resize_batch
 from ..errors import FerError
 from ..models import ModelSpec, get_model
 
@@ -71,13 +71,7 @@ class FeatureExtractor:
 
     def _run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         with self._lock:
-            if batch.shape[0] != self._batch:
-                self._interpreter.resize_tensor_input(self._input["index"], list(batch.shape))
-                with _quiet_native_stderr():
-                    self._interpreter.allocate_tensors()
-                self._batch = batch.shape[0]
-            self._interpreter.set_tensor(self._input["index"], batch)
-            self._interpreter.invoke()
+            self._batch = invoke(self._interpreter, self._input, batch, self._batch)
             return (self._interpreter.get_tensor(self._output["index"]).mean(axis=(1, 2)),
                     self._interpreter.get_tensor(self._probabilities["index"]).copy())
 
