@@ -40,3 +40,4 @@ def yunet_recognizer():
     from fer_core import EmotionRecognizer
 
     return EmotionRecognizer(detector="yunet")
+

@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from module_checks import newly_imported
+
 if "tensorflow" not in sys.modules:
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
@@ -51,6 +53,7 @@ def wait_for_run(at: AppTest, until=lambda at: "training_job" not in at.session_
 
 
 def test_training_page_trains_on_the_sample_and_registers_the_model(user_models):
+    modules_before = set(sys.modules)
     at = open_page()
     assert "Training" in at.title[0].value
     at.radio(key="train_mode").set_value("Scratch (Mini-XCEPTION wide, 48x48)").run()
@@ -60,7 +63,7 @@ def test_training_page_trains_on_the_sample_and_registers_the_model(user_models)
     assert not at.exception, [e.value for e in at.exception]
     assert "training_job" in at.session_state  # running in its child process
     wait_for_run(at)
-    assert "tensorflow" not in sys.modules and "keras" not in sys.modules  # the server never loaded them
+    assert not newly_imported(modules_before, "tensorflow", "keras")  # the page's process never loaded them
     assert not at.error, [e.value for e in at.error]
     folder = user_models / "page_test_model"
     assert (folder / "model.tflite").exists() and (folder / "model.json").exists()
@@ -115,6 +118,7 @@ def test_a_run_goes_on_through_a_sidebar_change_and_a_visit_to_another_page(user
     """The run is a child process kept in the session: a sidebar change reruns the page and another page
     replaces it, and neither touches the run; the page says it runs with the recipe it started with, and the
     result is there on coming back."""
+    modules_before = set(sys.modules)
     at = open_page()
     at.slider(key="train_epochs").set_value(2)
     at.text_input(key="train_name").set_value("through_clicks").run()
@@ -133,7 +137,7 @@ def test_a_run_goes_on_through_a_sidebar_change_and_a_visit_to_another_page(user
     assert not at.error, [e.value for e in at.error]
     assert (user_models / "through_clicks" / "model.tflite").exists()
     assert at.session_state["training_result"]["name"] == "through_clicks"
-    assert "tensorflow" not in sys.modules
+    assert not newly_imported(modules_before, "tensorflow")
 
 
 def test_stop_ends_the_run_and_keeps_the_best_finished_epoch(user_models):
