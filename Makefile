@@ -34,7 +34,7 @@ browser-deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 test: $(VENV)/.installed-dev browser-deps
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=25
 
 # Everything but the browser tests.
 test-fast: $(VENV)/.installed-dev
