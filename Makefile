@@ -51,6 +51,7 @@ screenshots: $(VENV)/.installed-dev browser-deps
 FER2013_TGZ ?= ../shared/data/fer2013_trainval.tgz
 data:
 	@test -d data/PublicTest || { mkdir -p data && tar xzf $(FER2013_TGZ) -C data; }
+	@test -f data/ferplus_votes_trainval.csv || cp $(dir $(FER2013_TGZ))ferplus_votes_trainval.csv data/
 	@echo "FER2013 in data/Training and data/PublicTest"
 
 # wild_dev (web and TV photos, not FER2013) and its committed split by person (splits/wild_dev.csv): models are

@@ -19,7 +19,7 @@ from fer_core.pipeline import EmotionRecognizer
 
 ROOT = Path(__file__).resolve().parent.parent
 SPLIT = ROOT / "splits" / "wild_dev.csv"
-# The class counts of ../shared/data/wild_dev.tgz (its README).
+# The class counts of the wild_dev archive (its data README).
 WILD_DEV_COUNTS = {"angry": 192, "disgust": 148, "happy": 400, "neutral": 400, "sad": 207, "surprise": 308}
 
 

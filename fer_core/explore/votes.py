@@ -5,8 +5,8 @@ set is a FER2013 image with votes, the evaluation table carries its vote shares 
 explorer can measure calibration against the crowd and find faces whose FER2013 label the crowd disputes.
 
 The votes are looked up in a `ferplus_votes.csv` inside the set's folder (the bundled sample carries its
-own, so tests and CI have them), then in the project's shared copy (`../shared/data/ferplus_votes_trainval.csv`
-beside the checkout, or the file named by `FER_VOTES_CSV`). Faces are matched by class folder and file name
+own, so tests and CI have them), then in the file named by `FER_VOTES_CSV`, then in `data/ferplus_votes_trainval.csv`
+(which `make data` puts beside FER2013). Faces are matched by class folder and file name
 (any case), as the training code matches them (`training.data.match_rows`): FER2013 reuses a few names
 across class folders, and a face moved to another class folder is no longer the face the votes were for.
 """
@@ -29,7 +29,7 @@ VOTE_COLUMNS: list[str] = [f"votes_{c}" for c in EMOTIONS]
 the face has no votes."""
 
 LOCAL_VOTES_FILE = "ferplus_votes.csv"
-SHARED_VOTES = REPO_ROOT.parent / "shared" / "data" / "ferplus_votes_trainval.csv"
+DATA_VOTES = REPO_ROOT / "data" / "ferplus_votes_trainval.csv"
 _VOTES_COLUMN = "votes_neutral_happiness_surprise_sadness_anger_disgust_fear_contempt"
 
 
@@ -58,7 +58,7 @@ def votes_files(root: Path) -> list[Path]:
     candidates = [Path(root) / LOCAL_VOTES_FILE]
     if os.environ.get("FER_VOTES_CSV"):
         candidates.append(Path(os.environ["FER_VOTES_CSV"]))
-    candidates.append(SHARED_VOTES)
+    candidates.append(DATA_VOTES)
     return [p for p in candidates if p.is_file()]
 
 
