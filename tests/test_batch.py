@@ -147,6 +147,32 @@ def test_rerun_skips_finished_work_and_retries_failures(tmp_path):
     assert len(pd.read_parquet(tmp_path / "out" / "faces")) == 72 + 2
 
 
+def test_a_local_cluster_starts_after_a_streamlit_script_ran_in_this_process(tmp_path, monkeypatch):
+    """Streamlit leaves `sys.modules["__main__"]` at the last script it ran (in the server: a page). Dask spawns
+    its workers, and spawn runs the parent's main file again in each: here an AppTest script that cannot run
+    bare, which stopped the worker ("Nanny failed to start") when the suite ran in another order."""
+    from streamlit.testing.v1 import AppTest
+
+    from fer_core.batch import BatchOptions, run_batch
+    from fer_core.batch.cluster import ClusterSpec
+
+    monkeypatch.setitem(sys.modules, "__main__", sys.modules["__main__"])  # put back after the test
+
+    def page():
+        import streamlit as st
+
+        st.write("a page")
+
+    AppTest.from_function(page).run()
+    assert sys.modules["__main__"].__file__ != sys.argv[0]  # the script's file, as in the server
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    shutil.copy(PHOTOS / "happy_posed.jpg", archive / "happy.jpg")
+    result = run_batch([archive], BatchOptions(out=tmp_path / "out", cluster=ClusterSpec(workers=1)))
+    assert (result.analysed, result.failed) == (1, 0)
+    assert hasattr(sys.modules["__main__"], "__file__")  # the script's main module is back
+
+
 def test_bad_jobs_are_one_line_and_a_non_zero_exit(first_run, tmp_path):
     out, _ = first_run
     missing = batch_cli(str(tmp_path / "nowhere"), "--out", str(tmp_path / "r"))

@@ -104,6 +104,29 @@ def _interrupts_ignored_by_children() -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def _no_main_script_for_children() -> Iterator[None]:
+    """Start local worker processes without re-running this process's main script in each of them.
+
+    Dask starts workers with multiprocessing's "spawn", which runs the parent's `__main__` file again in every
+    child (as `__mp_main__`). Under Streamlit that file is the last page script run (Streamlit leaves
+    `sys.modules["__main__"]` pointing at it), so each worker of a Batch-page run would run that page again, and
+    a page script that cannot run bare (a Streamlit AppTest's, say) stops the worker before it starts ("Nanny
+    failed to start"). Workers need only `fer_core`, so they get a bare `__main__` while they start."""
+    import sys
+    import types
+
+    main = sys.modules.get("__main__")
+    if main is None or getattr(main, "__spec__", None) is not None or not getattr(main, "__file__", None):
+        yield  # `python -m ...` (children import it by name) or an interactive session: nothing to hide
+        return
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
+
+
+@contextlib.contextmanager
 def connect(spec: ClusterSpec) -> Iterator["Client"]:
     """A connected `distributed.Client`, closed (with its local cluster) on exit, whatever happens."""
     require_dask()
@@ -124,7 +147,7 @@ def connect(spec: ClusterSpec) -> Iterator["Client"]:
             # Set for the process, not in a `with` block: Dask's own threads read and set the config while
             # the cluster starts, and a block's exit would race with them.
             dask.config.set(WORKER_ENVIRONMENT)
-            with _interrupts_ignored_by_children():
+            with _interrupts_ignored_by_children(), _no_main_script_for_children():
                 cluster = LocalCluster(
                     n_workers=spec.workers or default_workers(), threads_per_worker=1, processes=True,
                     host="127.0.0.1", dashboard_address=spec.dashboard_address if spec.dashboard else None,
