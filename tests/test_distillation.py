@@ -65,7 +65,10 @@ def test_distillation_moves_a_student_towards_the_soft_targets():
         keras.utils.set_random_seed(0)
         student = keras.Sequential([keras.Input((32,)), keras.layers.Dense(7, activation="softmax")])
         student.compile(optimizer=keras.optimizers.Adam(0.05), loss=DistillationLoss(weight=weight, temperature=2.0))
-        student.fit(features, targets, epochs=200, batch_size=32, verbose=0)
+        # 200 steps over the 32 examples, as 10 epochs of 20 copies (Keras's per-epoch overhead, not the steps,
+        # was most of this test's time).
+        student.fit(np.tile(features, (20, 1)), np.tile(targets, (20, 1)), epochs=10, batch_size=32, shuffle=False,
+                    verbose=0)
         return float(np.abs(student.predict(features, verbose=0) - teacher).sum(1).mean())
 
     labels_only, distilled = trained_distance(0.0), trained_distance(1.0)
@@ -187,13 +190,17 @@ def test_time_budget_fits_the_epochs_and_resume_continues(tmp_path):
     assert [h["epoch"] for h in resumed.history] == list(range(1, len(result.history) + 2))
 
 
-def test_large_models_travel_as_float16_weights_and_publish_here(tmp_path):
-    """The GPU job shrinks a model to float16 weights; publishing rebuilds, converts and evaluates it."""
+def test_large_models_travel_as_float16_weights_fine_tune_and_publish_here(tmp_path, capsys):
+    """The GPU job shrinks a model to float16 weights (weights.f16.npz + training.json); --finetune starts from
+    such a folder, and publishing rebuilds, converts and evaluates it."""
     import keras
 
     from fer_core.classifier import EmotionClassifier
     from fer_core.models import load_spec
+    from fer_core.training import TrainConfig
+    from fer_core.training.conversion import load_trained
     from fer_core.training.conversion import main as convert_main
+    from fer_core.training.loop import build_model
 
     out = tmp_path / "m"
     assert main(["--arch", "resnet_s", "--data", str(FER_MINI), "--val-split", "0.2", "--epochs", "1",
@@ -204,6 +211,22 @@ def test_large_models_travel_as_float16_weights_and_publish_here(tmp_path):
         (out / name).unlink()
     assert convert_main(["--shrink", str(out)]) == 0
     assert not (out / "model.keras").exists() and (out / "weights.f16.npz").exists()
+
+    # Fine-tuning starts from the float16 folder: the same network, then a run of its own.
+    cfg = TrainConfig(data=str(FER_MINI), finetune=str(out))
+    np.testing.assert_allclose(build_model(cfg, 48).predict(faces, verbose=0),
+                               load_trained(out).predict(faces, verbose=0), atol=1e-6)
+    assert cfg.resolved_name() == "m_finetuned"
+    tuned = tmp_path / "models" / "m_finetuned"
+    assert main(["--finetune", str(out), "--data", str(FER_MINI), "--val-split", "0.2", "--epochs", "1",
+                 "--batch-size", "16", "--lr", "1e-3", "--out", str(tuned), "--checkpoint-dir", str(tmp_path / "c2"),
+                 "--quiet"]) == 0
+    record = json.loads((tuned / "training.json").read_text())
+    assert record["config"]["finetune"] == str(out) and record["title"] == "m fine-tuned"
+    assert main(["--finetune", str(tmp_path / "c2"), "--data", str(FER_MINI), "--epochs", "1"]) != 0
+    assert "is not a trained model folder" in capsys.readouterr().err
+
+    # Publishing here rebuilds the float16 weights, converts and evaluates them.
     assert convert_main(["--publish", str(out), "--val", str(FER_MINI), "--float16", "--no-keras",
                          "--name", "resnet_s_shipped", "--title", "ResNet-s, shipped"]) == 0
     assert not (out / "weights.f16.npz").exists()

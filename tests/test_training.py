@@ -213,34 +213,6 @@ def test_finetune_starts_from_pretrained_weights_and_beats_chance(tmp_path):
     assert _tflite_accuracy(spec, load_folder(FER_MINI)) > 2 / 7  # chance is 1/7
 
 
-def test_finetune_starts_from_a_trained_folder_of_float16_weights(tmp_path, capsys):
-    """The GPU job returns its teachers as weights.f16.npz + training.json; --finetune takes such a folder."""
-    from fer_core.train import main
-    from fer_core.training.conversion import load_trained
-    from fer_core.training.conversion import main as convert_main
-
-    teacher = tmp_path / "teacher"
-    assert main(["--arch", "resnet_s", "--data", str(FER_MINI), "--val-split", "0.2", "--epochs", "1",
-                 "--batch-size", "16", "--out", str(teacher), "--checkpoint-dir", str(tmp_path / "c1"),
-                 "--quiet"]) == 0
-    assert convert_main(["--shrink", str(teacher)]) == 0 and not (teacher / "model.keras").exists()
-    faces = (load_folder(FER_MINI).x[:6].astype(np.float32) / 127.5 - 1.0)[..., None]
-    cfg = TrainConfig(data=str(FER_MINI), finetune=str(teacher))
-    np.testing.assert_allclose(build_model(cfg, 48).predict(faces, verbose=0),
-                               load_trained(teacher).predict(faces, verbose=0), atol=1e-6)
-    assert cfg.resolved_name() == "teacher_finetuned"
-
-    out = tmp_path / "models" / "teacher_finetuned"
-    assert main(["--finetune", str(teacher), "--data", str(FER_MINI), "--val-split", "0.2", "--epochs", "1",
-                 "--batch-size", "16", "--lr", "1e-3", "--out", str(out), "--checkpoint-dir", str(tmp_path / "c2"),
-                 "--quiet"]) == 0
-    record = json.loads((out / "training.json").read_text())
-    assert record["config"]["finetune"] == str(teacher) and record["title"] == "teacher fine-tuned"
-
-    assert main(["--finetune", str(tmp_path / "c2"), "--data", str(FER_MINI), "--epochs", "1"]) != 0
-    assert "is not a trained model folder" in capsys.readouterr().err
-
-
 # ------------------------------------------------------------------------------------------------ --ema
 def test_weight_average_follows_the_weights_and_swaps_them_in_and_out(tmp_path):
     import keras

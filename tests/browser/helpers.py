@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 from benchmarks.common import wait_idle  # noqa: F401  (one definition, shared with the benchmarks)
@@ -57,3 +58,18 @@ def assert_no_errors(page) -> None:
     errors = page.locator(ERRORS)
     texts = [errors.nth(i).inner_text() for i in range(errors.count())]
     assert not texts, f"error elements on the page: {texts}"
+
+
+FITS = """e => { const s = e.querySelector('.dvn-scroller'); return !s || s.scrollWidth <= s.clientWidth + 1; }"""
+
+
+def tables_fit(page, timeout: float = 10.0) -> None:
+    """Every table on the page fits its card: no horizontal scrolling inside it. The grid sizes its columns
+    a moment after it is drawn (longer on a loaded machine), so each table has `timeout` seconds to settle."""
+    tables = page.locator('[data-testid="stDataFrame"]')
+    for i in range(tables.count()):
+        if tables.nth(i).is_visible():
+            deadline = time.time() + timeout
+            while not tables.nth(i).evaluate(FITS):
+                assert time.time() < deadline, f"table {i} is wider than its card"
+                page.wait_for_timeout(200)

@@ -1,15 +1,16 @@
 """The dashboard as a daily tool (issue 27, items 1 and 2), in a real browser against `streamlit run`:
 training leaves the server as it found it (no TensorFlow in the server process, its memory back within a
-bound) and Stop keeps a model; a Video run goes on through a sidebar change and its results stay through a
+bound), shows what it does at once, and Stop keeps a model with a result that fits the page; a Video run goes on through a sidebar change and its results stay through a
 visit to another page."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import pytest
-from helpers import assert_no_errors, open_page, wait_idle
+from helpers import assert_no_errors, open_page, snap, tables_fit, wait_idle
 
 pytestmark = pytest.mark.browser
 
@@ -35,9 +36,10 @@ def navigate(page, name: str) -> None:
     wait_idle(page)
 
 
-def test_training_runs_outside_the_server_and_stop_keeps_a_model(browser, fresh_server):
-    """A fresh server: a 50-epoch run stopped after its first epoch keeps that epoch's model (listed, with
-    its result), and the server never loaded TensorFlow and holds about the memory it had before."""
+def test_training_runs_outside_the_server_and_stop_keeps_a_model(browser, fresh_server, tmp_path, screenshots):
+    """A fresh server: the page says what is going on at once (before TensorFlow has even loaded); a 50-epoch
+    run stopped after its first epoch keeps that epoch's model, listed, with a result that stands beside the
+    base model and fits the page; the server never loaded TensorFlow and holds about the memory it had before."""
     page = browser.new_page(viewport={"width": 1440, "height": 1000}, base_url=str(fresh_server))
     page.set_default_timeout(30_000)
     try:
@@ -51,12 +53,24 @@ def test_training_runs_outside_the_server_and_stop_keeps_a_model(browser, fresh_
         epochs.press("End")  # 50 epochs: far more than the test waits for
         wait_idle(page)
         page.get_by_role("button", name="Train", exact=True).click()
+        page.locator('[data-testid="stExpander"]', has_text=re.compile(
+            "Reading the bundled sample|Checking the faces|Loading TensorFlow")).first.wait_for(timeout=5_000)
         page.get_by_text(re.compile(r"Training: epoch \d+ of 50 done")).first.wait_for(timeout=240_000)
         page.get_by_role("button", name="Stop").click()
         page.get_by_text(re.compile(r"Stopped after \d+ of 50 epochs")).wait_for(timeout=120_000)
         wait_idle(page, 60)
         assert page.get_by_text("3. Result").count() == 1
+        page.locator('[data-testid="stMetric"]', has_text="Base model, same faces").first.wait_for(timeout=60_000)
+        page.get_by_text("Only 14 validation faces").first.wait_for(timeout=60_000)
+        page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=60_000)
+        page.locator(".js-plotly-plot .xtick text").first.wait_for()
+        ticks = page.locator(".js-plotly-plot .xtick text").all_text_contents()
+        assert ticks and all(re.fullmatch(r"\d+", t.strip()) for t in ticks), ticks
+        tables_fit(page)
         assert_no_errors(page)
+        snap(page, screenshots / "training_result.png")
+        assert json.loads((tmp_path / "user_models" / "stopped_in_browser" / "training.json").read_text())[
+            "stopped_early"] is True
         page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()
         assert page.get_by_role("option", name=re.compile("^stopped_in_browser")).count() == 1
         page.keyboard.press("Escape")

@@ -5,34 +5,17 @@ from __future__ import annotations
 
 import io
 import os
-import re
-import time
 import zipfile
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from helpers import assert_no_errors, launch, open_page, snap, wait_idle
+from helpers import assert_no_errors, launch, open_page, snap, tables_fit, wait_idle
 
 pytestmark = pytest.mark.browser
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "samples"
-FITS = """e => { const s = e.querySelector('.dvn-scroller'); return !s || s.scrollWidth <= s.clientWidth + 1; }"""
-
-
-def tables_fit(page, timeout: float = 10.0) -> None:
-    """Every table on the page fits its card: no horizontal scrolling inside it. The grid sizes its columns
-    a moment after it is drawn (longer on a loaded machine), so each table has `timeout` seconds to settle."""
-    tables = page.locator('[data-testid="stDataFrame"]')
-    for i in range(tables.count()):
-        if tables.nth(i).is_visible():
-            deadline = time.time() + timeout
-            while not tables.nth(i).evaluate(FITS):
-                assert time.time() < deadline, f"table {i} is wider than its card"
-                page.wait_for_timeout(200)
-
-
 def pick(page, label: str, option: str, scope: str = "") -> None:
     """Choose `option` in the selectbox labelled `label`."""
     page.locator(f'{scope} [data-testid="stSelectbox"]', has_text=label).first.click()
@@ -195,31 +178,8 @@ def test_training_errors_name_the_upload_not_the_server(page, tmp_path):
     assert page.get_by_text("Checking the faces").count() == 0, "the run's status stayed above the error"
 
 
-# --- 5. training: activity at once, the base model beside the new one, a result that fits ------------------
-
-def test_training_shows_activity_at_once_and_a_result_that_fits(page, screenshots):
-    open_page(page, "Training", "Training")
-    epochs = page.locator('[data-testid="stSlider"]', has_text="Epochs")
-    epochs.get_by_role("slider").focus()
-    epochs.get_by_role("slider").press("Home")
-    wait_idle(page)
-    assert epochs.locator('[data-testid="stSliderThumbValue"]').inner_text().strip() == "1"
-    page.get_by_role("button", name="Train", exact=True).click()
-    # Something says what is going on well before TensorFlow has even loaded.
-    page.locator('[data-testid="stExpander"]', has_text=re.compile("Reading the bundled sample|Checking the faces|"
-                                                                   "Loading TensorFlow")).first.wait_for(timeout=5_000)
-    page.get_by_text("3. Result").wait_for(timeout=240_000)
-    page.locator('[data-testid="stMetric"]', has_text="Base model, same faces").first.wait_for(timeout=60_000)
-    page.get_by_text("Only 14 validation faces").first.wait_for(timeout=60_000)
-    page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=60_000)
-    wait_idle(page, 60)
-    page.locator(".js-plotly-plot .xtick text").first.wait_for()
-    ticks = page.locator(".js-plotly-plot .xtick text").all_text_contents()
-    assert ticks and all(re.fullmatch(r"\d+", t.strip()) for t in ticks), ticks
-    tables_fit(page)
-    assert_no_errors(page)
-    snap(page, screenshots / "training_result.png")
-
+# --- 5. training: activity at once, the base model beside the new one, a result that fits: in
+#        test_daily_tool_browser.py, on the run that is stopped there.
 
 # --- 6. Model Explorer: Explain follows the face shown ----------------------------------------------------
 

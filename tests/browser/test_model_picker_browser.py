@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from conftest import streamlit_server
-from helpers import launch, open_page, wait_idle
+from helpers import open_page, wait_idle
 
 pytestmark = pytest.mark.browser
 
