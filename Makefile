@@ -33,12 +33,17 @@ browser-deps:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
+# The suite runs in TEST_WORKERS processes (pytest-xdist), each test given to the next free one: most tests wait
+# on a browser, a server or a child process, so three share two cores well (`make test TEST_WORKERS=0`: one process).
+TEST_WORKERS ?= 3
+PYTEST := $(PY) -m pytest -q -n $(TEST_WORKERS) --dist worksteal
+
 test: $(VENV)/.installed-dev browser-deps
-	$(PY) -m pytest -q --durations=25
+	$(PYTEST) --durations=25
 
 # Everything but the browser tests.
 test-fast: $(VENV)/.installed-dev
-	$(PY) -m pytest -q -m "not browser"
+	$(PYTEST) -m "not browser"
 
 bench: $(VENV)/.installed
 	$(PY) -m benchmarks.run_all

@@ -235,7 +235,9 @@ def test_video_page_records_a_network_stream(stream_server):
     started = time.time()
     run_video(at)
     ok(at)
-    assert not at.error and 5 <= time.time() - started < 9  # not the 10 s a silent stream is waited for
+    # At least the 5 s set; that the seconds set ended it, not the 10 s a silent stream is waited for (a wall
+    # clock bound failed on a loaded machine), is what `stopped` and the warning below say.
+    assert not at.error and time.time() - started >= 5
     recorded = at.session_state["video_result"]["analysis"]
     assert recorded.stopped and 0 < recorded.frames_decoded < 72
     assert [w.value for w in at.warning] == [f"The stream sent {recorded.last_time:.1f} s of video in the 5 s "

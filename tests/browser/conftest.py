@@ -94,7 +94,8 @@ def streamlit_server(log_name: str, user_models: Path, server_root: Path | None 
     statistics) on a free port, models trained on the Training page going to `user_models` (never the
     repository's user_models/), and the tests' temporary folder `server_root` among the folders whose paths
     the pages open (FER_SERVER_ROOTS); stopped, by its own pid, on exit."""
-    log_path = REPO / "test-output" / log_name
+    worker = os.environ.get("PYTEST_XDIST_WORKER")  # "gw0", "gw1", ... when `make test` runs tests in parallel
+    log_path = REPO / "test-output" / (f"{Path(log_name).stem}-{worker}.log" if worker else log_name)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "FER_USER_MODELS_DIR": str(user_models)}
     if server_root is not None:
