@@ -9,11 +9,6 @@ import pytest
 # TensorFlow's oneDNN kernels segfault training Mini-XCEPTION on this kind of CPU (see fer_core/train.py); it
 # reads the switch once, at import, so set it before any test can import TensorFlow.
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-# `make test` runs three test processes on the machine's cores: TensorFlow's thread pools sized for every core in
-# each of them only contend (tiny training runs on 70 faces were 10 % faster on one thread). Training children
-# started by tests inherit this.
-os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
-os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
 
 # aiortc segfaults when first imported after TensorFlow in one process (the reverse order is fine), and the
 # suite runs the Keras agreement and training tests before the webcam page's AppTest: import it first.
