@@ -134,7 +134,11 @@ def test_rerun_skips_finished_work_and_retries_failures(tmp_path):
     assert len(partitions) == 2
 
     shutil.copy(PHOTOS / "surprise_posed.jpg", archive / "broken.jpg")  # the user replaces the broken photo
+    unrecorded = tmp_path / "out" / "faces" / "file=gone.jpg-0123abcd" / "part-0.parquet"
+    unrecorded.parent.mkdir()  # as a Ctrl-C between writing a partition and recording it leaves one
+    shutil.copy(next(iter(partitions)), unrecorded)
     second = run_batch([archive], options)
+    assert not unrecorded.parent.exists()
     assert (second.skipped, second.analysed, second.failed) == (2, 1, 1)  # only the failures were tried again
     assert {p: p.stat().st_mtime_ns for p in partitions} == partitions  # finished partitions untouched
     results = open_results(tmp_path / "out")

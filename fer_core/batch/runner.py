@@ -324,6 +324,8 @@ def run_batch(inputs: Sequence[str | Path], options: BatchOptions, progress: Pro
     except KeyboardInterrupt:  # while the cluster was starting or closing
         report.interrupted = True
     finally:
+        if report.interrupted:
+            store.remove_unrecorded()  # an input written but not yet recorded when the interruption came
         store.write_tables()
         report.seconds = time.perf_counter() - start
     return report

@@ -165,9 +165,20 @@ class BatchStore:
         self.provenance = (existing or meta).get("provenance")  # a folder from before provenance: None
 
     def _remove_leftovers(self) -> None:
-        """Temporary files of a run that was killed mid-write (never read by anyone: their names start with .)."""
+        """Temporary files of a run that was killed mid-write (never read by anyone: their names start with .),
+        and partitions the manifest does not record."""
         for tmp in self.out.rglob(".*.tmp-*"):
             tmp.unlink(missing_ok=True)
+        self.remove_unrecorded()
+
+    def remove_unrecorded(self) -> None:
+        """Remove the partitions of inputs the manifest does not have as finished. A Ctrl-C (or a kill) between
+        writing an input's partition and recording it leaves one; a reader of `faces/` must see only what the
+        manifest says is done, and the next run analyses that input again anyway."""
+        recorded = {entry.key for entry in self.entries().values() if entry.status in DONE_STATUSES}
+        for folder in (self.out / FACES).glob(f"{PARTITION_COLUMN}=*"):
+            if folder.name.partition("=")[2] not in recorded:
+                shutil.rmtree(folder, ignore_errors=True)
 
     # --- the manifest ------------------------------------------------------------------------------------
     def entries(self) -> dict[str, ManifestEntry]:
