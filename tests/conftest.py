@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
+
+# Each test process (pytest-xdist worker) has a temporary folder of its own, which the servers and children it
+# starts inherit: tests that check a run left no temporary file behind must not see another process's files.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    _own_tmp = Path(tempfile.gettempdir()) / (f"pytest-tmp-{os.environ.get('PYTEST_XDIST_TESTRUNUID', '')[:8]}-"
+                                              f"{os.environ['PYTEST_XDIST_WORKER']}")
+    _own_tmp.mkdir(exist_ok=True)
+    os.environ["TMPDIR"] = str(_own_tmp)
+    tempfile.tempdir = None  # gettempdir() reads TMPDIR again
+    atexit.register(shutil.rmtree, _own_tmp, ignore_errors=True)
 
 # TensorFlow's oneDNN kernels segfault training Mini-XCEPTION on this kind of CPU (see fer_core/train.py); it
 # reads the switch once, at import, so set it before any test can import TensorFlow.

@@ -3,6 +3,7 @@ and the webcam page with Chromium's fake camera. Screenshots: test-output/screen
 
 from __future__ import annotations
 
+import tempfile
 import time
 from pathlib import Path
 
@@ -258,7 +259,8 @@ def test_video_stop_mid_run_keeps_nothing_running(page, tmp_path, screenshots):
         for packet in stream.encode():
             out.mux(packet)
 
-    before = set(glob.glob("/tmp/fer-upload-*")) | set(glob.glob("/tmp/fer-output-*"))
+    tmp = tempfile.gettempdir()  # the server's too: it inherits this process's TMPDIR
+    before = set(glob.glob(f"{tmp}/fer-upload-*")) | set(glob.glob(f"{tmp}/fer-output-*"))
     open_page(page, "Video", "Video")
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(long_video))
     wait_idle(page)
@@ -271,6 +273,6 @@ def test_video_stop_mid_run_keeps_nothing_running(page, tmp_path, screenshots):
     assert page.get_by_text("Results: long_face.mp4").count() == 1
     assert_no_errors(page)
     time.sleep(0.5)
-    # This run's upload only: other test runs on the machine may have files of their own in /tmp meanwhile.
-    after = set(glob.glob("/tmp/fer-upload-*/long_face.mp4"))
+    # This run's upload only: other test runs on the machine may have files of their own there meanwhile.
+    after = set(glob.glob(f"{tmp}/fer-upload-*/long_face.mp4"))
     assert after <= {f"{folder}/long_face.mp4" for folder in before}, f"temporary files left: {after}"
