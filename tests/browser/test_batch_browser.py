@@ -114,20 +114,27 @@ def test_batch_page_follows_a_results_table_as_it_grows(page, tmp_path):
 
 
 def _pick_samples(page, names: list[str]) -> None:
-    """Choose bundled samples in the page's multiselect, one rerun at a time."""
+    """Choose bundled samples in the page's multiselect, one rerun at a time.
+
+    A choice made while a rerun is under way can be dropped, by Streamlit itself (streamlit/streamlit#9036,
+    widgets losing state when used during a rerun); on a loaded machine a rerun can start after wait_idle's quiet
+    spell, and an earlier choice has gone from the box by the time the last is made (seen twice in parallel
+    runs). So, as a user would, the box is looked at again once everything settled, and what is missing is
+    chosen again."""
     box = page.get_by_test_id("stMultiSelect").filter(has_text="Bundled samples")
-    for name in names:
-        # On a loaded machine the rerun a choice starts can begin after wait_idle's quiet spell, and a choice made
-        # while it runs can be dropped (seen once in a parallel run): choose again, as a user would, until it shows.
-        for _ in range(3):
-            if box.get_by_text(name, exact=True).count():
-                break
+    for _ in range(4):
+        missing = [name for name in names if not box.get_by_text(name, exact=True).count()]
+        if not missing:
+            break
+        for name in missing:
             box.locator("input").click()
             page.get_by_role("option", name=name, exact=True).click()
             page.keyboard.press("Escape")
             wait_idle(page)
+        wait_idle(page)
+    chosen = box.inner_text()
     for name in names:
-        assert box.get_by_text(name, exact=True).count() == 1
+        assert box.get_by_text(name, exact=True).count() == 1, f"{name!r} is not among the chosen: {chosen!r}"
 
 
 def _trip_zip(folder: Path) -> Path:
