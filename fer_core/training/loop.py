@@ -16,6 +16,7 @@ TensorFlow is present, converted and published as a registry folder (`conversion
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from contextlib import nullcontext
@@ -301,7 +302,7 @@ def train(cfg: TrainConfig, on_epoch_end: EpochCallback | None = None,
     batches = _batches(train_ds, targets, batch_size, cfg, weights, start_epoch)
     x_val = to_model_input(val_ds.x)
     y_val = combine_targets(np.eye(len(EMOTIONS), dtype=np.float32)[val_ds.y])  # no teacher: plain cross-entropy
-    steps_to_go = (state["planned_epochs"] - start_epoch) * (len(batches) + -(-len(val_ds) // batch_size))
+    steps_to_go = (state["planned_epochs"] - start_epoch) * (len(batches) + math.ceil(len(val_ds) / batch_size))
     model.run_eagerly = steps_to_go <= EAGER_MAX_STEPS
     seconds_before = float(state.get("seconds", 0.0))
     stopped = {"early": False}

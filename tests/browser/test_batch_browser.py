@@ -131,7 +131,6 @@ def _pick_samples(page, names: list[str]) -> None:
             page.get_by_role("option", name=name, exact=True).click()
             page.keyboard.press("Escape")
             wait_idle(page)
-        wait_idle(page)
     chosen = box.inner_text()
     for name in names:
         assert box.get_by_text(name, exact=True).count() == 1, f"{name!r} is not among the chosen: {chosen!r}"
